@@ -1,0 +1,170 @@
+"""An asyncio framework for CQRS and event-driven services.
+
+Names are resolved on first access, so `import cqrs` costs almost nothing and loads no plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # models
+    "Request": "cqrs.requests.request",
+    "Response": "cqrs.response",
+    "Event": "cqrs.events.event",
+    "DomainEvent": "cqrs.events.event",
+    "NotificationEvent": "cqrs.events.event",
+    "IRequest": "cqrs.protocols.models",
+    "IResponse": "cqrs.protocols.models",
+    "IEvent": "cqrs.protocols.models",
+    "INotificationEvent": "cqrs.protocols.models",
+    "PydanticRequest": "cqrs.pydantic_models",
+    "PydanticResponse": "cqrs.pydantic_models",
+    "PydanticEvent": "cqrs.pydantic_models",
+    "PydanticDomainEvent": "cqrs.pydantic_models",
+    "PydanticNotificationEvent": "cqrs.pydantic_models",
+    # handlers and maps
+    "RequestHandler": "cqrs.requests.request_handler",
+    "StreamingRequestHandler": "cqrs.requests.request_handler",
+    "CORRequestHandler": "cqrs.requests.cor_request_handler",
+    "EventHandler": "cqrs.events.event_handler",
+    "RequestMap": "cqrs.requests.map",
+    "EventMap": "cqrs.events.map",
+    "RequestHandlerFallback": "cqrs.requests.fallback",
+    "EventHandlerFallback": "cqrs.events.fallback",
+    # mediators
+    "RequestMediator": "cqrs.mediators.request",
+    "StreamingRequestMediator": "cqrs.mediators.streaming",
+    "EventMediator": "cqrs.mediators.event",
+    "EventEmitter": "cqrs.events.event_emitter",
+    "EventProcessor": "cqrs.events.event_processor",
+    "IRequestMediator": "cqrs.protocols.mediators",
+    "IStreamingRequestMediator": "cqrs.protocols.mediators",
+    "IEventMediator": "cqrs.protocols.mediators",
+    # middleware
+    "Middleware": "cqrs.protocols.middleware",
+    "MiddlewareChain": "cqrs.middlewares.base",
+    "LoggingMiddleware": "cqrs.middlewares.logging",
+    # dependency injection
+    "Container": "cqrs.protocols.container",
+    "BuiltinContainer": "cqrs.container.builtin",
+    # brokers and serialization
+    "Message": "cqrs.protocols.message_broker",
+    "MessageBroker": "cqrs.protocols.message_broker",
+    "MemoryMessageBroker": "cqrs.memory.message_broker",
+    "DevnullMessageBroker": "cqrs.message_brokers.devnull",
+    "Serializer": "cqrs.protocols.serializer",
+    "Compressor": "cqrs.protocols.serializer",
+    "JsonSerializer": "cqrs.serializers",
+    # circuit breakers
+    "CircuitBreaker": "cqrs.protocols.circuit_breaker",
+    "MemoryCircuitBreaker": "cqrs.memory.circuit_breaker",
+    # errors
+    "CQRSError": "cqrs.exceptions",
+    "CircuitOpenError": "cqrs.exceptions",
+    "ContainerError": "cqrs.exceptions",
+    "HandlerNotBoundError": "cqrs.exceptions",
+    "ModelValidationError": "cqrs.exceptions",
+    "PluginError": "cqrs.exceptions",
+    "UnknownSchemeError": "cqrs.exceptions",
+}
+
+_SUBMODULES = frozenset(
+    {
+        "bootstrap",
+        "container",
+        "events",
+        "exceptions",
+        "mediators",
+        "memory",
+        "message_brokers",
+        "middlewares",
+        "plugins",
+        "protocols",
+        "requests",
+        "testing",
+    }
+)
+
+__all__ = sorted([*_EXPORTS, *_SUBMODULES, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is not None:
+        value = getattr(importlib.import_module(module_name), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"cqrs.{name}")
+    else:
+        raise AttributeError(f"module 'cqrs' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+if TYPE_CHECKING:
+    from cqrs import (
+        bootstrap,
+        container,
+        events,
+        exceptions,
+        mediators,
+        memory,
+        message_brokers,
+        middlewares,
+        plugins,
+        protocols,
+        requests,
+        testing,
+    )
+    from cqrs.container.builtin import BuiltinContainer
+    from cqrs.events.event import DomainEvent, Event, NotificationEvent
+    from cqrs.events.event_emitter import EventEmitter
+    from cqrs.events.event_handler import EventHandler
+    from cqrs.events.event_processor import EventProcessor
+    from cqrs.events.fallback import EventHandlerFallback
+    from cqrs.events.map import EventMap
+    from cqrs.exceptions import (
+        CircuitOpenError,
+        ContainerError,
+        CQRSError,
+        HandlerNotBoundError,
+        ModelValidationError,
+        PluginError,
+        UnknownSchemeError,
+    )
+    from cqrs.mediators.event import EventMediator
+    from cqrs.mediators.request import RequestMediator
+    from cqrs.mediators.streaming import StreamingRequestMediator
+    from cqrs.memory.circuit_breaker import MemoryCircuitBreaker
+    from cqrs.memory.message_broker import MemoryMessageBroker
+    from cqrs.message_brokers.devnull import DevnullMessageBroker
+    from cqrs.middlewares.base import MiddlewareChain
+    from cqrs.middlewares.logging import LoggingMiddleware
+    from cqrs.protocols.circuit_breaker import CircuitBreaker
+    from cqrs.protocols.container import Container
+    from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamingRequestMediator
+    from cqrs.protocols.message_broker import Message, MessageBroker
+    from cqrs.protocols.middleware import Middleware
+    from cqrs.protocols.models import IEvent, INotificationEvent, IRequest, IResponse
+    from cqrs.protocols.serializer import Compressor, Serializer
+    from cqrs.pydantic_models import (
+        PydanticDomainEvent,
+        PydanticEvent,
+        PydanticNotificationEvent,
+        PydanticRequest,
+        PydanticResponse,
+    )
+    from cqrs.requests.cor_request_handler import CORRequestHandler
+    from cqrs.requests.fallback import RequestHandlerFallback
+    from cqrs.requests.map import RequestMap
+    from cqrs.requests.request import Request
+    from cqrs.requests.request_handler import RequestHandler, StreamingRequestHandler
+    from cqrs.response import Response
+    from cqrs.serializers import JsonSerializer

@@ -1,0 +1,44 @@
+"""The fallback rule shared by request and event handler fallbacks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from cqrs.protocols.circuit_breaker import CircuitBreaker
+
+__all__: list[str] = []
+
+T = TypeVar("T")
+_log = logging.getLogger("cqrs.fallback")
+
+
+async def run_with_fallback(
+    primary: type,
+    call_primary: Callable[[], Awaitable[T]],
+    call_fallback: Callable[[], Awaitable[T]],
+    failure_exceptions: tuple[type[BaseException], ...],
+    circuit_breaker: CircuitBreaker | None,
+) -> T:
+    """Run the primary (through the breaker, if any); run the fallback when it fails or is refused."""
+    try:
+        if circuit_breaker is not None:
+            return await circuit_breaker.call(primary, call_primary)
+        return await call_primary()
+    except Exception as exc:
+        refused = circuit_breaker is not None and circuit_breaker.is_circuit_breaker_error(exc)
+        if not refused and failure_exceptions and not isinstance(exc, failure_exceptions):
+            raise
+        _log.warning(
+            "%s %s; running its fallback",
+            primary.__qualname__,
+            "refused by its open circuit" if refused else f"failed with {type(exc).__name__}: {exc}",
+        )
+        return await call_fallback()
+
+
+def check_handler_class(role: str, name: str, value: Any, base: type) -> None:
+    """Reject a fallback whose primary or fallback is not a handler class, naming the culprit."""
+    if not isinstance(value, type) or not issubclass(value, base):
+        raise TypeError(f"{role} {name} must be a subclass of {base.__name__}, got {value!r}")

@@ -1,0 +1,28 @@
+"""An event handler with a fallback handler, optionally guarded by a circuit breaker."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from cqrs._fallback import check_handler_class
+from cqrs.events.event_handler import EventHandler
+from cqrs.protocols.circuit_breaker import CircuitBreaker
+
+__all__ = ["EventHandlerFallback"]
+
+
+@dataclasses.dataclass(frozen=True)
+class EventHandlerFallback:
+    """Bind in place of an event handler: when `primary` raises (one of `failure_exceptions`, or
+    any exception if empty) or its circuit is open, `fallback` handles the event instead.
+    """
+
+    primary: type[EventHandler[Any]]
+    fallback: type[EventHandler[Any]]
+    failure_exceptions: tuple[type[Exception], ...] = ()
+    circuit_breaker: CircuitBreaker | None = None
+
+    def __post_init__(self) -> None:
+        check_handler_class("EventHandlerFallback", "primary", self.primary, EventHandler)
+        check_handler_class("EventHandlerFallback", "fallback", self.fallback, EventHandler)

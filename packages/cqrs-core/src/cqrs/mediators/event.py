@@ -1,0 +1,42 @@
+"""The event mediator: delivers events consumed from a broker to their handlers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cqrs.events.event_emitter import EventEmitter
+from cqrs.events.event_processor import EventProcessor
+from cqrs.events.map import EventMap
+from cqrs.protocols.container import Container
+from cqrs.protocols.message_broker import MessageBroker
+
+__all__ = ["EventMediator"]
+
+
+class EventMediator:
+    """Sends an event to every handler bound to its type, then handles their follow-up events.
+
+    Follow-up notification events are published to `message_broker` when one is given.
+    """
+
+    def __init__(
+        self,
+        event_map: EventMap,
+        container: Container,
+        event_emitter: EventEmitter | None = None,
+        *,
+        message_broker: MessageBroker | None = None,
+        max_concurrent_event_handlers: int = 1,
+        concurrent_event_handle_enable: bool = True,
+    ) -> None:
+        if event_emitter is None:
+            event_emitter = EventEmitter(event_map, container, message_broker)
+        self._processor = EventProcessor(
+            event_emitter,
+            max_concurrent_event_handlers=max_concurrent_event_handlers,
+            concurrent_event_handle_enable=concurrent_event_handle_enable,
+        )
+
+    async def send(self, event: Any) -> None:
+        """Handle `event` with its bound handlers (a notification is not re-published)."""
+        await self._processor.process((event,), publish=False)

@@ -1,0 +1,71 @@
+"""The streaming mediator: streams a handler's results, dispatching its events after each one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from cqrs._handler_source import HandlerSource
+from cqrs.events.event_emitter import EventEmitter
+from cqrs.events.event_processor import EventProcessor
+from cqrs.events.map import EventMap
+from cqrs.protocols.container import Container
+from cqrs.protocols.message_broker import MessageBroker
+from cqrs.requests.map import RequestMap
+from cqrs.requests.request_handler import StreamingRequestHandler
+
+__all__ = ["StreamingRequestMediator"]
+
+
+class StreamingRequestMediator:
+    """Streams each result of the `StreamingRequestHandler` bound to a request's type.
+
+    After every yield, the events the handler emitted so far are processed (concurrently, up to
+    `max_concurrent_event_handlers`), then cleared, and only then is the result passed on.
+    Closing the stream early closes the handler's generator.
+    """
+
+    def __init__(
+        self,
+        request_map: RequestMap,
+        container: Container,
+        event_emitter: EventEmitter | None = None,
+        *,
+        event_map: EventMap | None = None,
+        message_broker: MessageBroker | None = None,
+        max_concurrent_event_handlers: int = 10,
+        concurrent_event_handle_enable: bool = True,
+    ) -> None:
+        self._request_map = request_map
+        self._handlers = HandlerSource(container)
+        if event_emitter is None:
+            event_emitter = EventEmitter(event_map or EventMap(), container, message_broker)
+        self._processor = EventProcessor(
+            event_emitter,
+            max_concurrent_event_handlers=max_concurrent_event_handlers,
+            concurrent_event_handle_enable=concurrent_event_handle_enable,
+        )
+
+    async def stream(self, request: Any) -> AsyncIterator[Any]:
+        """Yield the handler's results one by one; raises `HandlerNotBoundError` if unbound."""
+        binding = self._request_map.get(type(request))
+        if not (isinstance(binding, type) and issubclass(binding, StreamingRequestHandler)):
+            raise TypeError(
+                f"{type(request).__qualname__} is not bound to a StreamingRequestHandler; "
+                "use RequestMediator.send"
+            )
+        handler = await self._handlers.build(binding)
+        results = handler.handle(request)
+        try:
+            async for result in results:
+                events = list(handler.events)
+                if events:
+                    handler.clear_events()
+                    await self._processor.process(events)
+                yield result
+            events = list(handler.events)
+            if events:
+                handler.clear_events()
+                await self._processor.process(events)
+        finally:
+            await results.aclose()

@@ -1,0 +1,40 @@
+"""Hook specifications: what a `cqrs` plugin can provide.
+
+A plugin is a module registered under the `cqrs` entry-point group whose functions are marked
+with `cqrs.plugins.hookimpl` and named after these specifications. Factory hooks receive a URL
+and return `None` for schemes they do not own; the first non-`None` answer wins.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from cqrs.protocols.container import Container
+    from cqrs.protocols.message_broker import MessageBroker
+
+__all__ = [
+    "cqrs_adapt_container",
+    "cqrs_list_schemes",
+    "cqrs_make_message_broker",
+    "hookspec",
+]
+
+hookspec = pluggy.HookspecMarker("cqrs")
+
+
+@hookspec(firstresult=True)
+def cqrs_make_message_broker(url: str) -> MessageBroker | None:  # type: ignore[empty-body]
+    """Return a message broker for `url`, or `None` if the plugin does not own its scheme."""
+
+
+@hookspec(firstresult=True)
+def cqrs_adapt_container(container: Any) -> Container | None:  # type: ignore[empty-body]
+    """Wrap a foreign DI container (dependency-injector, di, ...) in a `Container`, or `None`."""
+
+
+@hookspec
+def cqrs_list_schemes() -> dict[str, list[str]]:  # type: ignore[empty-body]
+    """Map each role the plugin serves (`"message_broker"`, ...) to the URL schemes it owns."""

@@ -1,0 +1,32 @@
+"""Every boundary of the framework as a `typing.Protocol`; implementations satisfy them structurally."""
+
+from cqrs.protocols.circuit_breaker import CircuitBreaker
+from cqrs.protocols.container import Container
+from cqrs.protocols.handlers import IEventHandler, IRequestHandler, IStreamingRequestHandler
+from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamingRequestMediator
+from cqrs.protocols.message_broker import HEADER_NAMES, Message, MessageBroker
+from cqrs.protocols.middleware import HandleFunc, Middleware
+from cqrs.protocols.models import IEvent, INotificationEvent, IRequest, IResponse
+from cqrs.protocols.serializer import Compressor, Serializer
+
+__all__ = [
+    "HEADER_NAMES",
+    "CircuitBreaker",
+    "Compressor",
+    "Container",
+    "HandleFunc",
+    "IEvent",
+    "IEventHandler",
+    "IEventMediator",
+    "INotificationEvent",
+    "IRequest",
+    "IRequestHandler",
+    "IRequestMediator",
+    "IResponse",
+    "IStreamingRequestHandler",
+    "IStreamingRequestMediator",
+    "Message",
+    "MessageBroker",
+    "Middleware",
+    "Serializer",
+]

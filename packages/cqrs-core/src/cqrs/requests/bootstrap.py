@@ -1,0 +1,76 @@
+"""One-call construction of the request and streaming request mediators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from cqrs import _bootstrap
+from cqrs.events.event_emitter import EventEmitter
+from cqrs.mediators.request import RequestMediator
+from cqrs.mediators.streaming import StreamingRequestMediator
+from cqrs.middlewares.base import MiddlewareChain
+from cqrs.protocols.message_broker import MessageBroker
+from cqrs.protocols.middleware import Middleware
+
+__all__ = ["bootstrap", "bootstrap_streaming"]
+
+
+def bootstrap(
+    di_container: Any = None,
+    commands_mapper: _bootstrap.RequestMapper | None = None,
+    queries_mapper: _bootstrap.RequestMapper | None = None,
+    domain_events_mapper: _bootstrap.EventMapper | None = None,
+    message_broker: MessageBroker | str | None = None,
+    middlewares: Sequence[Middleware] = (),
+    on_startup: Iterable[Callable[[], Any]] | None = None,
+    max_concurrent_event_handlers: int = 1,
+    concurrent_event_handle_enable: bool = True,
+) -> RequestMediator:
+    """Build a `RequestMediator`.
+
+    `di_container` may be a `Container`, a foreign container a plugin adapts, or `None` for the
+    built-in one; `message_broker` may be a broker or a URL such as `"memory://"`.
+    """
+    _bootstrap.run_startup(on_startup)
+    container = _bootstrap.container(di_container)
+    emitter = EventEmitter(
+        _bootstrap.event_map(domain_events_mapper),
+        container,
+        _bootstrap.message_broker(message_broker),
+    )
+    return RequestMediator(
+        _bootstrap.request_map(commands_mapper, queries_mapper),
+        container,
+        emitter,
+        MiddlewareChain(middlewares),
+        max_concurrent_event_handlers=max_concurrent_event_handlers,
+        concurrent_event_handle_enable=concurrent_event_handle_enable,
+    )
+
+
+def bootstrap_streaming(
+    di_container: Any = None,
+    commands_mapper: _bootstrap.RequestMapper | None = None,
+    queries_mapper: _bootstrap.RequestMapper | None = None,
+    domain_events_mapper: _bootstrap.EventMapper | None = None,
+    message_broker: MessageBroker | str | None = None,
+    on_startup: Iterable[Callable[[], Any]] | None = None,
+    max_concurrent_event_handlers: int = 10,
+    concurrent_event_handle_enable: bool = True,
+) -> StreamingRequestMediator:
+    """Build a `StreamingRequestMediator` (same parameters as `bootstrap`, events concurrent)."""
+    _bootstrap.run_startup(on_startup)
+    container = _bootstrap.container(di_container)
+    emitter = EventEmitter(
+        _bootstrap.event_map(domain_events_mapper),
+        container,
+        _bootstrap.message_broker(message_broker),
+    )
+    return StreamingRequestMediator(
+        _bootstrap.request_map(commands_mapper, queries_mapper),
+        container,
+        emitter,
+        max_concurrent_event_handlers=max_concurrent_event_handlers,
+        concurrent_event_handle_enable=concurrent_event_handle_enable,
+    )

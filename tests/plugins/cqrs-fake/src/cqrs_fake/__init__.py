@@ -1,0 +1,24 @@
+"""A broker that records what it is sent, standing in for a third party's `cqrs-fake` plugin."""
+
+from __future__ import annotations
+
+from cqrs.protocols.message_broker import Message
+
+__all__ = ["FakeMessageBroker"]
+
+
+class FakeMessageBroker:
+    """Keeps sent messages per topic; `fake://name` URLs with the same name share one log."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sent: dict[str, list[Message]] = {}
+        self.closed = False
+
+    async def send_message(self, message: Message) -> None:
+        if self.closed:
+            raise RuntimeError("FakeMessageBroker is closed")
+        self.sent.setdefault(message.topic, []).append(message)
+
+    async def close(self) -> None:
+        self.closed = True

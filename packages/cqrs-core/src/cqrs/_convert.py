@@ -76,15 +76,17 @@ def _hints(cls: type) -> dict[str, Any]:
     try:
         return typing.get_type_hints(cls)
     except Exception:
-        return {k: Any for k in getattr(cls, "__annotations__", {})}
+        return dict.fromkeys(getattr(cls, "__annotations__", {}), Any)
 
 
 def _fail(path: str, expected: str, value: Any) -> ModelValidationError:
     where = path or "value"
-    return ModelValidationError(f"{where}: expected {expected}, got {type(value).__name__} {value!r:.80}")
+    return ModelValidationError(
+        f"{where}: expected {expected}, got {type(value).__name__} {value!r:.80}"
+    )
 
 
-def _compile(tp: Any) -> _Decoder:  # noqa: C901 - one dispatch table over type kinds
+def _compile(tp: Any) -> _Decoder:
     if tp is Any or isinstance(tp, typing.TypeVar):
         return lambda v, p: v
     if tp is None or tp is type(None):
@@ -166,7 +168,9 @@ def _sequence(kind: Any, args: tuple[Any, ...]) -> _Decoder:
         def _fixed(v: Any, p: str) -> Any:
             if not isinstance(v, list | tuple) or len(v) != len(items):
                 raise _fail(p, f"a list of {len(items)} items", v)
-            return tuple(dec(x, f"{p}[{i}]") for i, (dec, x) in enumerate(zip(items, v, strict=True)))
+            return tuple(
+                dec(x, f"{p}[{i}]") for i, (dec, x) in enumerate(zip(items, v, strict=True))
+            )
 
         return _fixed
     item = _compile(args[0]) if args else _compile(Any)
@@ -192,7 +196,7 @@ def _mapping(args: tuple[Any, ...]) -> _Decoder:
     return _decode
 
 
-def _class(cls: type) -> _Decoder:  # noqa: C901
+def _class(cls: type) -> _Decoder:
     if dataclasses.is_dataclass(cls):
         return _dataclass(cls)
     if issubclass(cls, enum.Enum):
@@ -250,8 +254,11 @@ def _parsed(cls: type, parse: Callable[[Any], Any], expected: str) -> _Decoder:
 def _dataclass(cls: type) -> _Decoder:
     hints = _hints(cls)
     fields = [
-        (f.name, _compile(hints.get(f.name, Any)), f.default is dataclasses.MISSING
-         and f.default_factory is dataclasses.MISSING)
+        (
+            f.name,
+            _compile(hints.get(f.name, Any)),
+            f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+        )
         for f in dataclasses.fields(cls)
         if f.init
     ]

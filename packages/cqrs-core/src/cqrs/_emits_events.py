@@ -20,7 +20,7 @@ class _EmitsEvents:
             def _store(self: Any, value: list[Any]) -> None:
                 self._events = value
 
-            cls.events = prop.setter(_store)  # type: ignore[attr-defined]
+            setattr(cls, "events", prop.setter(_store))  # noqa: B010
 
     @property
     def events(self) -> Sequence[Any]:

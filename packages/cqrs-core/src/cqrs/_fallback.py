@@ -21,7 +21,7 @@ async def run_with_fallback(
     failure_exceptions: tuple[type[BaseException], ...],
     circuit_breaker: CircuitBreaker | None,
 ) -> T:
-    """Run the primary (through the breaker, if any); run the fallback when it fails or is refused."""
+    """Run the primary (through the breaker, if any); on failure or refusal run the fallback."""
     try:
         if circuit_breaker is not None:
             return await circuit_breaker.call(primary, call_primary)
@@ -33,7 +33,9 @@ async def run_with_fallback(
         _log.warning(
             "%s %s; running its fallback",
             primary.__qualname__,
-            "refused by its open circuit" if refused else f"failed with {type(exc).__name__}: {exc}",
+            "refused by its open circuit"
+            if refused
+            else f"failed with {type(exc).__name__}: {exc}",
         )
         return await call_fallback()
 

@@ -26,11 +26,11 @@ class HandlerNotBoundError(CQRSError, LookupError):
 
 
 class ContainerError(CQRSError, LookupError):
-    """The dependency container cannot build the requested type; the message says which parameter."""
+    """The container cannot build the requested type; the message says which parameter."""
 
 
 class CircuitOpenError(CQRSError):
-    """A call was refused because its circuit breaker is open; it carries the seconds until a retry."""
+    """A call was refused because its circuit is open; `retry_after` says when to try again."""
 
     def __init__(self, name: str, retry_after: float) -> None:
         super().__init__(f"circuit {name!r} is open; retry in {retry_after:.1f}s")

@@ -1,4 +1,4 @@
-"""The base of the default models: a subclass with annotated fields is a typed keyword-only dataclass."""
+"""The base of the default models: a subclass with annotated fields is a keyword-only dataclass."""
 
 from __future__ import annotations
 

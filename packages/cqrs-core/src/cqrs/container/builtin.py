@@ -105,8 +105,11 @@ class BuiltinContainer:
             raise ContainerError(f"circular dependency: {path}")
         reg = self._registrations.get(type_)
         if reg is None:
-            if not isinstance(type_, type) or type_ in _UNWIRED or inspect.isabstract(type_) or (
-                getattr(type_, "_is_protocol", False)
+            if (
+                not isinstance(type_, type)
+                or type_ in _UNWIRED
+                or inspect.isabstract(type_)
+                or (getattr(type_, "_is_protocol", False))
             ):
                 where = f" (needed by {chain[-1].__qualname__})" if chain else ""
                 raise ContainerError(
@@ -122,7 +125,10 @@ class BuiltinContainer:
         self, type_: type, reg: _Registration, chain: tuple[type, ...]
     ) -> tuple[_Factory, bool]:
         provider = reg.provider
-        deps = [(name, *self._compile(hint, chain)) for name, hint in self._dependencies(provider, chain)]
+        deps = [
+            (name, *self._compile(hint, chain))
+            for name, hint in self._dependencies(provider, chain)
+        ]
         scoped = reg.lifetime == "request" or any(s for _, _, s in deps)
         if deps:
 
@@ -160,8 +166,10 @@ class BuiltinContainer:
         return create, scoped
 
     @staticmethod
-    def _dependencies(provider: Callable[..., Any], chain: tuple[type, ...]) -> list[tuple[str, Any]]:
-        target = provider.__init__ if isinstance(provider, type) else provider
+    def _dependencies(
+        provider: Callable[..., Any], chain: tuple[type, ...]
+    ) -> list[tuple[str, Any]]:
+        target: Any = provider.__init__ if isinstance(provider, type) else provider  # type: ignore[misc]
         if target is object.__init__:
             return []
         try:

@@ -62,5 +62,5 @@ class NotificationEvent(Event, Generic[PayloadT]):
                 "__qualname__": name,
                 "__orig_bases__": (alias,),
             }
-            concrete = cache[params] = type(cls)(name, (cls,), namespace)
+            concrete = cache[params] = type(name, (cls,), namespace)
         return concrete

@@ -14,19 +14,20 @@ from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import Message, MessageBroker
 from cqrs.protocols.serializer import Serializer
 
-__all__ = ["EventEmitter", "EventUnit"]
+__all__ = ["EventEmitter", "EventStep"]
 
-EventUnit = Callable[[], Awaitable[Sequence[Any]]]
-"""One piece of work for one event (a handler run or a publish); returns follow-up events."""
+EventStep = Callable[[Any], Awaitable[Sequence[Any]]]
+"""One piece of work for an event (a handler run or a publish); returns follow-up events."""
 
 _log = logging.getLogger("cqrs.events")
 
 
 class EventEmitter:
-    """Turns an event into units of work: one per bound handler, plus one publish per notification.
+    """Turns an event into steps: one per bound handler, plus one publish per notification.
 
     Any event whose type (or a base of it) is bound in `event_map` goes to those handlers;
-    notification events (with a `topic`) are also published to `message_broker`.
+    notification events (with a `topic`) are also published to `message_broker`. The steps of
+    each event type are worked out once and cached.
     """
 
     def __init__(
@@ -42,45 +43,51 @@ class EventEmitter:
         self._broker = message_broker
         self._serializer = serializer
         self._warned_no_broker = False
+        self._plans: dict[tuple[type, bool], tuple[EventStep, ...]] = {}
 
     @property
     def message_broker(self) -> MessageBroker | None:
         """Where notification events are published (`None`: they are dropped with a warning)."""
         return self._broker
 
-    def units(self, event: Any, *, publish: bool = True) -> list[EventUnit]:
-        """The work `event` causes, in handler binding order, publish last (unless `publish` is false)."""
-        units: list[EventUnit] = [
-            self._handler_unit(binding, event) for binding in self._event_map.get(type(event))
-        ]
-        if publish and getattr(event, "__cqrs_notification__", False):
-            units.append(lambda: self._publish(event))
-        return units
+    def steps(self, event_type: type, publish: bool = True) -> tuple[EventStep, ...]:
+        """The work an event of `event_type` causes, in binding order, publish last if `publish`."""
+        try:
+            return self._plans[event_type, publish]
+        except KeyError:
+            pass
+        steps = [self._handler_step(binding) for binding in self._event_map.get(event_type)]
+        if publish and getattr(event_type, "__cqrs_notification__", False):
+            steps.append(self._publish)
+        plan = self._plans[event_type, publish] = tuple(steps)
+        return plan
 
     async def emit(self, event: Any) -> list[Any]:
-        """Run every unit of `event` one after another; return the follow-up events."""
+        """Run every step of `event` one after another; return the follow-up events."""
         follow_ups: list[Any] = []
-        for unit in self.units(event):
-            follow_ups.extend(await unit())
+        for step in self.steps(type(event)):
+            follow_ups.extend(await step(event))
         return follow_ups
 
-    def _handler_unit(self, binding: EventHandlerBinding, event: Any) -> EventUnit:
+    def _handler_step(self, binding: EventHandlerBinding) -> EventStep:
         if isinstance(binding, EventHandlerFallback):
-            return lambda: self._run_fallback(binding, event)
+            return lambda event: self._run_fallback(binding, event)
         factory = self._handlers.factory(binding)
         if factory is not None:
 
-            async def run_built() -> Sequence[Any]:
+            async def run_built(event: Any) -> Sequence[Any]:
                 handler = factory()
                 await handler.handle(event)
-                return tuple(handler.events)
+                events: Sequence[Any] = handler.events
+            return events
 
             return run_built
 
-        async def run_resolved() -> Sequence[Any]:
+        async def run_resolved(event: Any) -> Sequence[Any]:
             handler = await self._handlers.build(binding)
             await handler.handle(event)
-            return tuple(handler.events)
+            events: Sequence[Any] = handler.events
+            return events
 
         return run_resolved
 
@@ -88,7 +95,8 @@ class EventEmitter:
         async def attempt(handler_type: type) -> Sequence[Any]:
             handler = await self._handlers.build(handler_type)
             await handler.handle(event)
-            return tuple(handler.events)
+            events: Sequence[Any] = handler.events
+            return events
 
         return await run_with_fallback(
             binding.primary,

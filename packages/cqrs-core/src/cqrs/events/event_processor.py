@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from cqrs.events.event_emitter import EventEmitter, EventUnit
+from cqrs.events.event_emitter import EventEmitter, EventStep
 
 __all__ = ["EventProcessor"]
 
@@ -46,16 +45,23 @@ class EventProcessor:
             await self._sequentially(events, publish)
 
     async def _sequentially(self, events: Iterable[Any], publish: bool) -> None:
-        queue = deque((event, publish) for event in events)
+        steps_of = self.emitter.steps
         errors: list[Exception] = []
-        while queue:
-            event, publish_it = queue.popleft()
-            for unit in self.emitter.units(event, publish=publish_it):
-                try:
-                    queue.extend((follow_up, True) for follow_up in await unit())
-                except Exception as exc:
-                    errors.append(exc)
-        _raise(errors)
+        batch = list(events)
+        while batch:
+            follow_ups: list[Any] = []
+            for event in batch:
+                for step in steps_of(event.__class__, publish):
+                    try:
+                        emitted = await step(event)
+                    except Exception as exc:
+                        errors.append(exc)
+                        continue
+                    if emitted:
+                        follow_ups.extend(emitted)
+            batch, publish = follow_ups, True
+        if errors:
+            _raise(errors)
 
     async def _concurrently(self, events: Iterable[Any], publish: bool) -> None:
         limit = asyncio.Semaphore(self.max_concurrent_event_handlers)
@@ -63,18 +69,18 @@ class EventProcessor:
         pending: set[asyncio.Task[None]] = set()
 
         def schedule(event: Any, publish_it: bool = True) -> None:
-            for unit in self.emitter.units(event, publish=publish_it):
-                pending.add(asyncio.ensure_future(run(unit)))
+            for step in self.emitter.steps(event.__class__, publish_it):
+                pending.add(asyncio.ensure_future(run(step, event)))
 
-        async def run(unit: EventUnit) -> None:
+        async def run(step: EventStep, event: Any) -> None:
             try:
                 async with limit:
-                    follow_ups = await unit()
+                    follow_ups = list(await step(event))
             except Exception as exc:
                 errors.append(exc)
                 return
-            for event in follow_ups:
-                schedule(event)
+            for follow_up in follow_ups:
+                schedule(follow_up)
 
         for event in events:
             schedule(event, publish)
@@ -82,11 +88,11 @@ class EventProcessor:
             batch = list(pending)
             pending.clear()
             await asyncio.gather(*batch)
-        _raise(errors)
+        if errors:
+            _raise(errors)
 
 
 def _raise(errors: list[Exception]) -> None:
     if len(errors) == 1:
         raise errors[0]
-    if errors:
-        raise ExceptionGroup(f"{len(errors)} event handlers failed", errors)
+    raise ExceptionGroup(f"{len(errors)} event handlers failed", errors)

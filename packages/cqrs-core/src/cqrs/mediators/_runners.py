@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,7 +36,7 @@ def compile_runner(binding: RequestHandlerBinding, handlers: HandlerSource) -> R
 def _chain(links: tuple[type, ...], handlers: HandlerSource) -> Runner:
     async def run(request: Any) -> tuple[Any, list[Any]]:
         built = [await handlers.build(link) for link in links]
-        for current, following in zip(built, built[1:], strict=False):
+        for current, following in itertools.pairwise(built):
             current.set_next(following)
         result = await built[0].handle(request)
         return result, [event for handler in built for event in handler.events]

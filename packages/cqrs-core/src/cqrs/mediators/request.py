@@ -93,8 +93,10 @@ class RequestMediator:
             if factory is not None:
                 self._fast[request_type] = factory
                 return None
-        if not isinstance(binding, tuple) and isinstance(binding, type) and not issubclass(
-            binding, RequestHandler
+        if (
+            not isinstance(binding, tuple)
+            and isinstance(binding, type)
+            and not issubclass(binding, RequestHandler)
         ):
             raise TypeError(
                 f"{request_type.__qualname__} is bound to the streaming handler "

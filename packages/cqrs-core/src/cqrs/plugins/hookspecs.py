@@ -26,12 +26,12 @@ hookspec = pluggy.HookspecMarker("cqrs")
 
 
 @hookspec(firstresult=True)
-def cqrs_make_message_broker(url: str) -> MessageBroker | None:  # type: ignore[empty-body]
+def cqrs_make_message_broker(url: str) -> MessageBroker | None:
     """Return a message broker for `url`, or `None` if the plugin does not own its scheme."""
 
 
 @hookspec(firstresult=True)
-def cqrs_adapt_container(container: Any) -> Container | None:  # type: ignore[empty-body]
+def cqrs_adapt_container(container: Any) -> Container | None:
     """Wrap a foreign DI container (dependency-injector, di, ...) in a `Container`, or `None`."""
 
 

@@ -36,7 +36,7 @@ class PluginManager(pluggy.PluginManager):
         self.failures: dict[str, str] = {}
 
     def load_entry_points(self) -> None:
-        """Register every plugin of the `cqrs` group; one that fails to import is logged and skipped."""
+        """Register every `cqrs` entry point; one that fails to import is logged and skipped."""
         from importlib.metadata import entry_points
 
         for ep in entry_points(group=ENTRY_POINT_GROUP):

@@ -62,7 +62,7 @@ def installed_schemes(role: str, manager: PluginManager | None = None) -> dict[s
     manager = manager or get_plugin_manager()
     found: dict[str, str] = {}
     for impl in manager.hook.cqrs_list_schemes.get_hookimpls():
-        roles = impl.function() or {}
+        roles: dict[str, list[str]] = impl.function() or {}  # type: ignore[assignment]
         for scheme in roles.get(role, ()):
             found.setdefault(scheme, impl.plugin_name)
     return found

@@ -1,4 +1,4 @@
-"""Every boundary of the framework as a `typing.Protocol`; implementations satisfy them structurally."""
+"""Every boundary of the framework as a `typing.Protocol`, satisfied structurally."""
 
 from cqrs.protocols.circuit_breaker import CircuitBreaker
 from cqrs.protocols.container import Container

@@ -66,7 +66,9 @@ class Message:
             value = getattr(self, attr)
             if value is None:
                 continue
-            result[header] = value.isoformat() if isinstance(value, datetime.datetime) else str(value)
+            result[header] = (
+                value.isoformat() if isinstance(value, datetime.datetime) else str(value)
+            )
         result.update(self.extra_headers)
         return result
 

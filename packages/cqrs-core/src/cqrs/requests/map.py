@@ -28,7 +28,7 @@ class RequestMap:
         self._registry: dict[type, RequestHandlerBinding] = {}
 
     def bind(self, request_type: type, handler: RequestHandlerBinding) -> None:
-        """Bind `request_type`; binding a type twice is an error, since a request has one handler."""
+        """Bind `request_type`; binding a type twice is an error: a request has one handler."""
         if request_type in self._registry:
             raise KeyError(
                 f"{request_type.__qualname__} is already bound to "
@@ -39,16 +39,18 @@ class RequestMap:
                 raise ValueError(f"empty handler chain for {request_type.__qualname__}")
             for link in handler:
                 if not (isinstance(link, type) and issubclass(link, CORRequestHandler)):
-                    raise TypeError(f"chain links must be CORRequestHandler subclasses, got {link!r}")
+                    raise TypeError(
+                        f"chain links must be CORRequestHandler subclasses, got {link!r}"
+                    )
             handler = tuple(handler)
         elif not isinstance(handler, RequestHandlerFallback) and not (
             isinstance(handler, type)
             and issubclass(handler, RequestHandler | StreamingRequestHandler)
         ):
             raise TypeError(
-                f"cannot bind {request_type.__qualname__} to {handler!r}: expected a RequestHandler "
-                "or StreamingRequestHandler subclass, a list of CORRequestHandler subclasses or a "
-                "RequestHandlerFallback"
+                f"cannot bind {request_type.__qualname__} to {handler!r}: expected a "
+                "RequestHandler or StreamingRequestHandler subclass, a list of CORRequestHandler "
+                "subclasses or a RequestHandlerFallback"
             )
         self._registry[request_type] = handler
 

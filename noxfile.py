@@ -1,0 +1,86 @@
+"""Project automation: lint, typecheck, per-package tests, cross-package tests, docs, bench.
+
+Every session gets its own environment synced from the committed `uv.lock`, so a package's
+tests see only that package, its declared dependencies and its test group.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.sessions = ["lint", "typecheck", "tests", "integration", "docs"]
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+PYTHON = "3.11"
+
+
+def _workspace_packages() -> list[str]:
+    """Distribution names of the workspace members under packages/ (discovered, not listed)."""
+    names = []
+    for project in sorted((ROOT / "packages").glob("*/pyproject.toml")):
+        names.append(tomllib.loads(project.read_text())["project"]["name"])
+    return names
+
+
+def _sync(session: nox.Session, *args: str) -> None:
+    """Sync this session's own virtualenv from the lock file with `uv sync` arguments `args`."""
+    env = {"UV_PROJECT_ENVIRONMENT": session.virtualenv.location}
+    session.run_install("uv", "sync", "--frozen", "--exact", *args, env=env)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check over the whole tree."""
+    _sync(session, "--no-install-workspace", "--only-group", "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on every package's src (configured in the root pyproject)."""
+    _sync(session, "--all-packages", "--group", "typecheck")
+    sources = [str(p) for p in sorted((ROOT / "packages").glob("*/src"))]
+    session.run("mypy", *sources)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("package", _workspace_packages())
+def tests(session: nox.Session, package: str) -> None:
+    """One package's own tests, in an environment holding only it, its deps and its test group."""
+    _sync(session, "--package", package, "--no-default-groups", "--group", "test")
+    tests_dir = ROOT / "packages" / package / "tests"
+    session.run("python", "-m", "pytest", str(tests_dir), *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """Cross-package tests under tests/ against the whole workspace and real services."""
+    _sync(session, "--all-packages", "--no-default-groups", "--group", "test")
+    session.run("python", "-m", "pytest", "tests", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site strictly (broken links and warnings fail)."""
+    _sync(session, "--all-packages", "--no-default-groups", "--group", "docs")
+    session.run(
+        "mkdocs", "build", "--strict", "--site-dir", str(Path(session.create_tmp()) / "site")
+    )
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks side by side with python-cqrs 5.3.0 (installed in its own environment)."""
+    _sync(session, "--all-packages", "--no-default-groups", "--group", "test")
+    session.run("python", "bench/run.py", *session.posargs, env={"UV_PYTHON_DOWNLOADS": "never"})
+
+
+if os.environ.get("CI"):
+    nox.options.reuse_existing_virtualenvs = False

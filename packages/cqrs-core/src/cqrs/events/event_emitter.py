@@ -73,35 +73,28 @@ class EventEmitter:
         if isinstance(binding, EventHandlerFallback):
             return lambda event: self._run_fallback(binding, event)
         factory = self._handlers.factory(binding)
-        if factory is not None:
+        if factory is None:
+            return lambda event: self._run(binding, event)
 
-            async def run_built(event: Any) -> Sequence[Any]:
-                handler = factory()
-                await handler.handle(event)
-                events: Sequence[Any] = handler.events
-            return events
-
-            return run_built
-
-        async def run_resolved(event: Any) -> Sequence[Any]:
-            handler = await self._handlers.build(binding)
+        async def run_built(event: Any) -> Sequence[Any]:
+            handler = factory()
             await handler.handle(event)
             events: Sequence[Any] = handler.events
             return events
 
-        return run_resolved
+        return run_built
+
+    async def _run(self, handler_type: type, event: Any) -> Sequence[Any]:
+        handler = await self._handlers.build(handler_type)
+        await handler.handle(event)
+        events: Sequence[Any] = handler.events
+        return events
 
     async def _run_fallback(self, binding: EventHandlerFallback, event: Any) -> Sequence[Any]:
-        async def attempt(handler_type: type) -> Sequence[Any]:
-            handler = await self._handlers.build(handler_type)
-            await handler.handle(event)
-            events: Sequence[Any] = handler.events
-            return events
-
         return await run_with_fallback(
             binding.primary,
-            lambda: attempt(binding.primary),
-            lambda: attempt(binding.fallback),
+            lambda: self._run(binding.primary, event),
+            lambda: self._run(binding.fallback, event),
             binding.failure_exceptions,
             binding.circuit_breaker,
         )

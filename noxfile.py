@@ -44,10 +44,11 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on every package's src (configured in the root pyproject)."""
-    _sync(session, "--all-packages", "--group", "typecheck")
+    """mypy --strict on every package's src, then the typing checks of the public API."""
+    _sync(session, "--all-packages", "--no-default-groups", "--group", "typecheck")
     sources = [str(p) for p in sorted((ROOT / "packages").glob("*/src"))]
     session.run("mypy", *sources)
+    session.run("mypy", "tests/typing")
 
 
 @nox.session(python=PYTHON)

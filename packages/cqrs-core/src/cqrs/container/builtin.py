@@ -56,6 +56,7 @@ class BuiltinContainer:
         if lifetime not in ("singleton", "request", "transient"):
             raise ValueError(f"unknown lifetime {lifetime!r}")
         self._registrations[type_] = _Registration(provider or type_, lifetime)
+        self._singletons.pop(type_, None)
         self._compiled.clear()
         self._direct.clear()
 
@@ -182,7 +183,9 @@ class BuiltinContainer:
             if name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 continue
             hint = hints.get(name)
-            if param.default is not param.empty and (hint is None or hint in _UNWIRED):
+            if param.default is not param.empty and (
+                hint is None or hint in _UNWIRED or not isinstance(hint, type)
+            ):
                 continue
             if hint is None:
                 raise ContainerError(

@@ -1,5 +1,6 @@
 """In-memory implementations of the protocols: the embedded defaults, also used by tests."""
 
 from cqrs.memory.message_broker import MemoryMessageBroker
+from cqrs.memory.outbox import MemoryOutboxedEventRepository, MemoryOutboxSession
 
-__all__ = ["MemoryMessageBroker"]
+__all__ = ["MemoryMessageBroker", "MemoryOutboxSession", "MemoryOutboxedEventRepository"]

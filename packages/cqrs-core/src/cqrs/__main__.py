@@ -1,0 +1,7 @@
+"""`python -m cqrs`: the same command line as the `cqrs` console script."""
+
+from cqrs.cli import main
+
+__all__: list[str] = []
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The `cqrs` command line: one subcommand per function pair (`_add_<name>`, `_run_<name>`).
+
+`cqrs plugins [--json]` lists the loaded plugins, their distribution and URL schemes, and the
+plugins that failed to load. Later subcommands register themselves in `_COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+__all__ = ["main"]
+
+_T = TypeVar("_T")
+_Run = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with `argv` (default `sys.argv[1:]`) and return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    run: _Run = args.run
+    return run(args)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cqrs", description="Inspect and operate a cqrs installation."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for name, (help_text, add, run) in _COMMANDS.items():
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        add(sub)
+        sub.set_defaults(run=run)
+    return parser
+
+
+def _add_plugins(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+
+
+def _run_plugins(args: argparse.Namespace) -> int:
+    """Print each plugin with its distribution and schemes; exit 1 if any plugin failed."""
+    from cqrs.plugins.manager import get_plugin_manager
+
+    manager = _quietly(get_plugin_manager)
+    schemes: dict[str, dict[str, list[str]]] = {}
+    failures = dict(manager.failures)
+    for impl in manager.hook.cqrs_list_schemes.get_hookimpls():
+        try:
+            roles: dict[str, list[str]] = impl.function() or {}  # type: ignore[assignment]
+        except Exception as exc:
+            failures[impl.plugin_name] = f"cqrs_list_schemes failed: {type(exc).__name__}: {exc}"
+            continue
+        schemes[impl.plugin_name] = {role: list(found) for role, found in roles.items()}
+    plugins = [
+        {
+            "name": name,
+            "distribution": manager.distributions.get(name),
+            "schemes": schemes.get(name, {}),
+        }
+        for name, plugin in manager.list_name_plugin()
+        if plugin is not None
+    ]
+    report = {
+        "plugins": plugins,
+        "failures": [{"name": name, "error": error} for name, error in failures.items()],
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_plugins(report)
+    return 1 if failures else 0
+
+
+def _quietly(build: Callable[[], _T]) -> _T:
+    """Call `build` without Python's last-resort stderr logging: the command reports failures."""
+    log = logging.getLogger("cqrs.plugins")
+    silence = logging.NullHandler()
+    log.addHandler(silence)
+    try:
+        return build()
+    finally:
+        log.removeHandler(silence)
+
+
+def _print_plugins(report: dict[str, Any]) -> None:
+    rows = [("PLUGIN", "DISTRIBUTION", "SCHEMES")]
+    for plugin in report["plugins"]:
+        roles = plugin["schemes"]
+        listing = "; ".join(
+            f"{role}: {', '.join(f'{s}://' for s in found)}" for role, found in roles.items()
+        )
+        rows.append((plugin["name"], plugin["distribution"] or "-", listing or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(2)]
+    for name, dist, listing in rows:
+        print(f"{name:<{widths[0]}}  {dist:<{widths[1]}}  {listing}")
+    if report["failures"]:
+        print("\nfailed to load:", file=sys.stderr)
+        for failure in report["failures"]:
+            print(f"  {failure['name']}: {failure['error']}", file=sys.stderr)
+
+
+_COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], _Run]] = {
+    "plugins": (
+        "list the installed cqrs plugins and their URL schemes",
+        _add_plugins,
+        _run_plugins,
+    ),
+}
+"""Each subcommand: its help, the function adding its arguments and the one running it."""

@@ -1,0 +1,42 @@
+"""How an event becomes the stored payload of an outbox row, and back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cqrs.protocols.models import INotificationEvent
+from cqrs.protocols.serializer import Compressor, Serializer
+from cqrs.serializers import JsonSerializer
+
+__all__: list[str] = []
+
+
+class RowCodec:
+    """Serializes events for storage (then compresses, if a compressor is set) and reverses it."""
+
+    __slots__ = ("compressor", "serializer")
+
+    def __init__(self, serializer: Serializer | None, compressor: Compressor | None) -> None:
+        self.serializer: Serializer = serializer or JsonSerializer()
+        self.compressor = compressor
+
+    def encode(self, event: INotificationEvent) -> bytes:
+        raw = self.serializer.dumps(event.to_dict())
+        return self.compressor.compress(raw) if self.compressor is not None else raw
+
+    def decode(self, stored: bytes) -> bytes:
+        return self.compressor.decompress(stored) if self.compressor is not None else stored
+
+    def columns(self, event: INotificationEvent) -> dict[str, Any]:
+        """Every stored field of `event`'s row except its id and delivery state."""
+        return {
+            "event_id": event.event_id,
+            "event_name": event.event_name,
+            "topic": event.topic,
+            "partition_key": event.partition_key,
+            "correlation_id": event.correlation_id,
+            "causation_id": event.causation_id,
+            "created_at": event.timestamp,
+            "content_type": self.serializer.content_type,
+            "payload": self.encode(event),
+        }

@@ -1,0 +1,77 @@
+"""`EventProducer`: the seeds' simple polling loop over an outbox, one message at a time.
+
+For production use `OutboxRelay` (batching, concurrency, backoff, dead letters, shutdown);
+`EventProducer` keeps the documented loop working::
+
+    async for messages in producer.event_batch_generator():
+        for message in messages:
+            await producer.send_message(message)
+        await producer.repository.commit()
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from cqrs.outbox.backoff import ExponentialBackoff
+from cqrs.protocols.message_broker import MessageBroker
+from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository
+
+__all__ = ["EventProducer"]
+
+_log = logging.getLogger("cqrs.outbox.producer")
+
+
+class EventProducer:
+    """Claims outbox batches and publishes them one by one, settling each row as it goes."""
+
+    def __init__(
+        self,
+        message_broker: MessageBroker,
+        repository: OutboxedEventRepository[Any],
+        *,
+        lease_seconds: float = 60.0,
+        max_attempts: int = 10,
+        backoff: ExponentialBackoff | None = None,
+    ) -> None:
+        self.message_broker = message_broker
+        self.repository = repository
+        self.worker_id = f"producer:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.backoff = backoff or ExponentialBackoff()
+
+    async def event_batch_generator(
+        self, batch_size: int = 100
+    ) -> AsyncIterator[list[OutboxedEvent]]:
+        """Yield claimed batches forever (an empty list when there is nothing to publish)."""
+        while True:
+            yield await self.repository.claim(
+                worker_id=self.worker_id, batch_size=batch_size, lease_seconds=self.lease_seconds
+            )
+
+    async def send_message(self, event: OutboxedEvent) -> bool:
+        """Publish one claimed row and settle it; returns whether the broker accepted it."""
+        try:
+            await self.message_broker.send_message(event.to_message())
+        except Exception as exc:
+            attempts = event.attempts + 1
+            retry_at = None
+            if attempts < self.max_attempts:
+                delay = datetime.timedelta(seconds=self.backoff.delay(attempts))
+                retry_at = datetime.datetime.now(datetime.UTC) + delay
+            _log.warning("publishing outbox row %d failed: %r", event.id, exc)
+            await self.repository.mark_failed(
+                event,
+                worker_id=self.worker_id,
+                error=f"{type(exc).__name__}: {exc}",
+                retry_at=retry_at,
+            )
+            return False
+        await self.repository.mark_published([event], worker_id=self.worker_id)
+        return True

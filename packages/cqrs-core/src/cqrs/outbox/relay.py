@@ -1,0 +1,207 @@
+"""The outbox relay: claims rows under a lease, publishes them in key order, settles them.
+
+Run one per process (or several per process with different worker ids); any number may share
+an outbox. Delivery is at least once: a row is marked published only after the broker
+accepted it, so a crash in between republishes it later (consumers deduplicate by event id,
+for example with an inbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from cqrs.outbox.backoff import ExponentialBackoff
+from cqrs.protocols.message_broker import MessageBroker
+from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository, OutboxStatus
+
+__all__ = ["OutboxRelay", "RelayCounters"]
+
+_log = logging.getLogger("cqrs.outbox.relay")
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+@dataclasses.dataclass(slots=True)
+class RelayCounters:
+    """What a relay has done since it started."""
+
+    published: int = 0
+    retried: int = 0
+    dead_lettered: int = 0
+    released: int = 0
+    batches: int = 0
+    errors: int = 0
+
+
+class OutboxRelay:
+    """Moves events from an outbox to a broker until stopped.
+
+    Each round claims up to `batch_size` rows for `lease_seconds`, publishes rows of different
+    partition keys concurrently (at most `max_in_flight` at once) and rows of one key one after
+    another in write order. A refused row is retried after an exponential backoff with jitter;
+    after `max_attempts` it is dead-lettered, holding back the later rows of its key. Rows whose
+    lease is nearly over are released unpublished rather than risk a second worker publishing
+    them at the same time.
+    """
+
+    def __init__(
+        self,
+        outbox: OutboxedEventRepository[Any],
+        broker: MessageBroker,
+        *,
+        worker_id: str | None = None,
+        batch_size: int = 500,
+        lease_seconds: float = 30.0,
+        max_attempts: int = 10,
+        backoff: ExponentialBackoff | None = None,
+        max_in_flight: int = 256,
+        poll_interval: float = 0.05,
+        max_poll_interval: float = 1.0,
+        clock: Callable[[], datetime.datetime] = _utcnow,
+    ) -> None:
+        if batch_size < 1 or max_in_flight < 1 or max_attempts < 1:
+            raise ValueError("batch_size, max_in_flight and max_attempts must be at least 1")
+        self.outbox = outbox
+        self.broker = broker
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.batch_size = batch_size
+        self.lease_seconds = lease_seconds
+        self.max_attempts = max_attempts
+        self.backoff = backoff or ExponentialBackoff()
+        self.max_in_flight = max_in_flight
+        self.poll_interval = poll_interval
+        self.max_poll_interval = max_poll_interval
+        self.counters = RelayCounters()
+        self._clock = clock
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask `run` to finish the batch in hand and return."""
+        self._stopping.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether `stop` was called."""
+        return self._stopping.is_set()
+
+    async def run(self) -> RelayCounters:
+        """Relay until `stop` is called; polls faster while there is work, slower when idle."""
+        _log.info("outbox relay %s started (batch %d)", self.worker_id, self.batch_size)
+        idle = self.poll_interval
+        while not self._stopping.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:
+                self.counters.errors += 1
+                _log.exception("outbox relay %s: round failed; retrying", self.worker_id)
+                handled = 0
+            if handled:
+                idle = self.poll_interval
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), idle)
+            idle = min(idle * 2, self.max_poll_interval)
+        _log.info("outbox relay %s stopped: %s", self.worker_id, self.counters)
+        return self.counters
+
+    async def run_once(self) -> int:
+        """Claim and publish one batch; returns how many rows were claimed."""
+        started = time.monotonic()
+        batch = await self.outbox.claim(
+            worker_id=self.worker_id, batch_size=self.batch_size, lease_seconds=self.lease_seconds
+        )
+        if not batch:
+            return 0
+        self.counters.batches += 1
+        deadline = started + self.lease_seconds * 0.8
+        published: list[OutboxedEvent] = []
+        leftovers: list[OutboxedEvent] = []
+        limit = asyncio.Semaphore(self.max_in_flight)
+
+        async def publish_sequence(rows: list[OutboxedEvent]) -> None:
+            for index, row in enumerate(rows):
+                if self._stopping.is_set() or time.monotonic() > deadline:
+                    leftovers.extend(rows[index:])
+                    return
+                try:
+                    async with limit:
+                        await self.broker.send_message(row.to_message())
+                except Exception as exc:
+                    await self._failed(row, exc)
+                    leftovers.extend(rows[index + 1 :])
+                    return
+                published.append(row)
+
+        await asyncio.gather(*(publish_sequence(rows) for rows in _sequences(batch)))
+        if published:
+            settled = await self.outbox.mark_published(published, worker_id=self.worker_id)
+            self.counters.published += settled
+            if settled < len(published):
+                _log.warning(
+                    "outbox relay %s: %d rows were published after their lease ended "
+                    "(another worker may publish them again)",
+                    self.worker_id,
+                    len(published) - settled,
+                )
+        if leftovers:
+            await self.outbox.release(leftovers, worker_id=self.worker_id)
+            self.counters.released += len(leftovers)
+        return len(batch)
+
+    async def _failed(self, row: OutboxedEvent, exc: Exception) -> None:
+        attempts = row.attempts + 1
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        retry_at: datetime.datetime | None = None
+        if attempts < self.max_attempts:
+            retry_at = self._clock() + datetime.timedelta(seconds=self.backoff.delay(attempts))
+        status = await self.outbox.mark_failed(
+            row, worker_id=self.worker_id, error=error, retry_at=retry_at
+        )
+        if status is OutboxStatus.DEAD:
+            self.counters.dead_lettered += 1
+            _log.error(
+                "outbox row %d (%s %s, key %r) dead-lettered after %d attempts: %s",
+                row.id,
+                row.event_name,
+                row.event_id,
+                row.partition_key,
+                attempts,
+                error,
+            )
+        else:
+            self.counters.retried += 1
+            _log.warning(
+                "outbox row %d (%s) failed attempt %d, retrying at %s: %s",
+                row.id,
+                row.event_name,
+                attempts,
+                retry_at,
+                error,
+            )
+
+
+def _sequences(batch: Sequence[OutboxedEvent]) -> list[list[OutboxedEvent]]:
+    """Rows grouped so each group must be published in order: one group per key, keyless alone."""
+    by_key: dict[str, list[OutboxedEvent]] = {}
+    groups: list[list[OutboxedEvent]] = []
+    for row in batch:
+        if row.partition_key is None:
+            groups.append([row])
+        elif row.partition_key in by_key:
+            by_key[row.partition_key].append(row)
+        else:
+            by_key[row.partition_key] = group = [row]
+            groups.append(group)
+    return groups

@@ -1,0 +1,107 @@
+"""Seed import paths of adapters: resolved from the adapter distribution, or a clear ImportError."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+SHIMS = [
+    ("cqrs.message_brokers.kafka", "cqrs_kafka", "cqrs-kafka", "KafkaMessageBroker"),
+    ("cqrs.adapters.kafka", "cqrs_kafka", "cqrs-kafka", "kafka_producer_factory"),
+    ("cqrs.adapters.circuit_breaker", "cqrs_aiobreaker", "cqrs-aiobreaker", "AioBreakerAdapter"),
+    (
+        "cqrs.container.dependency_injector",
+        "cqrs_dependency_injector",
+        "cqrs-dependency-injector",
+        "DependencyInjectorCQRSContainer",
+    ),
+    ("cqrs.container.di", "cqrs_di", "cqrs-di", "DIContainer"),
+]
+IDS = [shim for shim, *_ in SHIMS]
+
+
+@pytest.fixture(autouse=True)
+def isolated_modules() -> Iterator[None]:
+    """Forget the shims and fake adapters a test imported, so each test imports afresh."""
+    parents = {shim.rpartition(".")[0] for shim, *_ in SHIMS}
+    attrs = {p: set(vars(importlib.import_module(p))) for p in parents}
+    before = set(sys.modules)
+    yield
+    for name in set(sys.modules) - before:
+        del sys.modules[name]
+    for parent, names in attrs.items():
+        module = sys.modules[parent]
+        for extra in set(vars(module)) - names:
+            delattr(module, extra)
+
+
+@pytest.mark.parametrize(("shim", "adapter", "distribution", "name"), SHIMS, ids=IDS)
+def test_import_without_the_adapter_names_the_distribution(
+    monkeypatch: pytest.MonkeyPatch, shim: str, adapter: str, distribution: str, name: str
+) -> None:
+    monkeypatch.setitem(sys.modules, adapter, None)  # hidden even if it gets installed
+    with pytest.raises(ImportError, match=f"pip install {distribution}$") as caught:
+        importlib.import_module(shim)
+    assert caught.value.name == adapter
+    assert shim not in sys.modules
+
+
+@pytest.mark.parametrize(("shim", "adapter", "distribution", "name"), SHIMS, ids=IDS)
+def test_seed_style_from_import_fails_the_same_way(
+    monkeypatch: pytest.MonkeyPatch, shim: str, adapter: str, distribution: str, name: str
+) -> None:
+    monkeypatch.setitem(sys.modules, adapter, None)
+    with pytest.raises(ImportError, match=distribution):
+        exec(f"from {shim} import {name}", {})
+
+
+def _write_adapter(root: Path, module: str, body: str) -> None:
+    package = root / module
+    package.mkdir()
+    (package / "__init__.py").write_text(textwrap.dedent(body))
+
+
+@pytest.mark.parametrize(("shim", "adapter", "distribution", "name"), SHIMS, ids=IDS)
+def test_installed_adapter_provides_the_seed_names(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    shim: str,
+    adapter: str,
+    distribution: str,
+    name: str,
+) -> None:
+    _write_adapter(tmp_path, adapter, f"class {name}: ...\nclass Other: ...\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, adapter, raising=False)
+    module = importlib.import_module(shim)
+    provided = importlib.import_module(adapter)
+    assert getattr(module, name) is getattr(provided, name)
+    assert module.Other is provided.Other
+    assert module.__all__ == [name]
+    namespace: dict[str, object] = {}
+    exec(f"from {shim} import *", namespace)
+    assert namespace[name] is getattr(provided, name)
+    with pytest.raises(AttributeError, match=f"{adapter} does not provide it"):
+        _ = module.Missing
+
+
+def test_broken_adapter_keeps_its_own_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _write_adapter(tmp_path, "cqrs_kafka", "import aiokafka_not_installed_here\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "cqrs_kafka", raising=False)
+    with pytest.raises(ModuleNotFoundError) as caught:
+        importlib.import_module("cqrs.message_brokers.kafka")
+    assert caught.value.name == "aiokafka_not_installed_here"
+    assert "pip install" not in str(caught.value)
+
+
+def test_adapters_package_itself_imports_without_adapters() -> None:
+    adapters = importlib.import_module("cqrs.adapters")
+    assert adapters.__all__ == []

@@ -1,0 +1,68 @@
+"""Building a Kafka message broker from a `kafka://host:port[,host:port]?option=value` URL."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from cqrs.plugins.resolve import redact_url
+
+from cqrs_kafka.broker import KafkaMessageBroker
+from cqrs_kafka.producer import KafkaProducer
+
+__all__ = ["URL_OPTIONS", "broker_from_url"]
+
+URL_OPTIONS: dict[str, type] = {
+    "client_id": str,
+    "acks": str,
+    "compression_type": str,
+    "linger_ms": int,
+    "request_timeout_ms": int,
+    "retry_backoff_ms": int,
+    "max_batch_size": int,
+    "enable_idempotence": bool,
+}
+"""Query parameters a `kafka://` URL accepts, each passed on to aiokafka's producer."""
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def broker_from_url(url: str) -> KafkaMessageBroker:
+    """A `KafkaMessageBroker` for `url`; raises `ValueError` naming what is wrong with it."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "kafka":
+        raise ValueError(f"not a kafka:// URL: {redact_url(url)!r}")
+    if "@" in parts.netloc:
+        raise ValueError(
+            f"credentials in kafka:// URLs are not supported ({redact_url(url)!r}); build the "
+            "broker with kafka_producer_factory(dsn, sasl_plain_username=..., ...) instead"
+        )
+    servers = [_with_port(host) for host in parts.netloc.split(",") if host.strip()]
+    if not servers:
+        raise ValueError(f"kafka:// URL names no host: {redact_url(url)!r}")
+    options = {name: _option(name, raw, url) for name, raw in parse_qsl(parts.query)}
+    return KafkaMessageBroker(KafkaProducer(servers, **options))
+
+
+def _with_port(host: str) -> str:
+    host = host.strip()
+    return host if host.rpartition(":")[2].isdigit() and not host.endswith("]") else f"{host}:9092"
+
+
+def _option(name: str, raw: str, url: str) -> Any:
+    kind = URL_OPTIONS.get(name)
+    if kind is None:
+        accepted = ", ".join(sorted(URL_OPTIONS))
+        raise ValueError(
+            f"unknown kafka:// URL option {name!r} in {redact_url(url)!r}; accepted: {accepted}"
+        )
+    if kind is bool:
+        if raw.lower() in _TRUE | _FALSE:
+            return raw.lower() in _TRUE
+    elif kind is int:
+        if raw.isdigit():
+            return int(raw)
+    else:
+        return raw
+    raise ValueError(f"kafka:// URL option {name}={raw!r} is not a valid {kind.__name__}")

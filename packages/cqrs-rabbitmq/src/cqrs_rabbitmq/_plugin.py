@@ -1,0 +1,25 @@
+"""Hook implementations of the rabbitmq plugin: `amqp://` and `amqps://` message brokers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cqrs.plugins import hookimpl
+
+_SCHEMES = ("amqp", "amqps")
+
+
+@hookimpl
+def cqrs_make_message_broker(url: str) -> Any:
+    """A `RabbitMQMessageBroker` for an AMQP URL (`?exchange=` picks the exchange), else None."""
+    if url.partition("://")[0].lower() not in _SCHEMES:
+        return None
+    from cqrs_rabbitmq.broker import RabbitMQMessageBroker
+
+    return RabbitMQMessageBroker.from_url(url)
+
+
+@hookimpl
+def cqrs_list_schemes() -> dict[str, list[str]]:
+    """The URL schemes this plugin serves."""
+    return {"message_broker": list(_SCHEMES)}

@@ -1,0 +1,237 @@
+"""A `cqrs.MessageBroker` that publishes to a RabbitMQ exchange with publisher confirms.
+
+Each message goes to one exchange (a durable topic exchange by default) with the message's
+topic as routing key, so a queue bound with `orders.*` receives every `orders.<x>` topic::
+
+    from cqrs_rabbitmq import RabbitMQMessageBroker
+
+    async with RabbitMQMessageBroker("amqp://guest:guest@localhost/") as broker:
+        await broker.declare_queue("billing", ["orders.paid"])
+        await broker.send_message(cqrs.Message(topic="orders.paid", payload=b"{}",
+                                               message_name="OrderPaid"))
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import aio_pika
+import aiormq.exceptions
+from aio_pika.abc import (
+    AbstractRobustChannel,
+    AbstractRobustConnection,
+    AbstractRobustExchange,
+    AbstractRobustQueue,
+)
+
+from cqrs.plugins import redact_url
+from cqrs.protocols.message_broker import Message
+from cqrs_rabbitmq._codec import to_amqp
+
+if TYPE_CHECKING:
+    from pamqp.common import FieldTable
+
+__all__ = ["DEFAULT_EXCHANGE", "RabbitMQMessageBroker"]
+
+DEFAULT_EXCHANGE = "cqrs.events"
+"""The exchange messages go to unless another is configured."""
+
+_RETRYABLE = (
+    aiormq.exceptions.AMQPConnectionError,
+    aiormq.exceptions.ChannelInvalidStateError,
+    ConnectionError,
+)
+"""Failures caused by a lost connection: the message is published again once it is back."""
+
+
+class RabbitMQMessageBroker:
+    """Publishes each message to an exchange, routing key = topic, and waits for the confirm.
+
+    `send_message` returns once RabbitMQ has confirmed the message; it raises
+    `aio_pika.exceptions.DeliveryError` on a nack and, with `mandatory` (the default),
+    `aio_pika.exceptions.PublishError` when no queue is bound to the topic, so an event is
+    never dropped silently. Messages are persistent. The connection is opened on first use
+    (or by `connect()` / `async with`) and recovers by itself after a network failure: a send
+    that meets a lost connection waits up to `reconnect_timeout` seconds for it to come back
+    and publishes again. Delivery is therefore at least once: a message whose confirm was lost
+    may arrive twice, with the same `event-id` header.
+    """
+
+    def __init__(
+        self,
+        url: str = "amqp://guest:guest@localhost/",
+        *,
+        exchange: str = DEFAULT_EXCHANGE,
+        exchange_type: aio_pika.ExchangeType | str = aio_pika.ExchangeType.TOPIC,
+        mandatory: bool = True,
+        reconnect_timeout: float = 30.0,
+        connection_name: str | None = None,
+    ) -> None:
+        self.url = url
+        self.exchange_name = exchange
+        self.exchange_type = exchange_type
+        self.mandatory = mandatory
+        self.reconnect_timeout = reconnect_timeout
+        self.connection_name = connection_name
+        self._connection: AbstractRobustConnection | None = None
+        self._channel: AbstractRobustChannel | None = None
+        self._exchange: AbstractRobustExchange | None = None
+        self._topology: AbstractRobustChannel | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RabbitMQMessageBroker:
+        """A broker for an `amqp://` or `amqps://` URL whose optional `exchange=` names the exchange.
+
+        The other query parameters (`heartbeat`, `name`, `reconnect_interval`, TLS options...)
+        are passed on to aio-pika.
+        """
+        parts = urlsplit(url)
+        query = parse_qsl(parts.query, keep_blank_values=True)
+        exchange = [value for key, value in query if key == "exchange"]
+        if exchange:
+            options.setdefault("exchange", exchange[-1])
+        rest = urlencode([(k, v) for k, v in query if k != "exchange"], quote_via=quote)
+        return cls(urlunsplit(parts._replace(query=rest)), **options)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {redact_url(self.url)} exchange={self.exchange_name!r}>"
+
+    @property
+    def connection(self) -> AbstractRobustConnection | None:
+        """The aio-pika robust connection, `None` until connected and after `close()`."""
+        return self._connection
+
+    async def connect(self) -> None:
+        """Open the connection and a confirming channel, and declare the exchange (once)."""
+        await self._ready_exchange()
+
+    async def close(self) -> None:
+        """Close the connection; a later send or `connect()` opens a new one."""
+        async with self._lock:
+            connection, self._connection = self._connection, None
+            self._channel = self._exchange = self._topology = None
+            if connection is not None:
+                await connection.close()
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def send_message(self, message: Message) -> None:
+        """Publish `message` and return once RabbitMQ has confirmed it."""
+        await self.send_many((message,))
+
+    async def send_many(self, messages: Iterable[Message]) -> None:
+        """Publish all `messages` in order, then wait for every confirm.
+
+        Much faster than one `send_message` after another, with the same ordering: RabbitMQ
+        queues them in the order given. If the connection drops midway, every message from the
+        first unconfirmed one on is published again, in order, once it is back.
+        """
+        pending = [(message.topic, to_amqp(message)) for message in messages]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.reconnect_timeout
+        attempt = 0
+        while pending:
+            exchange = await self._ready_exchange()
+            results = await asyncio.gather(
+                *(
+                    exchange.publish(amqp, routing_key=topic, mandatory=self.mandatory)
+                    for topic, amqp in pending
+                ),
+                return_exceptions=True,
+            )
+            failures = [(i, r) for i, r in enumerate(results) if isinstance(r, BaseException)]
+            if not failures:
+                return
+            for _, error in failures:
+                if not isinstance(error, _RETRYABLE):
+                    raise error
+            first, error = failures[0]
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise error
+            pending = pending[first:]
+            await self._wait_recovered(remaining, attempt, error)
+            attempt += 1
+
+    async def declare_queue(
+        self,
+        name: str,
+        routing_keys: Iterable[str],
+        *,
+        durable: bool = True,
+        exclusive: bool = False,
+        auto_delete: bool = False,
+        arguments: dict[str, Any] | None = None,
+    ) -> AbstractRobustQueue:
+        """Declare queue `name` bound to the exchange with each routing key (`*`/`#` allowed).
+
+        The queue lives on a channel of the broker's connection kept apart from publishing, so
+        a failed declaration cannot disturb sends; it is declared again after a reconnect.
+        """
+        await self._ready_exchange()
+        assert self._topology is not None
+        queue = await self._topology.declare_queue(
+            name,
+            durable=durable,
+            exclusive=exclusive,
+            auto_delete=auto_delete,
+            arguments=arguments,
+        )
+        for key in routing_keys:
+            await queue.bind(self.exchange_name, routing_key=key)
+        return queue
+
+    async def _ready_exchange(self) -> AbstractRobustExchange:
+        exchange = self._exchange
+        if exchange is not None:
+            return exchange
+        async with self._lock:
+            if self._exchange is None:
+                await self._open()
+            assert self._exchange is not None
+            return self._exchange
+
+    async def _open(self) -> None:
+        client_properties: FieldTable | None = None
+        if self.connection_name:
+            client_properties = {"connection_name": self.connection_name}
+        connection = await aio_pika.connect_robust(self.url, client_properties=client_properties)
+        try:
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            exchange = await channel.declare_exchange(
+                self.exchange_name, self.exchange_type, durable=True
+            )
+            topology = await connection.channel(publisher_confirms=False)
+            await topology.declare_exchange(self.exchange_name, self.exchange_type, durable=True)
+        except BaseException:
+            await connection.close()
+            raise
+        self._connection, self._channel, self._exchange = connection, channel, exchange
+        self._topology = topology
+
+    async def _wait_recovered(self, timeout: float, attempt: int, error: BaseException) -> None:
+        channel = self._channel
+        if channel is None:  # closed meanwhile: the next round opens a new connection
+            return
+        try:
+            async with asyncio.timeout(timeout):
+                # Back off first: the channel may not have noticed the loss yet.
+                await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+                await channel.ready()
+        except TimeoutError:
+            raise error from None

@@ -1,0 +1,162 @@
+"""Import hygiene and packaging of cqrs-core: cheap to import, complete exports, lean wheel."""
+
+from __future__ import annotations
+
+import email.parser
+import importlib
+import importlib.util
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import cqrs
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+HAS_PYDANTIC = importlib.util.find_spec("pydantic") is not None
+ADAPTER_SHIMS = frozenset(
+    {
+        "cqrs.message_brokers.kafka",
+        "cqrs.adapters.kafka",
+        "cqrs.adapters.circuit_breaker",
+        "cqrs.container.dependency_injector",
+        "cqrs.container.di",
+    }
+)
+"""Seed paths that resolve only when their adapter distribution is installed."""
+
+PYDANTIC_NAMES = frozenset(name for name in cqrs.__all__ if name.startswith("Pydantic"))
+ALLOWED_REQUIREMENTS = {"pluggy", "typing-extensions"}
+
+
+def _modules_after(code: str) -> set[str]:
+    """The names in `sys.modules` of a fresh interpreter after running `code`."""
+    script = f"import sys\n{code}\nprint('\\n'.join(sorted(sys.modules)))\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CQRS_")}
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=30,
+    )
+    return set(done.stdout.split())
+
+
+IMPORTS = {
+    "import": "import cqrs",
+    "core-names": "import cqrs\ncqrs.Request; cqrs.RequestHandler; cqrs.bootstrap",
+    "bootstrap-without-url": (
+        "import cqrs\n"
+        "cqrs.bootstrap.bootstrap(message_broker=cqrs.MemoryMessageBroker())\n"
+        "cqrs.bootstrap.bootstrap_events()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("code", IMPORTS.values(), ids=IMPORTS.keys())
+def test_fresh_import_loads_only_the_stdlib(code: str) -> None:
+    loaded = _modules_after(code)
+    foreign = sorted(
+        name
+        for name in loaded
+        if name.partition(".")[0] not in sys.stdlib_module_names | {"cqrs", "__main__"}
+    )
+    assert foreign == [], "import cqrs pulled in modules from outside the stdlib"
+    assert "pluggy" not in loaded
+    assert "typing_extensions" not in loaded
+    assert "importlib.metadata" not in loaded
+    assert "cqrs.plugins.manager" not in loaded
+    assert not [name for name in loaded if name.startswith("cqrs_")]
+
+
+def test_url_bootstrap_is_what_loads_plugins() -> None:
+    """The check above would pass vacuously if plugins were never loadable at all."""
+    loaded = _modules_after("import cqrs\ncqrs.bootstrap.bootstrap(message_broker='fake://x')")
+    assert {"pluggy", "importlib.metadata", "cqrs_fake._plugin"} <= loaded
+
+
+@pytest.mark.parametrize("name", cqrs.__all__)
+def test_every_top_level_name_resolves(name: str) -> None:
+    if name in PYDANTIC_NAMES and not HAS_PYDANTIC:
+        pytest.skip("pydantic is an optional extra and is not installed")
+    assert getattr(cqrs, name) is not None
+
+
+def _public_modules() -> list[str]:
+    found = []
+    for info in pkgutil.walk_packages(cqrs.__path__, "cqrs.", onerror=importlib.import_module):
+        parts = info.name.split(".")
+        if any(part.startswith("_") for part in parts) or info.name in ADAPTER_SHIMS:
+            continue
+        if info.name == "cqrs.pydantic_models" and not HAS_PYDANTIC:
+            continue
+        found.append(info.name)
+    return sorted(found)
+
+
+PUBLIC_MODULES = _public_modules()
+
+
+def test_the_module_walk_finds_the_package_tree() -> None:
+    assert {"cqrs.plugins.hookspecs", "cqrs.testing.message_broker", "cqrs.memory"} <= set(
+        PUBLIC_MODULES
+    )
+
+
+@pytest.mark.parametrize("module_name", PUBLIC_MODULES)
+def test_public_module_declares_a_resolvable_all(module_name: str) -> None:
+    module = importlib.import_module(module_name)
+    exported = getattr(module, "__all__", None)
+    assert exported is not None, f"{module_name} has no __all__"
+    assert len(set(exported)) == len(exported), f"{module_name}.__all__ has duplicates"
+    missing = [name for name in exported if not hasattr(module, name)]
+    assert missing == [], f"{module_name}.__all__ names what it does not define"
+
+
+@pytest.fixture(scope="module")
+def core_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        ["uv", "build", "--wheel", str(ROOT / "packages" / "cqrs-core"), "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+        env={**os.environ, "UV_PYTHON_DOWNLOADS": "never", "UV_PYTHON": sys.executable},
+        timeout=300,
+    )
+    (wheel,) = out.glob("cqrs_core-*.whl")
+    return wheel
+
+
+def _requirement_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9._-]+", requirement.strip())
+    assert match is not None, requirement
+    return re.sub(r"[-_.]+", "-", match.group()).lower()
+
+
+def test_core_wheel_requires_only_pluggy_and_typing_extensions(core_wheel: Path) -> None:
+    with zipfile.ZipFile(core_wheel) as archive:
+        (metadata_path,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        metadata = email.parser.Parser().parsestr(archive.read(metadata_path).decode())
+    requires = metadata.get_all("Requires-Dist") or []
+    unconditional = {
+        _requirement_name(r)
+        for r in requires
+        if not re.search(r"\bextra\s*==", r.partition(";")[2])
+    }
+    assert "pluggy" in unconditional
+    assert unconditional <= ALLOWED_REQUIREMENTS, f"core requires {sorted(unconditional)}"
+
+
+def test_core_wheel_ships_typing_marker_and_no_plugin_package(core_wheel: Path) -> None:
+    with zipfile.ZipFile(core_wheel) as archive:
+        names = archive.namelist()
+    assert "cqrs/py.typed" in names
+    assert "cqrs/__init__.py" in names
+    assert not [n for n in names if n.startswith("cqrs_") and ".dist-info/" not in n]

@@ -1,0 +1,73 @@
+"""Static checks of the public API's types, run by mypy in the `typecheck` session.
+
+Lines ending in `# type: ignore[...]` must produce exactly that error: with
+`warn_unused_ignores` (strict mode), an ignore that stops matching fails the session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import assert_type
+
+import cqrs
+from cqrs.events import EventMap
+from cqrs.requests import RequestMap
+from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
+
+
+class Payload(cqrs.Response):
+    user_id: str
+
+
+class CreateUser(cqrs.Request):
+    email: str
+    name: str = "anonymous"
+
+
+class CreateUserHandler(cqrs.RequestHandler[CreateUser, Payload]):
+    async def handle(self, request: CreateUser) -> Payload:
+        assert_type(request.email, str)
+        return Payload(user_id=request.email)
+
+
+class Created(cqrs.DomainEvent):
+    user_id: str
+
+
+class CreatedHandler(cqrs.EventHandler[Created]):
+    async def handle(self, event: Created) -> None:
+        assert_type(event.user_id, str)
+
+
+def models() -> None:
+    command = CreateUser(email="a@example.com")
+    assert_type(command.name, str)
+    assert_type(CreateUser.from_dict({"email": "x"}), CreateUser)
+    CreateUser(email="a@example.com", nickname="x")  # type: ignore[call-arg]
+    CreateUser("a@example.com")  # type: ignore[call-arg]
+    CreateUser(email=1)  # type: ignore[arg-type]
+
+    event = cqrs.NotificationEvent[Payload](
+        event_name="UserCreated", topic="users", payload=Payload(user_id="1")
+    )
+    assert_type(event.payload, Payload)
+    assert_type(event.event_id, uuid.UUID)
+    assert_type(event.partition_key, str | None)
+
+
+def mapping(requests: RequestMap, events: EventMap) -> None:
+    requests.bind(CreateUser, CreateUserHandler)
+    events.bind(Created, CreatedHandler)
+
+
+async def mediators() -> None:
+    mediator = bootstrap(commands_mapper=lambda m: m.bind(CreateUser, CreateUserHandler))
+    assert_type(mediator, cqrs.RequestMediator)
+    streaming = bootstrap_streaming()
+    assert_type(streaming, cqrs.StreamingRequestMediator)
+    events = cqrs.events.bootstrap.bootstrap()
+    assert_type(events, cqrs.EventMediator)
+    await mediator.send(CreateUser(email="a@example.com"))
+    container = cqrs.BuiltinContainer()
+    assert_type(await container.resolve(CreateUserHandler), CreateUserHandler)
+    assert_type(container.get(CreateUserHandler), CreateUserHandler)

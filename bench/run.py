@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,7 @@ __all__ = ["main"]
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 OUT = ROOT / ".bench"
+PYCQRS_ROOT = OUT / f"pycqrs-{PYCQRS_VERSION}"
 
 STDLIB_FLOOR = "import asyncio, dataclasses, json, logging, uuid, datetime, enum, typing"
 OURS_CORE = (
@@ -42,14 +44,18 @@ def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--iterations", type=int, default=200_000, help="calls per repeat, ours")
     parser.add_argument(
-        "--pycqrs-iterations", type=int, default=50_000, help="calls per repeat, python-cqrs"
+        "--pycqrs-iterations", type=int, default=40_000, help="calls per repeat, python-cqrs"
     )
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats (best is kept)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="worker runs per side, alternating (best is kept)"
+    )
     parser.add_argument("--import-runs", type=int, default=21, help="processes per import case")
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke test")
     args = parser.parse_args()
     if args.quick:
-        args.iterations, args.pycqrs_iterations, args.repeats, args.import_runs = 5000, 1000, 2, 3
+        args.iterations, args.pycqrs_iterations, args.repeats = 5000, 1000, 2
+        args.rounds, args.import_runs = 1, 3
     return args
 
 
@@ -73,13 +79,25 @@ def _worker(python: Path, side: str, family: str, iterations: int, repeats: int)
     if done.returncode != 0:
         raise SystemExit(f"bench: {side} worker for {family!r} failed:\n{done.stderr}")
     report = json.loads(done.stdout)
-    expected_dir = "pycqrs" if side == "pycqrs" else "src"
-    if (".bench" in report["cqrs_file"]) != (side == "pycqrs"):
-        raise SystemExit(
-            f"bench: {side} worker imported the wrong cqrs ({expected_dir} expected): "
-            f"{report['cqrs_file']}"
-        )
+    if report["cqrs_file"].startswith(str(PYCQRS_ROOT)) != (side == "pycqrs"):
+        raise SystemExit(f"bench: the {side} worker imported the wrong cqrs: {report['cqrs_file']}")
     return report
+
+
+def _merge(into: dict[str, Any], results: dict[str, Any]) -> None:
+    """Fold one worker run into the totals: samples and calls add up, counters too."""
+    for key, result in results.items():
+        total = into.setdefault(
+            key, {"samples_ns": [], "calls": 0, "counters": {}, "iterations": 0, "repeats": 0}
+        )
+        total["samples_ns"] += result["samples_ns"]
+        total["calls"] += result["calls"]
+        total["iterations"] = result["iterations"]
+        total["repeats"] += result["repeats"]
+        for name, count in result["counters"].items():
+            total["counters"][name] = total["counters"].get(name, 0) + count
+        total["best_ns"] = min(total["samples_ns"])
+        total["median_ns"] = statistics.median(total["samples_ns"])
 
 
 def _check_counters(row: Row, result: dict[str, Any], side: str) -> None:
@@ -230,7 +248,8 @@ def _print(
     timing: list[dict[str, Any]], imports: list[dict[str, Any]], meta: dict[str, Any]
 ) -> None:
     print(
-        f"\nPer-call time: best of {meta['repeats']} repeats of {meta['iterations']} calls "
+        f"\nPer-call time: best of {meta['rounds']} rounds x {meta['repeats']} repeats of "
+        f"{meta['iterations']} calls "
         f"(python-cqrs: {meta['pycqrs_iterations']}), one event loop per side, after warmup."
     )
     print(
@@ -288,21 +307,19 @@ def main() -> None:
     """Build python-cqrs's venv if needed, run every workload on both sides, report."""
     args = _parse()
     ours_python = Path(sys.executable)
-    pycqrs_python = ensure_env(OUT / f"pycqrs-{PYCQRS_VERSION}")
+    pycqrs_python = ensure_env(PYCQRS_ROOT)
 
     ours_results: dict[str, Any] = {}
     pycqrs_results: dict[str, Any] = {}
-    for family in FAMILIES:
-        print(f"bench: {family}: ours ...", flush=True)
-        ours_results.update(
-            _worker(ours_python, "ours", family, args.iterations, args.repeats)["results"]
-        )
-        print(f"bench: {family}: python-cqrs {PYCQRS_VERSION} ...", flush=True)
-        pycqrs_results.update(
-            _worker(pycqrs_python, "pycqrs", family, args.pycqrs_iterations, args.repeats)[
-                "results"
-            ]
-        )
+    for round_no in range(1, args.rounds + 1):
+        for family in FAMILIES:
+            for side, python, iterations in (
+                ("ours", ours_python, args.iterations),
+                ("pycqrs", pycqrs_python, args.pycqrs_iterations),
+            ):
+                print(f"bench: round {round_no}: {family}: {side} ...", flush=True)
+                report = _worker(python, side, family, iterations, args.repeats)
+                _merge(ours_results if side == "ours" else pycqrs_results, report["results"])
     timing = _timing_rows(ours_results, pycqrs_results)
 
     print("bench: compiling bytecode of both cqrs packages and their imports ...", flush=True)
@@ -329,6 +346,7 @@ def main() -> None:
         "iterations": args.iterations,
         "pycqrs_iterations": args.pycqrs_iterations,
         "repeats": args.repeats,
+        "rounds": args.rounds,
         "import_runs": args.import_runs,
         "quick": args.quick,
         "python": platform.python_version(),

@@ -9,8 +9,9 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-import cqrs
 import pytest
+
+import cqrs
 from cqrs.exceptions import UnknownSchemeError
 from cqrs.plugins import (
     AUTOLOAD_ENV,

@@ -13,8 +13,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-import cqrs
 import pytest
+
+import cqrs
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_PYDANTIC = importlib.util.find_spec("pydantic") is not None

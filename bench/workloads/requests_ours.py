@@ -6,7 +6,6 @@ from collections import Counter
 
 import cqrs
 from cqrs.requests.bootstrap import bootstrap
-
 from workloads import Loop
 from workloads._loops import request_loops
 

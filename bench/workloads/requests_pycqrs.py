@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from collections import Counter
 
-import cqrs
 import di
-from cqrs.bootstrap.requests import bootstrap
 
+import cqrs
+from cqrs.bootstrap.requests import bootstrap
 from workloads import Loop
 from workloads._loops import request_loops
 

@@ -6,8 +6,9 @@ import abc
 import asyncio
 from typing import ClassVar, Protocol
 
-import cqrs
 import pytest
+
+import cqrs
 from cqrs import BuiltinContainer, ContainerError
 from cqrs.events.map import EventMap
 from cqrs.requests.bootstrap import bootstrap

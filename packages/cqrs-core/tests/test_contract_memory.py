@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
 from cqrs import MemoryMessageBroker, Message
 from cqrs.testing import MessageBrokerContract
 

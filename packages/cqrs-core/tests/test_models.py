@@ -10,9 +10,10 @@ import json
 import uuid
 from typing import Literal
 
-import cqrs
 import pydantic
 import pytest
+
+import cqrs
 from cqrs import ModelValidationError, NotificationEvent
 
 

@@ -7,9 +7,10 @@ import datetime
 import json
 import uuid
 
-import cqrs
 import pydantic
 import pytest
+
+import cqrs
 from cqrs import (
     MemoryMessageBroker,
     ModelValidationError,

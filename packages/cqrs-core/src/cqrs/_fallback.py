@@ -44,3 +44,19 @@ def check_handler_class(role: str, name: str, value: Any, base: type) -> None:
     """Reject a fallback whose primary or fallback is not a handler class, naming the culprit."""
     if not isinstance(value, type) or not issubclass(value, base):
         raise TypeError(f"{role} {name} must be a subclass of {base.__name__}, got {value!r}")
+
+
+def check_options(role: str, failure_exceptions: Any, circuit_breaker: Any) -> None:
+    """Reject bad `failure_exceptions` or `circuit_breaker` at construction, not at first failure."""
+    if not isinstance(failure_exceptions, tuple) or not all(
+        isinstance(t, type) and issubclass(t, BaseException) for t in failure_exceptions
+    ):
+        raise TypeError(
+            f"{role} failure_exceptions must be a tuple of exception classes, "
+            f"got {failure_exceptions!r}"
+        )
+    if circuit_breaker is not None and not isinstance(circuit_breaker, CircuitBreaker):
+        raise TypeError(
+            f"{role} circuit_breaker must implement cqrs.CircuitBreaker (async call and "
+            f"is_circuit_breaker_error), got {circuit_breaker!r}"
+        )

@@ -6,7 +6,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from cqrs.plugins.resolve import redact_url
-
 from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.producer import KafkaProducer
 

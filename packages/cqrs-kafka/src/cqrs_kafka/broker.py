@@ -17,7 +17,6 @@ from typing import Any
 
 from cqrs.exceptions import CQRSError
 from cqrs.protocols.message_broker import Message
-
 from cqrs_kafka.producer import KafkaProducer
 
 __all__ = ["KafkaDeliveryError", "KafkaMessageBroker"]
@@ -51,6 +50,7 @@ class KafkaMessageBroker:
 
     def __init__(self, producer: KafkaProducer) -> None:
         self.producer = producer
+        self._closed = False
 
     async def send_message(self, message: Message) -> None:
         """Publish `message` and wait for Kafka's acknowledgement; raise if it was refused."""
@@ -85,10 +85,13 @@ class KafkaMessageBroker:
             raise KafkaDeliveryError(delivered, failed) from failed[0][1]
 
     async def close(self) -> None:
-        """Deliver pending messages and stop the producer."""
+        """Deliver pending messages and stop the producer; later sends raise `RuntimeError`."""
+        self._closed = True
         await self.producer.stop()
 
     async def _enqueue(self, message: Message) -> Awaitable[Any]:
+        if self._closed:
+            raise RuntimeError("KafkaMessageBroker is closed")
         headers = [(name, value.encode()) for name, value in message.headers().items()]
         key = message.key.encode() if message.key is not None else None
         return await self.producer.send(message.topic, message.payload, key=key, headers=headers)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -154,10 +155,14 @@ class TansuBroker:
             time.sleep(0.05)
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Terminate the broker (kill it after `timeout` seconds); a no-op when stopped."""
+        """Interrupt the broker (kill it after `timeout` seconds); a no-op when stopped.
+
+        tansu exits at once on SIGINT, whereas on SIGTERM it waits about five seconds for
+        connected clients to leave.
+        """
         process, self._process = self._process, None
         if process is not None and process.poll() is None:
-            process.terminate()
+            process.send_signal(signal.SIGINT)
             try:
                 process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -168,7 +173,11 @@ class TansuBroker:
             self._log = None
 
     def restart(self) -> None:
-        """Stop and start again on the same port; the memory storage starts empty."""
+        """Stop and start again on the same port; the memory storage starts empty.
+
+        Topics are gone after a restart: recreate the ones clients use (a producer sending on
+        its cached metadata to a topic tansu no longer knows gets an unknown error).
+        """
         self.stop()
         self.start()
 

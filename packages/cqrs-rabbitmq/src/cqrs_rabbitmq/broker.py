@@ -17,7 +17,7 @@ import asyncio
 from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
-from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus
 
 import aio_pika
 import aiormq.exceptions
@@ -90,13 +90,17 @@ class RabbitMQMessageBroker:
         The other query parameters (`heartbeat`, `name`, `reconnect_interval`, TLS options...)
         are passed on to aio-pika.
         """
-        parts = urlsplit(url)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        exchange = [value for key, value in query if key == "exchange"]
-        if exchange:
-            options.setdefault("exchange", exchange[-1])
-        rest = urlencode([(k, v) for k, v in query if k != "exchange"], quote_via=quote)
-        return cls(urlunsplit(parts._replace(query=rest)), **options)
+        base, mark, query = url.partition("?")
+        query, hash_mark, fragment = query.partition("#")
+        kept = []
+        for pair in query.split("&") if query else ():
+            key, _, value = pair.partition("=")
+            if unquote_plus(key) == "exchange":
+                options.setdefault("exchange", unquote_plus(value))
+            else:
+                kept.append(pair)
+        url = base + (mark if kept else "") + "&".join(kept) + hash_mark + fragment
+        return cls(url, **options)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {redact_url(self.url)} exchange={self.exchange_name!r}>"

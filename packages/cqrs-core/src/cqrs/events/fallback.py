@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cqrs._fallback import check_handler_class
+from cqrs._fallback import check_handler_class, check_options
 from cqrs.events.event_handler import EventHandler
 from cqrs.protocols.circuit_breaker import CircuitBreaker
 
@@ -26,3 +26,4 @@ class EventHandlerFallback:
     def __post_init__(self) -> None:
         check_handler_class("EventHandlerFallback", "primary", self.primary, EventHandler)
         check_handler_class("EventHandlerFallback", "fallback", self.fallback, EventHandler)
+        check_options("EventHandlerFallback", self.failure_exceptions, self.circuit_breaker)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 from cqrs._handler_source import HandlerSource
@@ -46,8 +46,11 @@ class StreamingRequestMediator:
             concurrent_event_handle_enable=concurrent_event_handle_enable,
         )
 
-    async def stream(self, request: Any) -> AsyncIterator[Any]:
-        """Yield the handler's results one by one; raises `HandlerNotBoundError` if unbound."""
+    async def stream(self, request: Any) -> AsyncGenerator[Any, None]:
+        """Yield the handler's results one by one; raises `HandlerNotBoundError` if unbound.
+
+        Wrap it in `contextlib.aclosing` to close the handler at once when breaking out early.
+        """
         binding = self._request_map.get(type(request))
         if not (isinstance(binding, type) and issubclass(binding, StreamingRequestHandler)):
             raise TypeError(

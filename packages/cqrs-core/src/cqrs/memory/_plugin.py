@@ -22,5 +22,14 @@ def cqrs_make_message_broker(url: str) -> Any:
 
 
 @hookimpl
+def cqrs_make_outbox_repository(url: str) -> Any:
+    if url.partition("://")[0].lower() != "memory":
+        return None
+    from cqrs.memory.outbox import MemoryOutboxedEventRepository
+
+    return MemoryOutboxedEventRepository()
+
+
+@hookimpl
 def cqrs_list_schemes() -> dict[str, list[str]]:
-    return {"message_broker": ["memory", "devnull"]}
+    return {"message_broker": ["memory", "devnull"], "outbox": ["memory"]}

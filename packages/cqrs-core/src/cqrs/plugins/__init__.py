@@ -19,6 +19,7 @@ from cqrs.plugins.resolve import (
     adapt_container,
     installed_schemes,
     make_message_broker,
+    make_outbox_repository,
     redact_url,
     url_scheme,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "hookimpl",
     "installed_schemes",
     "make_message_broker",
+    "make_outbox_repository",
     "new_plugin_manager",
     "redact_url",
     "set_plugin_manager",

@@ -14,11 +14,13 @@ import pluggy
 if TYPE_CHECKING:
     from cqrs.protocols.container import Container
     from cqrs.protocols.message_broker import MessageBroker
+    from cqrs.protocols.outbox import OutboxedEventRepository
 
 __all__ = [
     "cqrs_adapt_container",
     "cqrs_list_schemes",
     "cqrs_make_message_broker",
+    "cqrs_make_outbox_repository",
     "hookspec",
 ]
 
@@ -28,6 +30,11 @@ hookspec = pluggy.HookspecMarker("cqrs")
 @hookspec(firstresult=True)
 def cqrs_make_message_broker(url: str) -> MessageBroker | None:
     """Return a message broker for `url`, or `None` if the plugin does not own its scheme."""
+
+
+@hookspec(firstresult=True)
+def cqrs_make_outbox_repository(url: str) -> OutboxedEventRepository[Any] | None:
+    """Return an outbox repository for the database at `url`, or `None` for a foreign scheme."""
 
 
 @hookspec(firstresult=True)

@@ -8,12 +8,14 @@ from cqrs.exceptions import PluginError, UnknownSchemeError
 from cqrs.plugins.manager import PluginManager, get_plugin_manager
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
+from cqrs.protocols.outbox import OutboxedEventRepository
 
 __all__ = [
     "KNOWN_ADAPTERS",
     "adapt_container",
     "installed_schemes",
     "make_message_broker",
+    "make_outbox_repository",
     "redact_url",
     "url_scheme",
 ]
@@ -89,6 +91,18 @@ def make_message_broker(url: str, manager: PluginManager | None = None) -> Messa
     if broker is None:
         raise _unknown("message_broker", url, manager)
     return broker
+
+
+def make_outbox_repository(
+    url: str, manager: PluginManager | None = None
+) -> OutboxedEventRepository[Any]:
+    """Build the outbox repository that an installed plugin provides for `url`'s scheme."""
+    manager = manager or get_plugin_manager()
+    url_scheme(url)
+    outbox: OutboxedEventRepository[Any] | None = manager.hook.cqrs_make_outbox_repository(url=url)
+    if outbox is None:
+        raise _unknown("outbox", url, manager)
+    return outbox
 
 
 def adapt_container(container: Any, manager: PluginManager | None = None) -> Container:

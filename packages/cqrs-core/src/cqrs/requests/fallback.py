@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cqrs._fallback import check_handler_class
+from cqrs._fallback import check_handler_class, check_options
 from cqrs.protocols.circuit_breaker import CircuitBreaker
 from cqrs.requests.request_handler import RequestHandler
 
@@ -26,3 +26,4 @@ class RequestHandlerFallback:
     def __post_init__(self) -> None:
         check_handler_class("RequestHandlerFallback", "primary", self.primary, RequestHandler)
         check_handler_class("RequestHandlerFallback", "fallback", self.fallback, RequestHandler)
+        check_options("RequestHandlerFallback", self.failure_exceptions, self.circuit_breaker)

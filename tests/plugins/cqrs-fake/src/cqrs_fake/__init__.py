@@ -8,7 +8,7 @@ __all__ = ["FakeMessageBroker"]
 
 
 class FakeMessageBroker:
-    """Keeps sent messages per topic; `fake://name` URLs with the same name share one log."""
+    """Keeps the messages sent to it per topic, in `sent`; `name` comes from the `fake://name` URL."""
 
     def __init__(self, name: str) -> None:
         self.name = name

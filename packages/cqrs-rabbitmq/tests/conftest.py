@@ -1,0 +1,154 @@
+"""Fixtures for the RabbitMQ tests: the service URL, a side connection and a cuttable proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from urllib.parse import urlsplit, urlunsplit
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractChannel, AbstractQueue
+
+from cqrs.protocols.message_broker import Message
+from cqrs.testing.services import require_service
+from cqrs_rabbitmq._codec import from_amqp
+
+
+@pytest.fixture
+def rabbitmq_url() -> str:
+    """The URL of the RabbitMQ the tests use (skips, or fails under CI, when it is down)."""
+    return require_service("rabbitmq").url
+
+
+@pytest.fixture
+def exchange_name() -> str:
+    """An exchange name no other test uses."""
+    return f"cqrs.test.{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def side_channel(rabbitmq_url: str, exchange_name: str) -> AsyncIterator[AbstractChannel]:
+    """A channel on a connection of the test's own, deleting the test's exchange at the end."""
+    connection = await aio_pika.connect(rabbitmq_url)
+    try:
+        yield await connection.channel()
+        # A fresh channel: the test may have left its own one closed by an error.
+        await (await connection.channel()).exchange_delete(exchange_name)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+async def bound_queue(
+    side_channel: AbstractChannel, exchange_name: str
+) -> AsyncIterator[Callable[[str], Awaitable[AbstractQueue]]]:
+    """Makes durable queues bound to the test's exchange on the side connection (so cutting a
+    broker's connection spares them), deleting them at the end of the test."""
+    names: list[str] = []
+
+    async def make(routing_key: str) -> AbstractQueue:
+        await side_channel.declare_exchange(exchange_name, "topic", durable=True)
+        queue = await side_channel.declare_queue(
+            f"cqrs.test.q.{uuid.uuid4().hex[:12]}", durable=True
+        )
+        names.append(queue.name)
+        await queue.bind(exchange_name, routing_key)
+        return queue
+
+    yield make
+    cleanup = await side_channel.get_underlay_channel()
+    for name in names:
+        await cleanup.queue_delete(name)
+
+
+QueueReader = Callable[[AbstractQueue, int, float], Awaitable[list[Message]]]
+"""The type of the `read_queue` fixture."""
+
+
+async def _read_queue(queue: AbstractQueue, count: int, timeout: float) -> list[Message]:
+    """The first `count` messages of `queue` (acknowledged), or TimeoutError after `timeout`."""
+    received: list[Message] = []
+    async with asyncio.timeout(timeout):
+        while len(received) < count:
+            incoming = await queue.get(no_ack=True, fail=False)
+            if incoming is None:
+                await asyncio.sleep(0.02)
+                continue
+            received.append(from_amqp(incoming))
+    return received
+
+
+@pytest.fixture
+def read_queue() -> QueueReader:
+    """Reads messages from a queue as `cqrs.Message`s (a fixture, so tests need no imports)."""
+    return _read_queue
+
+
+class CuttableProxy:
+    """A TCP proxy to RabbitMQ on a loopback port whose live connections a test can cut."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target = (target_host, target_port)
+        self.port = 0
+        self.accepted = 0
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.transport.abort()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers |= {writer, up_writer}
+        pipes = [
+            asyncio.ensure_future(self._pipe(reader, up_writer)),
+            asyncio.ensure_future(self._pipe(up_reader, writer)),
+        ]
+        self._tasks.update(pipes)
+        await asyncio.gather(*pipes, return_exceptions=True)
+        self._tasks.difference_update(pipes)
+        self._writers -= {writer, up_writer}
+
+    def cut(self) -> None:
+        """Abort every proxied connection at once, as a network failure would."""
+        for writer in list(self._writers):
+            writer.transport.abort()
+
+    async def stop(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def url_for(self, url: str) -> str:
+        """`url` with its host and port replaced by the proxy's."""
+        parts = urlsplit(url)
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
+        return urlunsplit(parts._replace(netloc=netloc))
+
+
+@pytest.fixture
+async def proxy(rabbitmq_url: str) -> AsyncIterator[CuttableProxy]:
+    """A started `CuttableProxy` in front of the test RabbitMQ."""
+    service = require_service("rabbitmq")
+    proxy = CuttableProxy(service.host, service.port)
+    await proxy.start()
+    yield proxy
+    await proxy.stop()

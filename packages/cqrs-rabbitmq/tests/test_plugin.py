@@ -1,0 +1,94 @@
+"""The rabbitmq plugin: which URLs it claims, what it builds, and that it loads aio-pika lazily."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+
+import pytest
+
+import cqrs_rabbitmq
+from cqrs.plugins import make_message_broker, new_plugin_manager
+from cqrs_rabbitmq import _plugin
+from cqrs_rabbitmq.broker import DEFAULT_EXCHANGE, RabbitMQMessageBroker
+
+
+@pytest.mark.parametrize(
+    "url", ["memory://", "kafka://localhost:9092", "redis://localhost/0", "amqpx://h/", "http://h/"]
+)
+def test_foreign_schemes_are_left_to_other_plugins(url: str) -> None:
+    assert _plugin.cqrs_make_message_broker(url=url) is None
+
+
+def test_amqp_url_builds_an_unconnected_broker_on_the_default_exchange() -> None:
+    broker = _plugin.cqrs_make_message_broker(url="amqp://guest:guest@localhost:5672/")
+    assert isinstance(broker, RabbitMQMessageBroker)
+    assert broker.exchange_name == DEFAULT_EXCHANGE
+    assert broker.url == "amqp://guest:guest@localhost:5672/"
+    assert broker.connection is None
+
+
+def test_exchange_query_parameter_is_taken_and_the_rest_passed_on() -> None:
+    broker = _plugin.cqrs_make_message_broker(
+        url="AMQPS://user:pw@rabbit:5671/vhost?heartbeat=30&exchange=shop%2Eevents&cafile=/c.pem"
+    )
+    assert isinstance(broker, RabbitMQMessageBroker)
+    assert broker.exchange_name == "shop.events"
+    assert broker.url == "AMQPS://user:pw@rabbit:5671/vhost?heartbeat=30&cafile=/c.pem"
+    only = RabbitMQMessageBroker.from_url("amqp://h/?exchange=e")
+    assert (only.url, only.exchange_name) == ("amqp://h/", "e")
+
+
+def test_repr_hides_the_password() -> None:
+    broker = RabbitMQMessageBroker.from_url("amqp://user:s3cret@rabbit/?exchange=x")
+    assert "s3cret" not in repr(broker)
+    assert "user:***@rabbit" in repr(broker)
+
+
+def test_schemes_are_listed() -> None:
+    assert _plugin.cqrs_list_schemes() == {"message_broker": ["amqp", "amqps"]}
+
+
+def test_plugin_manager_resolves_amqp_urls_through_the_plugin() -> None:
+    manager = new_plugin_manager(autoload=False)
+    manager.register(_plugin, name="rabbitmq")
+    broker = make_message_broker("amqp://localhost/?exchange=ev", manager)
+    assert isinstance(broker, RabbitMQMessageBroker)
+    assert broker.exchange_name == "ev"
+
+
+def test_entry_point_names_the_plugin_module() -> None:
+    (entry,) = [ep for ep in entry_points(group="cqrs") if ep.name == "rabbitmq"]
+    assert entry.value == "cqrs_rabbitmq._plugin"
+
+
+def test_package_exports_are_complete() -> None:
+    assert sorted(cqrs_rabbitmq.__all__) == ["DEFAULT_EXCHANGE", "RabbitMQMessageBroker"]
+    for name in cqrs_rabbitmq.__all__:
+        assert getattr(cqrs_rabbitmq, name) is not None
+    with pytest.raises(AttributeError):
+        cqrs_rabbitmq.NoSuchThing  # noqa: B018
+
+
+def test_loading_the_plugin_does_not_import_aio_pika() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import cqrs_rabbitmq
+        import cqrs_rabbitmq._plugin as plugin
+        assert plugin.cqrs_make_message_broker(url="kafka://h") is None
+        assert "aio_pika" not in sys.modules, "aio_pika imported by the plugin module"
+        assert "aiormq" not in sys.modules
+        broker = plugin.cqrs_make_message_broker(url="amqp://h/")
+        assert "aio_pika" in sys.modules, "the hook itself should load the broker"
+        print("ok")
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"

@@ -1,0 +1,144 @@
+"""Claiming a batch of outbox rows under a lease, per database dialect.
+
+A row is claimable when it is pending, due, not leased, and every earlier unsettled row of its
+partition key (pending or dead) is claimed in the same batch. Rows another worker is claiming
+right now are skipped (`SKIP LOCKED`) and, being unsettled, hold back later rows of their key.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from cqrs.protocols.outbox import OutboxStatus
+
+__all__: list[str] = []
+
+_PENDING, _DEAD = int(OutboxStatus.PENDING), int(OutboxStatus.DEAD)
+
+
+def _due(table: sa.Table, now: datetime.datetime) -> Any:
+    t = table.c
+    return sa.and_(
+        t.status == _PENDING,
+        t.available_at <= now,
+        sa.or_(t.lease_until.is_(None), t.lease_until <= now),
+    )
+
+
+async def claim_rows(
+    engine: AsyncEngine,
+    table: sa.Table,
+    worker_id: str,
+    batch_size: int,
+    now: datetime.datetime,
+    until: datetime.datetime,
+) -> Sequence[Any]:
+    """Lease up to `batch_size` claimable rows to `worker_id`; returns them in id order."""
+    dialect = engine.dialect.name
+    if dialect == "postgresql":
+        async with engine.begin() as conn:
+            rows = await _claim_postgresql(conn, table, worker_id, batch_size, now, until)
+    elif dialect == "sqlite":
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("BEGIN IMMEDIATE")
+            rows = await _claim_generic(conn, table, worker_id, batch_size, now, until, False)
+            await conn.commit()
+    else:
+        options = {"isolation_level": "READ COMMITTED"}
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(**options)
+            async with conn.begin():
+                rows = await _claim_generic(conn, table, worker_id, batch_size, now, until, True)
+    return sorted(rows, key=lambda row: row.id)
+
+
+async def _claim_postgresql(
+    conn: AsyncConnection,
+    table: sa.Table,
+    worker_id: str,
+    batch_size: int,
+    now: datetime.datetime,
+    until: datetime.datetime,
+) -> Sequence[Any]:
+    """One statement: lock candidates, keep those not held back, lease and return them."""
+    t = table.c
+    candidates = (
+        sa.select(t.id, t.partition_key)
+        .where(_due(table, now))
+        .order_by(t.id)
+        .limit(batch_size)
+        .with_for_update(skip_locked=True)
+        .cte("candidates")
+    )
+    earlier = table.alias("earlier")
+    held_back = (
+        sa.select(sa.literal(1))
+        .where(
+            earlier.c.partition_key == candidates.c.partition_key,
+            earlier.c.id < candidates.c.id,
+            earlier.c.status.in_((_PENDING, _DEAD)),
+            earlier.c.id.not_in(sa.select(candidates.c.id)),
+        )
+        .exists()
+    )
+    claimable = sa.select(candidates.c.id).where(
+        sa.or_(candidates.c.partition_key.is_(None), ~held_back)
+    )
+    statement = (
+        sa.update(table)
+        .where(t.id.in_(claimable))
+        .values(lease_owner=worker_id, lease_until=until)
+        .returning(*table.c)
+    )
+    return (await conn.execute(statement)).all()
+
+
+async def _claim_generic(
+    conn: AsyncConnection,
+    table: sa.Table,
+    worker_id: str,
+    batch_size: int,
+    now: datetime.datetime,
+    until: datetime.datetime,
+    skip_locked: bool,
+) -> Sequence[Any]:
+    """Lock candidates, find the earliest unsettled row of each key outside them, lease the rest."""
+    t = table.c
+    query = sa.select(table).where(_due(table, now)).order_by(t.id).limit(batch_size)
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    candidates = (await conn.execute(query)).all()
+    if not candidates:
+        return []
+    ids = [row.id for row in candidates]
+    keys = {row.partition_key for row in candidates if row.partition_key is not None}
+    first_blocker: dict[str, int] = {}
+    if keys:
+        blockers = await conn.execute(
+            sa.select(t.partition_key, sa.func.min(t.id))
+            .where(
+                t.partition_key.in_(keys),
+                t.status.in_((_PENDING, _DEAD)),
+                t.id < max(ids),
+                t.id.not_in(ids),
+            )
+            .group_by(t.partition_key)
+        )
+        first_blocker = {row[0]: row[1] for row in blockers.all()}
+    claimed = [
+        row
+        for row in candidates
+        if row.partition_key is None or row.id < first_blocker.get(row.partition_key, row.id + 1)
+    ]
+    if claimed:
+        await conn.execute(
+            sa.update(table)
+            .where(t.id.in_([row.id for row in claimed]))
+            .values(lease_owner=worker_id, lease_until=until)
+        )
+    return claimed

@@ -1,0 +1,296 @@
+"""`SqlAlchemyOutboxedEventRepository`: the transactional outbox on PostgreSQL, MariaDB/MySQL
+and SQLite through SQLAlchemy's asyncio extension.
+
+Example::
+
+    engine = create_async_engine("sqlite+aiosqlite:///app.db")
+    outbox = SqlAlchemyOutboxedEventRepository(async_sessionmaker(engine))
+    await outbox.create_schema()
+
+    async with outbox as session:
+        session.add(order)                      # business change
+        outbox.add(session, order_placed_event)  # in the same transaction
+        await outbox.commit(session)
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import registry
+
+from cqrs.outbox._encoding import RowCodec
+from cqrs.protocols.models import INotificationEvent
+from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
+from cqrs.protocols.serializer import Compressor, Serializer
+from cqrs_sqla._claim import claim_rows
+from cqrs_sqla.schema import outbox_table
+
+__all__ = ["SqlAlchemyOutboxedEventRepository"]
+
+_PENDING, _DEAD = int(OutboxStatus.PENDING), int(OutboxStatus.DEAD)
+_mapped: dict[sa.Table, type] = {}
+_registry = registry()
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+def _row_class(table: sa.Table) -> type:
+    """A plain class mapped to `table`, so staged rows ride on the caller's ORM session."""
+    cls = _mapped.get(table)
+    if cls is None:
+        cls = type(f"OutboxRow_{table.name}", (), {"__module__": __name__})
+        _registry.map_imperatively(cls, table)
+        _mapped[table] = cls
+    return cls
+
+
+class SqlAlchemyOutboxedEventRepository:
+    """An outbox table written in the caller's `AsyncSession` and drained by relays.
+
+    Relays claim with `FOR UPDATE SKIP LOCKED` plus a lease on PostgreSQL and MariaDB/MySQL,
+    and under SQLite's single writer lock (`BEGIN IMMEDIATE`) on SQLite. Published rows are
+    deleted; dead-lettered rows stay, with their last error, until replayed or discarded.
+    """
+
+    def __init__(
+        self,
+        session_factory: async_sessionmaker[AsyncSession] | AsyncEngine,
+        compressor: Compressor | None = None,
+        *,
+        table: str | sa.Table | None = None,
+        serializer: Serializer | None = None,
+    ) -> None:
+        if isinstance(session_factory, AsyncEngine):
+            session_factory = async_sessionmaker(session_factory, expire_on_commit=False)
+        engine = session_factory.kw.get("bind")
+        if not isinstance(engine, AsyncEngine):
+            raise TypeError("the session factory must be bound to an AsyncEngine (bind=engine)")
+        self.engine: AsyncEngine = engine
+        self.session_factory = session_factory
+        self.table = table if isinstance(table, sa.Table) else outbox_table(table)
+        self._row = _row_class(self.table)
+        self._codec = RowCodec(serializer, compressor)
+        self._session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
+            f"cqrs_sqla_outbox_{id(self)}", default=None
+        )
+
+    @classmethod
+    def from_url(
+        cls, url: str, compressor: Compressor | None = None, **engine_options: Any
+    ) -> SqlAlchemyOutboxedEventRepository:
+        """Build an engine for `url` (an optional `table=` query parameter names the table)."""
+        parsed = sa.make_url(url)
+        table = parsed.query.get("table")
+        if isinstance(table, tuple):
+            table = table[-1]
+        clean = parsed.difference_update_query(["table"])
+        return cls(create_async_engine(clean, **engine_options), compressor, table=table)
+
+    async def create_schema(self) -> None:
+        """Create the table and its indexes if they do not exist."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(self.table.metadata.create_all, tables=[self.table])
+
+    async def drop_schema(self) -> None:
+        """Drop the table (tests and tear-downs)."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(self.table.metadata.drop_all, tables=[self.table])
+
+    # -- writing side ---------------------------------------------------------------------------
+
+    async def __aenter__(self) -> AsyncSession:
+        session = self.session_factory()
+        self._session.set(session)
+        return session
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session = self._session.get()
+        self._session.set(None)
+        if session is not None:
+            await session.close()
+
+    def add(self, session: AsyncSession, event: INotificationEvent) -> None:
+        """Stage `event` in `session`: it is inserted when the session flushes or commits."""
+        columns = self._codec.columns(event)
+        row = self._row()
+        for name, value in columns.items():
+            setattr(row, name, value)
+        row.available_at = _utcnow()
+        row.status = _PENDING
+        row.attempts = 0
+        session.add(row)
+
+    async def commit(self, session: AsyncSession | None = None) -> None:
+        if session is not None:
+            await session.commit()
+
+    async def rollback(self, session: AsyncSession | None = None) -> None:
+        if session is not None:
+            await session.rollback()
+
+    async def add_many(self, events: Sequence[INotificationEvent]) -> None:
+        """Insert `events` in one transaction of their own (imports, benchmarks, backfills)."""
+        now = _utcnow()
+        rows = [
+            {**self._codec.columns(e), "available_at": now, "status": _PENDING, "attempts": 0}
+            for e in events
+        ]
+        async with self.engine.begin() as conn:
+            await conn.execute(sa.insert(self.table), rows)
+
+    # -- relay side -----------------------------------------------------------------------------
+
+    async def claim(
+        self, *, worker_id: str, batch_size: int, lease_seconds: float
+    ) -> list[OutboxedEvent]:
+        now = _utcnow()
+        until = now + datetime.timedelta(seconds=lease_seconds)
+        rows = await claim_rows(self.engine, self.table, worker_id, batch_size, now, until)
+        return [self._event(row) for row in rows]
+
+    def _event(self, row: Any) -> OutboxedEvent:
+        return OutboxedEvent(
+            id=row.id,
+            event_id=row.event_id,
+            event_name=row.event_name,
+            topic=row.topic,
+            payload=self._codec.decode(row.payload),
+            partition_key=row.partition_key,
+            correlation_id=row.correlation_id,
+            causation_id=row.causation_id,
+            created_at=row.created_at,
+            content_type=row.content_type,
+            status=OutboxStatus(row.status),
+            attempts=row.attempts,
+            last_error=row.last_error,
+        )
+
+    def _held_by(self, ids: Sequence[int], worker_id: str) -> Any:
+        t = self.table.c
+        return sa.and_(t.id.in_(ids), t.lease_owner == worker_id, t.status == _PENDING)
+
+    async def _write(self, statement: Any) -> int:
+        async with self.engine.begin() as conn:
+            result = await conn.execute(statement)
+        return result.rowcount
+
+    async def mark_published(self, events: Sequence[OutboxedEvent], *, worker_id: str) -> int:
+        if not events:
+            return 0
+        ids = [e.id for e in events]
+        return await self._write(sa.delete(self.table).where(self._held_by(ids, worker_id)))
+
+    async def release(self, events: Sequence[OutboxedEvent], *, worker_id: str) -> None:
+        if not events:
+            return
+        ids = [e.id for e in events]
+        await self._write(
+            sa.update(self.table)
+            .where(self._held_by(ids, worker_id))
+            .values(lease_owner=None, lease_until=None)
+        )
+
+    async def mark_failed(
+        self,
+        event: OutboxedEvent,
+        *,
+        worker_id: str,
+        error: str,
+        retry_at: datetime.datetime | None,
+    ) -> OutboxStatus:
+        t = self.table.c
+        status = OutboxStatus.DEAD if retry_at is None else OutboxStatus.PENDING
+        values: dict[str, Any] = {
+            "attempts": t.attempts + 1,
+            "last_error": error,
+            "lease_owner": None,
+            "lease_until": None,
+            "status": int(status),
+        }
+        if retry_at is not None:
+            values["available_at"] = retry_at
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(self.table).where(self._held_by([event.id], worker_id)).values(values)
+            )
+            if result.rowcount:
+                return status
+            current = await conn.scalar(sa.select(t.status).where(t.id == event.id))
+        return OutboxStatus.PUBLISHED if current is None else OutboxStatus(current)
+
+    async def dead_letters(self, *, limit: int = 100) -> list[OutboxedEvent]:
+        t = self.table.c
+        async with self.engine.connect() as conn:
+            result = await conn.execute(
+                sa.select(self.table).where(t.status == _DEAD).order_by(t.id).limit(limit)
+            )
+            return [self._event(row) for row in result]
+
+    async def replay(self, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        t = self.table.c
+        return await self._write(
+            sa.update(self.table)
+            .where(t.id.in_(ids), t.status == _DEAD)
+            .values(status=_PENDING, attempts=0, available_at=_utcnow())
+        )
+
+    async def discard(self, ids: Sequence[int]) -> int:
+        if not ids:
+            return 0
+        t = self.table.c
+        return await self._write(sa.delete(self.table).where(t.id.in_(ids), t.status == _DEAD))
+
+    async def stats(self) -> OutboxStats:
+        t = self.table.c
+        now = _utcnow()
+        pending = t.status == _PENDING
+        query = sa.select(
+            _count(pending),
+            _count(sa.and_(pending, t.lease_until > now)),
+            _count(t.status == _DEAD),
+            sa.func.min(sa.case((pending, t.created_at))),
+        )
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(query)).one()
+        oldest = _as_utc(row[3])
+        return OutboxStats(
+            int(row[0] or 0),
+            int(row[1] or 0),
+            int(row[2] or 0),
+            None if oldest is None else now - oldest,
+        )
+
+
+def _count(condition: Any) -> Any:
+    return sa.func.sum(sa.case((condition, 1), else_=0))
+
+
+def _as_utc(value: Any) -> datetime.datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.UTC)
+    return cast(datetime.datetime, value)

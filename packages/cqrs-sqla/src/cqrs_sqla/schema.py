@@ -1,0 +1,116 @@
+"""The outbox table: SQLAlchemy metadata for `create_all` or Alembic, and its name checks."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+
+__all__ = [
+    "DEFAULT_TABLE",
+    "TABLE_ENV",
+    "UTCDateTime",
+    "metadata",
+    "outbox_table",
+    "table_name_from_env",
+    "validate_identifier",
+]
+
+DEFAULT_TABLE = "outbox"
+TABLE_ENV = "OUTBOX_SQLA_TABLE"
+"""Environment variable naming the outbox table (the seeds' name)."""
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+metadata = sa.MetaData()
+"""Metadata holding every outbox table built with `outbox_table` (point Alembic at it)."""
+
+
+def validate_identifier(name: str) -> str:
+    """`name` if it is a plain SQL identifier (letters, digits, `_`, at most 63), else raise."""
+    if not _IDENTIFIER.fullmatch(name):
+        raise ValueError(
+            f"invalid table name {name!r}: use letters, digits and underscores, "
+            "starting with a letter or underscore, at most 63 characters"
+        )
+    return name
+
+
+def table_name_from_env() -> str:
+    """The table named by `OUTBOX_SQLA_TABLE` (validated), or `outbox`."""
+    return validate_identifier(os.environ.get(TABLE_ENV, DEFAULT_TABLE))
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime.datetime]):
+    """Timestamps stored as naive UTC with microseconds on every backend, read back aware."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(
+        self, value: datetime.datetime | None, dialect: sa.Dialect
+    ) -> datetime.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(
+        self, value: datetime.datetime | None, dialect: sa.Dialect
+    ) -> datetime.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=datetime.UTC)
+
+
+def outbox_table(name: str | None = None, target: sa.MetaData | None = None) -> sa.Table:
+    """The outbox table called `name` (default: from `OUTBOX_SQLA_TABLE`), in `target` metadata.
+
+    Columns: write-order `id`, the event's routing fields and serialized `payload`, and the
+    delivery state (`status`, `attempts`, `available_at`, lease, `last_error`).
+    """
+    name = validate_identifier(name) if name is not None else table_name_from_env()
+    target = metadata if target is None else target
+    if name in target.tables:
+        return target.tables[name]
+    return sa.Table(
+        name,
+        target,
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("event_id", sa.Uuid(), nullable=False, unique=True),
+        sa.Column("event_name", sa.String(255), nullable=False),
+        sa.Column("topic", sa.String(255), nullable=False),
+        sa.Column("partition_key", sa.String(255), nullable=True),
+        sa.Column("correlation_id", sa.String(255), nullable=True),
+        sa.Column("causation_id", sa.String(255), nullable=True),
+        sa.Column("content_type", sa.String(100), nullable=False),
+        sa.Column(
+            "payload",
+            sa.LargeBinary().with_variant(mysql.LONGBLOB(), "mysql", "mariadb"),
+            nullable=False,
+        ),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("status", sa.SmallInteger(), nullable=False, server_default="0"),
+        sa.Column("attempts", sa.Integer(), nullable=False, server_default="0"),
+        sa.Column("available_at", UTCDateTime(), nullable=False),
+        sa.Column("lease_owner", sa.String(200), nullable=True),
+        sa.Column("lease_until", UTCDateTime(), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Index(f"ix_{name}_status_id", "status", "id"),
+        sa.Index(f"ix_{name}_key_id", "partition_key", "id"),
+    )

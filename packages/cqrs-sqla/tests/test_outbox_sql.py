@@ -1,0 +1,142 @@
+"""SQL-specific outbox behaviour: atomicity with business rows, table names, concurrent relays."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import cqrs
+from cqrs.outbox import OutboxRelay
+from cqrs.protocols.message_broker import Message
+from cqrs_sqla import SqlAlchemyOutboxedEventRepository, outbox_table, table_name_from_env
+
+
+class Payload(cqrs.Response):
+    n: int
+
+
+def event(n: int, key: str | None = None) -> Any:
+    return cqrs.NotificationEvent[Payload](
+        event_name="Changed", topic="t", payload=Payload(n=n), partition_key=key
+    )
+
+
+async def test_events_commit_and_roll_back_with_the_business_change(
+    outbox_on: SqlAlchemyOutboxedEventRepository,
+) -> None:
+    business = sa.Table(
+        f"orders_{outbox_on.table.name}",
+        sa.MetaData(),
+        sa.Column("id", sa.Integer, primary_key=True),
+    )
+    async with outbox_on.engine.begin() as conn:
+        await conn.run_sync(business.metadata.create_all)
+    try:
+        async with outbox_on as session:
+            await session.execute(sa.insert(business).values(id=1))
+            outbox_on.add(session, event(1))
+            await outbox_on.commit(session)
+
+        async def failing_handler() -> None:
+            async with outbox_on as session:
+                await session.execute(sa.insert(business).values(id=2))
+                outbox_on.add(session, event(2))
+                await session.flush()
+                raise RuntimeError("handler failed before commit")
+
+        with pytest.raises(RuntimeError):
+            await failing_handler()
+        async with outbox_on as session:
+            outbox_on.add(session, event(3))
+            await session.commit()
+        async with outbox_on.engine.connect() as conn:
+            ids = (await conn.execute(sa.select(business.c.id))).scalars().all()
+        rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=5)
+        assert list(ids) == [1]
+        assert [json.loads(r.payload)["payload"]["n"] for r in rows] == [1, 3]
+    finally:
+        async with outbox_on.engine.begin() as conn:
+            await conn.run_sync(business.metadata.drop_all)
+
+
+class RecordingBroker:
+    def __init__(self) -> None:
+        self.accepted: list[Message] = []
+
+    async def send_message(self, message: Message) -> None:
+        await asyncio.sleep(0)
+        self.accepted.append(message)
+
+
+async def test_concurrent_relays_on_separate_engines_keep_key_order(
+    outbox_on: SqlAlchemyOutboxedEventRepository, backend: str
+) -> None:
+    """Relays on their own engines (own connections) claim concurrently: no row is published
+    twice and every key's events come out in write order."""
+    await outbox_on.add_many([event(n, f"k{n % 7}" if n % 5 else None) for n in range(400)])
+    broker = RecordingBroker()
+    engines = [create_async_engine(outbox_on.engine.url) for _ in range(3)]
+    relays = [
+        OutboxRelay(
+            SqlAlchemyOutboxedEventRepository(engine, table=outbox_on.table),
+            broker,
+            batch_size=23,
+            worker_id=f"w{i}",
+        )
+        for i, engine in enumerate(engines)
+    ]
+    try:
+        for _ in range(300):
+            await asyncio.gather(*(relay.run_once() for relay in relays))
+            if len(broker.accepted) >= 400:
+                break
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    numbers = [json.loads(m.payload)["payload"]["n"] for m in broker.accepted]
+    assert sorted(numbers) == list(range(400))
+    by_key: dict[str | None, list[int]] = defaultdict(list)
+    for message, n in zip(broker.accepted, numbers, strict=True):
+        by_key[message.key].append(n)
+    for key, seen in by_key.items():
+        if key is not None:
+            assert seen == sorted(seen), f"key {key} published out of order"
+    assert (await outbox_on.stats()).pending == 0
+
+
+def test_table_name_comes_from_the_environment_and_is_validated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OUTBOX_SQLA_TABLE", "events_outbox")
+    assert table_name_from_env() == "events_outbox"
+    assert outbox_table(target=sa.MetaData()).name == "events_outbox"
+    for hostile in ["outbox; DROP TABLE users", "1outbox", "out-box", "", "x" * 64]:
+        monkeypatch.setenv("OUTBOX_SQLA_TABLE", hostile)
+        with pytest.raises(ValueError, match="invalid table name"):
+            table_name_from_env()
+
+
+def test_plugin_builds_an_outbox_for_database_urls() -> None:
+    from cqrs_sqla import _plugin
+
+    assert _plugin.cqrs_make_outbox_repository(url="kafka://localhost:9092") is None
+    outbox = _plugin.cqrs_make_outbox_repository(url="sqlite+aiosqlite:///:memory:?table=ob_x")
+    assert isinstance(outbox, SqlAlchemyOutboxedEventRepository)
+    assert outbox.table.name == "ob_x"
+    assert "postgresql+asyncpg" in _plugin.cqrs_list_schemes()["outbox"]
+
+
+def test_plugin_module_does_not_import_sqlalchemy() -> None:
+    code = "import sys, cqrs_sqla._plugin; print('sqlalchemy' in sys.modules)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

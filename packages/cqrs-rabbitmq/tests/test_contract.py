@@ -9,7 +9,7 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from cqrs.protocols.message_broker import Message
-from cqrs.testing.message_broker import MessageBrokerContract
+from cqrs.testing import MessageBrokerContract
 from cqrs_rabbitmq import RabbitMQMessageBroker
 
 pytestmark = pytest.mark.rabbitmq

@@ -70,7 +70,7 @@ def test_package_exports_are_complete() -> None:
     for name in cqrs_rabbitmq.__all__:
         assert getattr(cqrs_rabbitmq, name) is not None
     with pytest.raises(AttributeError):
-        cqrs_rabbitmq.NoSuchThing  # noqa: B018
+        cqrs_rabbitmq.NoSuchThing
 
 
 def test_loading_the_plugin_does_not_import_aio_pika() -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cqrs.testing.services import require_service
-from cqrs_sqla import SqlAlchemyOutboxedEventRepository
+from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository
 
 
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -36,4 +37,17 @@ async def outbox_on(
         yield repository
     finally:
         await repository.drop_schema()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def inbox_on(backend: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Any]:
+    """An empty inbox in a table of its own, dropped after the test."""
+    engine = create_async_engine(database_url(backend, tmp_path_factory))
+    inbox = SqlAlchemyInbox(engine, table=f"inbox_{uuid.uuid4().hex[:10]}")
+    await inbox.create_schema()
+    try:
+        yield inbox
+    finally:
+        await inbox.drop_schema()
         await engine.dispose()

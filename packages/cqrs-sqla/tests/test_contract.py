@@ -1,11 +1,12 @@
-"""Every SQL outbox passes the outbox contract suite from `cqrs.testing`."""
+"""Every SQL outbox and inbox passes the contract suites from `cqrs.testing`."""
 
 from __future__ import annotations
 
 import pytest
 
+from cqrs.testing.inbox import InboxContract
 from cqrs.testing.outbox import OutboxRepositoryContract
-from cqrs_sqla import SqlAlchemyOutboxedEventRepository
+from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository
 
 
 class TestSqlAlchemyOutbox(OutboxRepositoryContract):
@@ -14,3 +15,9 @@ class TestSqlAlchemyOutbox(OutboxRepositoryContract):
         self, outbox_on: SqlAlchemyOutboxedEventRepository
     ) -> SqlAlchemyOutboxedEventRepository:
         return outbox_on
+
+
+class TestSqlAlchemyInbox(InboxContract):
+    @pytest.fixture
+    async def inbox(self, inbox_on: SqlAlchemyInbox) -> SqlAlchemyInbox:
+        return inbox_on

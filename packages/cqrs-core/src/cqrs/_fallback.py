@@ -55,8 +55,10 @@ def check_options(role: str, failure_exceptions: Any, circuit_breaker: Any) -> N
             f"{role} failure_exceptions must be a tuple of exception classes, "
             f"got {failure_exceptions!r}"
         )
-    if circuit_breaker is not None and not isinstance(circuit_breaker, CircuitBreaker):
+    if circuit_breaker is not None and (
+        isinstance(circuit_breaker, type) or not isinstance(circuit_breaker, CircuitBreaker)
+    ):
         raise TypeError(
-            f"{role} circuit_breaker must implement cqrs.CircuitBreaker (async call and "
-            f"is_circuit_breaker_error), got {circuit_breaker!r}"
+            f"{role} circuit_breaker must be an instance implementing cqrs.CircuitBreaker "
+            f"(async call and is_circuit_breaker_error), got {circuit_breaker!r}"
         )

@@ -3,12 +3,20 @@
 Each message goes to one exchange (a durable topic exchange by default) with the message's
 topic as routing key, so a queue bound with `orders.*` receives every `orders.<x>` topic::
 
+    import asyncio
+
+    import cqrs
     from cqrs_rabbitmq import RabbitMQMessageBroker
 
-    async with RabbitMQMessageBroker("amqp://guest:guest@localhost/") as broker:
-        await broker.declare_queue("billing", ["orders.paid"])
-        await broker.send_message(cqrs.Message(topic="orders.paid", payload=b"{}",
-                                               message_name="OrderPaid"))
+
+    async def main() -> None:
+        async with RabbitMQMessageBroker("amqp://guest:guest@localhost/") as broker:
+            await broker.declare_queue("billing", ["orders.*"])
+            message = cqrs.Message(topic="orders.paid", payload=b"{}", message_name="OrderPaid")
+            await broker.send_message(message)
+
+
+    asyncio.run(main())
 """
 
 from __future__ import annotations
@@ -48,6 +56,15 @@ _RETRYABLE = (
 """Failures caused by a lost connection: the message is published again once it is back."""
 
 
+def _retryable(error: BaseException) -> bool:
+    if isinstance(error, asyncio.CancelledError):
+        # aiormq cancels pending confirms when the channel closes under them; a cancellation
+        # of the sending task itself is never caught here (gather re-raises it).
+        task = asyncio.current_task()
+        return task is not None and not task.cancelling()
+    return isinstance(error, _RETRYABLE)
+
+
 class RabbitMQMessageBroker:
     """Publishes each message to an exchange, routing key = topic, and waits for the confirm.
 
@@ -85,7 +102,7 @@ class RabbitMQMessageBroker:
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RabbitMQMessageBroker:
-        """A broker for an `amqp://` or `amqps://` URL whose optional `exchange=` names the exchange.
+        """A broker for an AMQP URL whose optional `exchange=` parameter names the exchange.
 
         The other query parameters (`heartbeat`, `name`, `reconnect_interval`, TLS options...)
         are passed on to aio-pika.
@@ -162,7 +179,7 @@ class RabbitMQMessageBroker:
             if not failures:
                 return
             for _, error in failures:
-                if not isinstance(error, _RETRYABLE):
+                if not _retryable(error):
                     raise error
             first, error = failures[0]
             remaining = deadline - loop.time()
@@ -187,9 +204,10 @@ class RabbitMQMessageBroker:
         The queue lives on a channel of the broker's connection kept apart from publishing, so
         a failed declaration cannot disturb sends; it is declared again after a reconnect.
         """
-        await self._ready_exchange()
-        assert self._topology is not None
-        queue = await self._topology.declare_queue(
+        if isinstance(routing_keys, str):
+            routing_keys = [routing_keys]
+        topology = await self._topology_channel()
+        queue = await topology.declare_queue(
             name,
             durable=durable,
             exclusive=exclusive,
@@ -220,13 +238,25 @@ class RabbitMQMessageBroker:
             exchange = await channel.declare_exchange(
                 self.exchange_name, self.exchange_type, durable=True
             )
-            topology = await connection.channel(publisher_confirms=False)
-            await topology.declare_exchange(self.exchange_name, self.exchange_type, durable=True)
         except BaseException:
             await connection.close()
             raise
         self._connection, self._channel, self._exchange = connection, channel, exchange
-        self._topology = topology
+
+    async def _topology_channel(self) -> AbstractRobustChannel:
+        async with self._lock:
+            if self._connection is None:
+                await self._open()
+            assert self._connection is not None
+            if self._topology is None:
+                topology = await self._connection.channel(publisher_confirms=False)
+                # Declared on this channel too, so that after a reconnect the exchange exists
+                # again before this channel restores its queue bindings.
+                await topology.declare_exchange(
+                    self.exchange_name, self.exchange_type, durable=True
+                )
+                self._topology = topology
+            return self._topology
 
     async def _wait_recovered(self, timeout: float, attempt: int, error: BaseException) -> None:
         channel = self._channel

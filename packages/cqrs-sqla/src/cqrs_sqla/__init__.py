@@ -10,9 +10,13 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = [
+    "DEFAULT_INBOX_TABLE",
     "DEFAULT_TABLE",
+    "INBOX_TABLE_ENV",
     "TABLE_ENV",
+    "SqlAlchemyInbox",
     "SqlAlchemyOutboxedEventRepository",
+    "inbox_table",
     "metadata",
     "outbox_table",
     "table_name_from_env",
@@ -21,6 +25,7 @@ __all__ = [
 
 _EXPORTS = dict.fromkeys(__all__, "cqrs_sqla.schema")
 _EXPORTS["SqlAlchemyOutboxedEventRepository"] = "cqrs_sqla.outbox"
+_EXPORTS["SqlAlchemyInbox"] = "cqrs_sqla.inbox"
 
 
 def __getattr__(name: str) -> Any:
@@ -33,10 +38,14 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from cqrs_sqla.inbox import SqlAlchemyInbox
     from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
     from cqrs_sqla.schema import (
+        DEFAULT_INBOX_TABLE,
         DEFAULT_TABLE,
+        INBOX_TABLE_ENV,
         TABLE_ENV,
+        inbox_table,
         metadata,
         outbox_table,
         table_name_from_env,

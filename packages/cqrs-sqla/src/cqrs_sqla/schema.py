@@ -11,9 +11,12 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
 __all__ = [
+    "DEFAULT_INBOX_TABLE",
     "DEFAULT_TABLE",
+    "INBOX_TABLE_ENV",
     "TABLE_ENV",
     "UTCDateTime",
+    "inbox_table",
     "metadata",
     "outbox_table",
     "table_name_from_env",
@@ -23,6 +26,9 @@ __all__ = [
 DEFAULT_TABLE = "outbox"
 TABLE_ENV = "OUTBOX_SQLA_TABLE"
 """Environment variable naming the outbox table (the seeds' name)."""
+DEFAULT_INBOX_TABLE = "inbox"
+INBOX_TABLE_ENV = "INBOX_SQLA_TABLE"
+"""Environment variable naming the inbox table."""
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -40,9 +46,9 @@ def validate_identifier(name: str) -> str:
     return name
 
 
-def table_name_from_env() -> str:
-    """The table named by `OUTBOX_SQLA_TABLE` (validated), or `outbox`."""
-    return validate_identifier(os.environ.get(TABLE_ENV, DEFAULT_TABLE))
+def table_name_from_env(variable: str = TABLE_ENV, default: str = DEFAULT_TABLE) -> str:
+    """The table named by `variable` (validated), or `default`."""
+    return validate_identifier(os.environ.get(variable, default))
 
 
 class UTCDateTime(sa.types.TypeDecorator[datetime.datetime]):
@@ -113,4 +119,24 @@ def outbox_table(name: str | None = None, target: sa.MetaData | None = None) -> 
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Index(f"ix_{name}_status_id", "status", "id"),
         sa.Index(f"ix_{name}_key_id", "partition_key", "id"),
+    )
+
+
+def inbox_table(name: str | None = None, target: sa.MetaData | None = None) -> sa.Table:
+    """The inbox table called `name` (default: from `INBOX_SQLA_TABLE`, else `inbox`).
+
+    One row per processed `(consumer, message_id)`; the primary key is what deduplicates.
+    """
+    if name is None:
+        name = table_name_from_env(INBOX_TABLE_ENV, DEFAULT_INBOX_TABLE)
+    name = validate_identifier(name)
+    target = metadata if target is None else target
+    if name in target.tables:
+        return target.tables[name]
+    return sa.Table(
+        name,
+        target,
+        sa.Column("consumer", sa.String(200), primary_key=True),
+        sa.Column("message_id", sa.Uuid(), primary_key=True),
+        sa.Column("received_at", UTCDateTime(), nullable=False),
     )

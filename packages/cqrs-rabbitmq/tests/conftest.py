@@ -136,12 +136,14 @@ class CuttableProxy:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def url_for(self, url: str) -> str:
-        """`url` with its host and port replaced by the proxy's."""
+    def url_for(self, url: str, **query: str) -> str:
+        """`url` with its host and port replaced by the proxy's, and `query` parameters added."""
         parts = urlsplit(url)
         userinfo = parts.netloc.rpartition("@")[0]
         netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
-        return urlunsplit(parts._replace(netloc=netloc))
+        extra = "&".join(f"{key}={value}" for key, value in query.items())
+        joined = "&".join(part for part in (parts.query, extra) if part)
+        return urlunsplit(parts._replace(netloc=netloc, query=joined))
 
 
 @pytest.fixture

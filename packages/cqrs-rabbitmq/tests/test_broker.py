@@ -169,7 +169,7 @@ async def test_next_send_succeeds_after_the_connection_is_cut(
     read_queue: Reader,
 ) -> None:
     queue = await bound_queue("cut")
-    url = proxy.url_for(rabbitmq_url) + "?reconnect_interval=0.1"
+    url = proxy.url_for(rabbitmq_url, reconnect_interval="0.1")
     broker = RabbitMQMessageBroker(url, exchange=exchange_name, reconnect_timeout=15)
     try:
         async with asyncio.timeout(30):
@@ -194,7 +194,7 @@ async def test_sends_cut_midway_all_arrive_in_order(
     read_queue: Reader,
 ) -> None:
     queue = await bound_queue("midway")
-    url = proxy.url_for(rabbitmq_url) + "?reconnect_interval=0.1"
+    url = proxy.url_for(rabbitmq_url, reconnect_interval="0.1")
     broker = RabbitMQMessageBroker(url, exchange=exchange_name, reconnect_timeout=15)
     sent = [_message("midway", i) for i in range(2000)]
     try:
@@ -219,7 +219,7 @@ async def test_sends_cut_midway_all_arrive_in_order(
 async def test_send_gives_up_after_reconnect_timeout(
     proxy: Any, rabbitmq_url: str, exchange_name: str, side_channel: AbstractChannel
 ) -> None:
-    url = proxy.url_for(rabbitmq_url) + "?reconnect_interval=0.1"
+    url = proxy.url_for(rabbitmq_url, reconnect_interval="0.1")
     broker = RabbitMQMessageBroker(
         url, exchange=exchange_name, mandatory=False, reconnect_timeout=0.5
     )

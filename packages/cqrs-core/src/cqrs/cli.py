@@ -1,7 +1,8 @@
 """The `cqrs` command line: one subcommand per function pair (`_add_<name>`, `_run_<name>`).
 
 `cqrs plugins [--json]` lists the loaded plugins, their distribution and URL schemes, and the
-plugins that failed to load. Later subcommands register themselves in `_COMMANDS`.
+plugins that failed to load; `cqrs relay --outbox URL --broker URL` runs outbox relays;
+`cqrs outbox stats|dead-letters|replay|discard --outbox URL` inspects and repairs the outbox.
 """
 
 from __future__ import annotations
@@ -105,11 +106,45 @@ def _print_plugins(report: dict[str, Any]) -> None:
             print(f"  {failure['name']}: {failure['error']}", file=sys.stderr)
 
 
+def _add_relay(parser: argparse.ArgumentParser) -> None:
+    from cqrs.outbox._cli import add_relay_arguments
+
+    add_relay_arguments(parser)
+
+
+def _run_relay(args: argparse.Namespace) -> int:
+    from cqrs.outbox._cli import run_relay
+
+    return run_relay(args)
+
+
+def _add_outbox(parser: argparse.ArgumentParser) -> None:
+    from cqrs.outbox._cli import add_outbox_arguments
+
+    add_outbox_arguments(parser)
+
+
+def _run_outbox(args: argparse.Namespace) -> int:
+    from cqrs.outbox._cli import run_outbox
+
+    return run_outbox(args)
+
+
 _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], _Run]] = {
     "plugins": (
         "list the installed cqrs plugins and their URL schemes",
         _add_plugins,
         _run_plugins,
+    ),
+    "relay": (
+        "relay events from a transactional outbox to a message broker until stopped",
+        _add_relay,
+        _run_relay,
+    ),
+    "outbox": (
+        "show outbox stats and dead letters; replay or discard dead letters",
+        _add_outbox,
+        _run_outbox,
     ),
 }
 """Each subcommand: its help, the function adding its arguments and the one running it."""

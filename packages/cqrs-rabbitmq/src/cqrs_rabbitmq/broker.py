@@ -234,7 +234,7 @@ class RabbitMQMessageBroker:
             client_properties = {"connection_name": self.connection_name}
         connection = await aio_pika.connect_robust(self.url, client_properties=client_properties)
         try:
-            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=False)
             exchange = await channel.declare_exchange(
                 self.exchange_name, self.exchange_type, durable=True
             )

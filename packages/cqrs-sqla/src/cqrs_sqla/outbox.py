@@ -87,6 +87,7 @@ class SqlAlchemyOutboxedEventRepository:
         self._session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
             f"cqrs_sqla_outbox_{id(self)}", default=None
         )
+        self._owns_engine = False
 
     @classmethod
     def from_url(
@@ -98,7 +99,14 @@ class SqlAlchemyOutboxedEventRepository:
         if isinstance(table, tuple):
             table = table[-1]
         clean = parsed.difference_update_query(["table"])
-        return cls(create_async_engine(clean, **engine_options), compressor, table=table)
+        outbox = cls(create_async_engine(clean, **engine_options), compressor, table=table)
+        outbox._owns_engine = True
+        return outbox
+
+    async def close(self) -> None:
+        """Dispose of the engine if `from_url` created it (a given engine is the caller's)."""
+        if self._owns_engine:
+            await self.engine.dispose()
 
     async def create_schema(self) -> None:
         """Create the table and its indexes if they do not exist."""

@@ -6,7 +6,7 @@ import asyncio
 import datetime
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -22,12 +22,11 @@ from cqrs_kafka import KafkaDeliveryError, KafkaMessageBroker, kafka_producer_fa
 from cqrs_kafka.testing import TansuBroker
 
 ReadTopic = Callable[..., Awaitable[list[Any]]]
-ReadRecords = Callable[..., Awaitable[list[Any]]]
 Topic = Callable[[str], str]
 
 
 @pytest.fixture
-async def broker(tansu: TansuBroker) -> Any:
+async def broker(tansu: TansuBroker) -> AsyncIterator[KafkaMessageBroker]:
     broker = KafkaMessageBroker(kafka_producer_factory(dsn=tansu.bootstrap_servers))
     yield broker
     await broker.close()
@@ -237,7 +236,7 @@ async def _recreate_topic(bootstrap_servers: str, topic: str) -> None:
 
 
 async def test_producer_reconnects_after_a_broker_restart(
-    unique_topic: Topic, read_records: ReadRecords
+    unique_topic: Topic, read_records: ReadTopic
 ) -> None:
     with TansuBroker() as tansu:
         broker = KafkaMessageBroker(kafka_producer_factory(dsn=tansu.bootstrap_servers))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import unquote_plus
 
 import aio_pika
-import aiormq.exceptions
+from aio_pika import exceptions as amqp_errors
 from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
@@ -49,8 +49,8 @@ DEFAULT_EXCHANGE = "cqrs.events"
 """The exchange messages go to unless another is configured."""
 
 _RETRYABLE = (
-    aiormq.exceptions.AMQPConnectionError,
-    aiormq.exceptions.ChannelInvalidStateError,
+    amqp_errors.AMQPConnectionError,
+    amqp_errors.ChannelInvalidStateError,
     ConnectionError,
 )
 """Failures caused by a lost connection: the message is published again once it is back."""
@@ -234,7 +234,7 @@ class RabbitMQMessageBroker:
             client_properties = {"connection_name": self.connection_name}
         connection = await aio_pika.connect_robust(self.url, client_properties=client_properties)
         try:
-            channel = await connection.channel(publisher_confirms=True, on_return_raises=False)
+            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             exchange = await channel.declare_exchange(
                 self.exchange_name, self.exchange_type, durable=True
             )

@@ -1,0 +1,11 @@
+"""Consuming events from brokers: the broker-neutral message dispatcher used by consumer runners."""
+
+from cqrs.consumer.dispatcher import (
+    DEAD_LETTER_REASON_HEADER,
+    MessageDispatcher,
+    Outcome,
+    Verdict,
+    inbox_session,
+)
+
+__all__ = ["DEAD_LETTER_REASON_HEADER", "MessageDispatcher", "Outcome", "Verdict", "inbox_session"]

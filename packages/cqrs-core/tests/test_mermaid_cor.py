@@ -1,4 +1,4 @@
-"""Mermaid diagrams of handler chains: participants, arrows, classes and their request/response types."""
+"""Mermaid diagrams of handler chains: participants, arrows, classes, request and response types."""
 
 from __future__ import annotations
 

@@ -25,7 +25,11 @@ ReadTopic = Callable[..., Awaitable[list[Any]]]
 
 @pytest.fixture(scope="session")
 def tansu() -> Iterator[TansuBroker]:
-    """One tansu broker for the session; tests use topics of their own."""
+    """One tansu broker for the session, started here (see the module docstring for why tansu).
+
+    Its storage is memory only and tests use topics of their own, so they never see each
+    other's messages; tests that stop or restart a broker start their own `TansuBroker`.
+    """
     with TansuBroker() as broker:
         yield broker
 

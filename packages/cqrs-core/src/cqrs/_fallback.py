@@ -47,7 +47,7 @@ def check_handler_class(role: str, name: str, value: Any, base: type) -> None:
 
 
 def check_options(role: str, failure_exceptions: Any, circuit_breaker: Any) -> None:
-    """Reject bad `failure_exceptions` or `circuit_breaker` at construction, not at first failure."""
+    """Reject a bad `failure_exceptions` or `circuit_breaker` when built, not at first failure."""
     if not isinstance(failure_exceptions, tuple) or not all(
         isinstance(t, type) and issubclass(t, BaseException) for t in failure_exceptions
     ):

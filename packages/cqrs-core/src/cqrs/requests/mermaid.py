@@ -42,7 +42,7 @@ class CoRMermaid:
         self._types = [_request_response(handler) for handler in chain]
 
     def sequence(self) -> str:
-        """A `sequenceDiagram`: the client asks the first link; each link answers or asks the next."""
+        """A `sequenceDiagram`: the client asks the first link; each answers or asks the next."""
         lines = ["sequenceDiagram", f"{_INDENT}participant Client"]
         aliases = [f"H{number}" for number in range(1, len(self.handlers) + 1)]
         for alias, handler in zip(aliases, self.handlers, strict=True):

@@ -26,6 +26,7 @@ ADAPTER_SHIMS = frozenset(
         "cqrs.adapters.circuit_breaker",
         "cqrs.container.dependency_injector",
         "cqrs.container.di",
+        "cqrs.outbox.sqlalchemy",
     }
 )
 """Seed paths that resolve only when their adapter distribution is installed."""

@@ -21,6 +21,12 @@ SHIMS = [
         "DependencyInjectorCQRSContainer",
     ),
     ("cqrs.container.di", "cqrs_di", "cqrs-di", "DIContainer"),
+    (
+        "cqrs.outbox.sqlalchemy",
+        "cqrs_sqla",
+        "cqrs-sqla",
+        "SqlAlchemyOutboxedEventRepository",
+    ),
 ]
 IDS = [shim for shim, *_ in SHIMS]
 

@@ -59,6 +59,18 @@ _EXPORTS: dict[str, str] = {
     "Serializer": "cqrs.protocols.serializer",
     "Compressor": "cqrs.protocols.serializer",
     "JsonSerializer": "cqrs.serializers",
+    # outbox, inbox and consuming
+    "OutboxedEventRepository": "cqrs.protocols.outbox",
+    "OutboxedEvent": "cqrs.protocols.outbox",
+    "OutboxStatus": "cqrs.protocols.outbox",
+    "EventProducer": "cqrs.outbox.producer",
+    "OutboxRelay": "cqrs.outbox.relay",
+    "MemoryOutboxedEventRepository": "cqrs.memory.outbox",
+    "SqlAlchemyOutboxedEventRepository": "cqrs.outbox.sqlalchemy",
+    "Inbox": "cqrs.protocols.inbox",
+    "MemoryInbox": "cqrs.memory.inbox",
+    "MessageDispatcher": "cqrs.consumer.dispatcher",
+    "ZlibCompressor": "cqrs.compressors.zlib",
     # circuit breakers
     "CircuitBreaker": "cqrs.protocols.circuit_breaker",
     "MemoryCircuitBreaker": "cqrs.memory.circuit_breaker",
@@ -75,6 +87,8 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = frozenset(
     {
         "bootstrap",
+        "compressors",
+        "consumer",
         "container",
         "events",
         "exceptions",
@@ -82,6 +96,7 @@ _SUBMODULES = frozenset(
         "memory",
         "message_brokers",
         "middlewares",
+        "outbox",
         "plugins",
         "protocols",
         "requests",
@@ -107,6 +122,7 @@ __all__ = [
     "EventMap",
     "EventMediator",
     "EventProcessor",
+    "EventProducer",
     "HandlerNotBoundError",
     "IEvent",
     "IEventMediator",
@@ -115,16 +131,24 @@ __all__ = [
     "IRequestMediator",
     "IResponse",
     "IStreamingRequestMediator",
+    "Inbox",
     "JsonSerializer",
     "LoggingMiddleware",
     "MemoryCircuitBreaker",
+    "MemoryInbox",
     "MemoryMessageBroker",
+    "MemoryOutboxedEventRepository",
     "Message",
     "MessageBroker",
+    "MessageDispatcher",
     "Middleware",
     "MiddlewareChain",
     "ModelValidationError",
     "NotificationEvent",
+    "OutboxRelay",
+    "OutboxStatus",
+    "OutboxedEvent",
+    "OutboxedEventRepository",
     "PluginError",
     "PydanticDomainEvent",
     "PydanticEvent",
@@ -138,11 +162,15 @@ __all__ = [
     "RequestMediator",
     "Response",
     "Serializer",
+    "SqlAlchemyOutboxedEventRepository",
     "StreamingRequestHandler",
     "StreamingRequestMediator",
     "UnknownSchemeError",
+    "ZlibCompressor",
     "__version__",
     "bootstrap",
+    "compressors",
+    "consumer",
     "container",
     "events",
     "exceptions",
@@ -150,6 +178,7 @@ __all__ = [
     "memory",
     "message_brokers",
     "middlewares",
+    "outbox",
     "plugins",
     "protocols",
     "requests",
@@ -176,6 +205,8 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from cqrs import (
         bootstrap,
+        compressors,
+        consumer,
         container,
         events,
         exceptions,
@@ -183,11 +214,14 @@ if TYPE_CHECKING:
         memory,
         message_brokers,
         middlewares,
+        outbox,
         plugins,
         protocols,
         requests,
         testing,
     )
+    from cqrs.compressors.zlib import ZlibCompressor
+    from cqrs.consumer.dispatcher import MessageDispatcher
     from cqrs.container.builtin import BuiltinContainer
     from cqrs.events.event import DomainEvent, Event, NotificationEvent
     from cqrs.events.event_emitter import EventEmitter
@@ -208,16 +242,23 @@ if TYPE_CHECKING:
     from cqrs.mediators.request import RequestMediator
     from cqrs.mediators.streaming import StreamingRequestMediator
     from cqrs.memory.circuit_breaker import MemoryCircuitBreaker
+    from cqrs.memory.inbox import MemoryInbox
     from cqrs.memory.message_broker import MemoryMessageBroker
+    from cqrs.memory.outbox import MemoryOutboxedEventRepository
     from cqrs.message_brokers.devnull import DevnullMessageBroker
     from cqrs.middlewares.base import MiddlewareChain
     from cqrs.middlewares.logging import LoggingMiddleware
+    from cqrs.outbox.producer import EventProducer
+    from cqrs.outbox.relay import OutboxRelay
+    from cqrs.outbox.sqlalchemy import SqlAlchemyOutboxedEventRepository
     from cqrs.protocols.circuit_breaker import CircuitBreaker
     from cqrs.protocols.container import Container
+    from cqrs.protocols.inbox import Inbox
     from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamingRequestMediator
     from cqrs.protocols.message_broker import Message, MessageBroker
     from cqrs.protocols.middleware import Middleware
     from cqrs.protocols.models import IEvent, INotificationEvent, IRequest, IResponse
+    from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository, OutboxStatus
     from cqrs.protocols.serializer import Compressor, Serializer
     from cqrs.pydantic_models import (
         PydanticDomainEvent,

@@ -11,11 +11,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
-__all__ = ["PYCQRS_VERSION", "ensure_env"]
+__all__ = ["PYCQRS_REQUIREMENTS", "PYCQRS_VERSION", "ensure_env"]
 
 PYCQRS_VERSION = "5.3.0"
+PYCQRS_REQUIREMENTS = [f"python-cqrs[sqlalchemy,rabbit,kafka]=={PYCQRS_VERSION}", "asyncpg"]
+"""The relay benchmark needs python-cqrs's SQLAlchemy outbox, its RabbitMQ and Kafka brokers."""
 
-_VERSION_CODE = "import importlib.metadata as m; print(m.version('python-cqrs'))"
+_VERSION_CODE = (
+    "import importlib.metadata as m, aio_pika, aiokafka, asyncpg, sqlalchemy; "
+    "print(m.version('python-cqrs'))"
+)
 
 
 def _installed_version(python: Path) -> str | None:
@@ -28,7 +33,10 @@ def _installed_version(python: Path) -> str | None:
 
 
 def ensure_env(root: Path) -> Path:
-    """The interpreter of a venv at `root` with python-cqrs 5.3.0, creating it if needed."""
+    """The interpreter of a venv at `root` with python-cqrs 5.3.0 and its extras, built if needed.
+
+    A venv from an older run that lacks the extras gets them installed; it is not rebuilt.
+    """
     python = root / "bin" / "python"
     if _installed_version(python) == PYCQRS_VERSION:
         return python
@@ -36,10 +44,12 @@ def ensure_env(root: Path) -> Path:
     if uv is None:
         raise SystemExit("bench: `uv` is not on PATH; it is needed to build the python-cqrs venv")
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
-    print(f"bench: creating {root} with python-cqrs=={PYCQRS_VERSION}", flush=True)
-    subprocess.run([uv, "venv", "--clear", "--python", "3.11", str(root)], env=env, check=True)
+    if not python.exists():
+        print(f"bench: creating {root} with python-cqrs=={PYCQRS_VERSION}", flush=True)
+        subprocess.run([uv, "venv", "--python", "3.11", str(root)], env=env, check=True)
+    print(f"bench: installing {' '.join(PYCQRS_REQUIREMENTS)} into {root}", flush=True)
     subprocess.run(
-        [uv, "pip", "install", "--python", str(python), f"python-cqrs=={PYCQRS_VERSION}"],
+        [uv, "pip", "install", "--python", str(python), *PYCQRS_REQUIREMENTS],
         env=env,
         check=True,
     )

@@ -37,9 +37,22 @@ def test_autoload_off(fresh_plugin_manager):
     assert fresh_plugin_manager.get_plugins() == {fresh_plugin_manager.get_plugin("cqrs-core")}
 
 
+@pytest.fixture
+def installed_entry_point(monkeypatch):
+    # as if a distribution installed the `inner_plugin` module under the `cqrs` group
+    import importlib.metadata
+
+    point = importlib.metadata.EntryPoint(name="inner", value="inner_plugin", group="cqrs")
+    monkeypatch.setattr(
+        importlib.metadata,
+        "entry_points",
+        lambda group=None: [point] if group == "cqrs" else [],
+    )
+
+
 @pytest.mark.parametrize("fresh_plugin_manager", [True], indirect=True)
-def test_autoload_on(fresh_plugin_manager):
-    assert len(fresh_plugin_manager.distributions) > 1
+def test_autoload_on(installed_entry_point, fresh_plugin_manager):
+    assert fresh_plugin_manager.has_plugin("inner")
 
 
 def test_previous_manager_is_restored():
@@ -56,6 +69,6 @@ def keep_manager() -> Iterator[None]:
 
 def test_fixtures(pytester: pytest.Pytester, keep_manager: None) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    pytester.makepyfile(test_inner=INNER)
+    pytester.makepyfile(test_inner=INNER, inner_plugin="")
     result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-q")
     result.assert_outcomes(passed=5)

@@ -8,7 +8,7 @@ __all__ = ["FakeMessageBroker"]
 
 
 class FakeMessageBroker:
-    """Keeps the messages sent to it per topic, in `sent`; `name` comes from the `fake://name` URL."""
+    """Keeps the messages sent to it per topic in `sent`; `name` is from the `fake://name` URL."""
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from cqrs.protocols.message_broker import Message
+from cqrs.testing.proxy import TcpProxy
 from cqrs.testing.services import require_service
 from cqrs_rabbitmq._codec import from_amqp
 
@@ -87,63 +86,7 @@ def read_queue() -> QueueReader:
     return _read_queue
 
 
-class CuttableProxy:
-    """A TCP proxy to RabbitMQ on a loopback port whose live connections a test can cut."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        self.target = (target_host, target_port)
-        self.port = 0
-        self.accepted = 0
-        self._server: asyncio.Server | None = None
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-            while data := await reader.read(65536):
-                writer.write(data)
-                await writer.drain()
-        writer.transport.abort()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        up_reader, up_writer = await asyncio.open_connection(*self.target)
-        self._writers |= {writer, up_writer}
-        pipes = [
-            asyncio.ensure_future(self._pipe(reader, up_writer)),
-            asyncio.ensure_future(self._pipe(up_reader, writer)),
-        ]
-        self._tasks.update(pipes)
-        await asyncio.gather(*pipes, return_exceptions=True)
-        self._tasks.difference_update(pipes)
-        self._writers -= {writer, up_writer}
-
-    def cut(self) -> None:
-        """Abort every proxied connection at once, as a network failure would."""
-        for writer in list(self._writers):
-            writer.transport.abort()
-
-    async def stop(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    def url_for(self, url: str, **query: str) -> str:
-        """`url` with its host and port replaced by the proxy's, and `query` parameters added."""
-        parts = urlsplit(url)
-        userinfo = parts.netloc.rpartition("@")[0]
-        netloc = f"{userinfo}@127.0.0.1:{self.port}" if userinfo else f"127.0.0.1:{self.port}"
-        extra = "&".join(f"{key}={value}" for key, value in query.items())
-        joined = "&".join(part for part in (parts.query, extra) if part)
-        return urlunsplit(parts._replace(netloc=netloc, query=joined))
+CuttableProxy = TcpProxy
 
 
 @pytest.fixture

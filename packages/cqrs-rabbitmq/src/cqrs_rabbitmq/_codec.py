@@ -9,9 +9,25 @@ from collections.abc import Mapping
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from cqrs.consumer.dispatcher import DEAD_LETTER_REASON_HEADER
 from cqrs.protocols.message_broker import Message
 
-__all__ = ["from_amqp", "to_amqp"]
+__all__ = [
+    "ORIGINAL_EXCHANGE_HEADER",
+    "ORIGINAL_ROUTING_KEY_HEADER",
+    "dead_letter_copy",
+    "from_amqp",
+    "to_amqp",
+]
+
+ORIGINAL_EXCHANGE_HEADER = "original-exchange"
+"""Header of a dead letter naming the exchange the message was first published to."""
+
+ORIGINAL_ROUTING_KEY_HEADER = "original-routing-key"
+"""Header of a dead letter naming the routing key the message was first published with."""
+
+_MAX_REASON = 2000
+"""Longest reason kept: the headers must fit in one AMQP frame."""
 
 
 def to_amqp(message: Message) -> aio_pika.Message:
@@ -69,3 +85,30 @@ def from_amqp(incoming: AbstractIncomingMessage) -> Message:
         if raw is not None:
             headers[name] = _text(raw)
     return Message.from_headers(incoming.routing_key or "", incoming.body, headers)
+
+
+def dead_letter_copy(incoming: AbstractIncomingMessage, reason: str) -> aio_pika.Message:
+    """A persistent copy of a delivered message for a dead-letter queue, saying why and whence.
+
+    Body, headers and properties are kept (except `expiration`, so the copy does not expire,
+    and `user_id`, which RabbitMQ checks against the publishing connection); the headers gain
+    the reason and the original exchange and routing key.
+    """
+    headers = dict(incoming.headers or {})
+    headers[DEAD_LETTER_REASON_HEADER] = reason[:_MAX_REASON]
+    headers[ORIGINAL_EXCHANGE_HEADER] = incoming.exchange or ""
+    headers[ORIGINAL_ROUTING_KEY_HEADER] = incoming.routing_key or ""
+    return aio_pika.Message(
+        incoming.body,
+        headers=headers,
+        content_type=incoming.content_type,
+        content_encoding=incoming.content_encoding,
+        delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        priority=incoming.priority,
+        correlation_id=incoming.correlation_id,
+        reply_to=incoming.reply_to,
+        message_id=incoming.message_id,
+        timestamp=incoming.timestamp,
+        type=incoming.type,
+        app_id=incoming.app_id,
+    )

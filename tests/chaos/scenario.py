@@ -115,9 +115,22 @@ class _Relays:
 
     def _start(self) -> subprocess.Popen[bytes]:
         command = [
-            sys.executable, "-m", "cqrs", "relay", "--outbox", self.outbox_url,
-            "--broker", self.broker_url, "--batch-size", "100", "--lease", "3",
-            "--max-attempts", "1000", "--progress", "0",
+            sys.executable,
+            "-m",
+            "cqrs",
+            "relay",
+            "--outbox",
+            self.outbox_url,
+            "--broker",
+            self.broker_url,
+            "--batch-size",
+            "100",
+            "--lease",
+            "3",
+            "--max-attempts",
+            "1000",
+            "--progress",
+            "0",
         ]
         return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -152,7 +165,9 @@ async def _write(outbox: SqlAlchemyOutboxedEventRepository, settings: ChaosSetti
                 outbox.add(
                     session,
                     StepEvent(
-                        event_name="Step", topic="chaos.steps", partition_key=key,
+                        event_name="Step",
+                        topic="chaos.steps",
+                        partition_key=key,
                         payload=Step(key=key, seq=next_seq[key]),
                     ),
                 )
@@ -164,7 +179,10 @@ async def _write(outbox: SqlAlchemyOutboxedEventRepository, settings: ChaosSetti
 
 
 async def _chaos(
-    relays: _Relays, proxy: TcpProxy, settings: ChaosSettings, report: ChaosReport,
+    relays: _Relays,
+    proxy: TcpProxy,
+    settings: ChaosSettings,
+    report: ChaosReport,
     writing: asyncio.Task[int],
 ) -> None:
     rng = random.Random(settings.seed + 1)
@@ -194,7 +212,8 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
     outbox = SqlAlchemyOutboxedEventRepository(engine, table=f"chaos_outbox_{suffix}")
     inbox = SqlAlchemyInbox(engine, table=f"chaos_inbox_{suffix}")
     effects = sa.Table(
-        f"chaos_effects_{suffix}", sa.MetaData(),
+        f"chaos_effects_{suffix}",
+        sa.MetaData(),
         sa.Column("event_id", sa.Uuid, primary_key=True),
         sa.Column("key", sa.String(50), nullable=False),
     )
@@ -212,7 +231,11 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
     )
     exchange = f"chaos.{suffix}"
     consumer = RabbitMQEventConsumer(
-        amqp_url, f"chaos.{suffix}", ["chaos.steps"], dispatcher, exchange=exchange,
+        amqp_url,
+        f"chaos.{suffix}",
+        ["chaos.steps"],
+        dispatcher,
+        exchange=exchange,
         dead_letter_exchange=f"chaos.{suffix}.dlx",
     )
     service = SERVICES["rabbitmq"]
@@ -224,7 +247,9 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
             await consumer.start()
             consuming = asyncio.create_task(consumer.run())
             outbox_url = f"{pg_url}?table={outbox.table.name}"
-            relays = _Relays(outbox_url, proxy.url_for(amqp_url, exchange=exchange), settings.relays)
+            relays = _Relays(
+                outbox_url, proxy.url_for(amqp_url, exchange=exchange), settings.relays
+            )
             writing = asyncio.create_task(_write(outbox, settings))
             await _chaos(relays, proxy, settings, report, writing)
             report.written = await writing
@@ -262,12 +287,17 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     for field in dataclasses.fields(ChaosSettings):
-        parser.add_argument(f"--{field.name.replace('_', '-')}", type=type(field.default),
-                            default=field.default)
+        parser.add_argument(
+            f"--{field.name.replace('_', '-')}", type=type(field.default), default=field.default
+        )
     args = vars(parser.parse_args())
     report = asyncio.run(run_scenario(ChaosSettings(**args)))
     print(json.dumps(report.as_dict(), indent=2))
-    ok = report.missing == 0 and report.order_violations == 0 and report.effect_rows == report.written
+    ok = (
+        report.missing == 0
+        and report.order_violations == 0
+        and report.effect_rows == report.written
+    )
     sys.exit(0 if ok else 1)
 
 

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import collections
 import dataclasses
+import itertools
 import json
 import os
 import random
@@ -272,7 +273,7 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
         report.duplicates = consumer.counters.duplicates
         report.dead_letters = consumer.counters.dead_lettered
         report.order_violations = sum(
-            1 for seqs in applied.seen.values() for a, b in zip(seqs, seqs[1:]) if b <= a
+            1 for seqs in applied.seen.values() for a, b in itertools.pairwise(seqs) if b <= a
         )
         report.missing = report.written - len({(k, s) for k, v in applied.seen.items() for s in v})
         report.total_seconds = time.monotonic() - started

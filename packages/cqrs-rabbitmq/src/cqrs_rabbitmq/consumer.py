@@ -146,7 +146,7 @@ class RabbitMQEventConsumer:
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
         self._ran = False
-        self._lanes: list[asyncio.Queue[AbstractIncomingMessage]] = []
+        self._lanes: list[asyncio.Queue[AbstractIncomingMessage | None]] = []
         self._dead_letters: AbstractExchange | None = None
 
     def __repr__(self) -> str:
@@ -200,12 +200,15 @@ class RabbitMQEventConsumer:
         return await aio_pika.connect_robust(target, client_properties=properties), True
 
     async def _consume(self, connection: AbstractConnection) -> None:
-        channel = await connection.channel(publisher_confirms=False)
-        publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        channels: list[AbstractChannel] = []
         workers: list[asyncio.Task[None]] = []
         if isinstance(connection, AbstractRobustConnection):
             connection.reconnect_callbacks.add(self._on_reconnect)
         try:
+            channel = await connection.channel(publisher_confirms=False)
+            channels.append(channel)
+            publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
+            channels.append(publisher)
             queue = await self._declare(channel)
             self._dead_letters = await publisher.declare_exchange(
                 self.dead_letter_exchange, aio_pika.ExchangeType.DIRECT, durable=True
@@ -244,7 +247,7 @@ class RabbitMQEventConsumer:
             if isinstance(connection, AbstractRobustConnection):
                 connection.reconnect_callbacks.discard(self._on_reconnect)
             # Closing the consuming channel hands its unacked messages back to the queue.
-            for open_channel in (channel, publisher):
+            for open_channel in channels:
                 with contextlib.suppress(*_AMQP_FAILURES):
                     await open_channel.close()
 
@@ -263,7 +266,7 @@ class RabbitMQEventConsumer:
 
     async def _drain(self, workers: list[asyncio.Task[None]]) -> None:
         for lane in self._lanes:  # wake idle workers; busy ones see `_stopping` when done
-            lane.put_nowait(_WAKE)
+            lane.put_nowait(None)
         _, pending = await asyncio.wait(workers, timeout=self.shutdown_timeout)
         if pending:
             _log.warning(
@@ -285,10 +288,10 @@ class RabbitMQEventConsumer:
         lane = zlib.crc32(str(key).encode()) % len(self._lanes) if len(self._lanes) > 1 else 0
         self._lanes[lane].put_nowait(incoming)
 
-    async def _work(self, lane: asyncio.Queue[AbstractIncomingMessage]) -> None:
+    async def _work(self, lane: asyncio.Queue[AbstractIncomingMessage | None]) -> None:
         while True:
             incoming = await lane.get()
-            if self._stopping.is_set():
+            if incoming is None or self._stopping.is_set():
                 return
             if not _channel_open(incoming):
                 _log.debug("dropping a delivery of a lost channel; it will be delivered again")
@@ -350,7 +353,3 @@ class RabbitMQEventConsumer:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(min(0.1 * 2**failures, 5.0)):
                     await self._stopping.wait()
-
-
-_WAKE: AbstractIncomingMessage = object()  # type: ignore[assignment]
-"""Put into every lane at shutdown so that idle workers return."""

@@ -1,4 +1,5 @@
-"""RabbitMQ for cqrs: a `MessageBroker` publishing through aio-pika with publisher confirms.
+"""RabbitMQ for cqrs: a `MessageBroker` publishing through aio-pika with publisher confirms, and
+an event consumer feeding a queue to a `MessageDispatcher`.
 
 Names are resolved on first access, so importing the package (as the plugin loader does) does
 not load aio-pika.
@@ -9,15 +10,23 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["DEFAULT_EXCHANGE", "RabbitMQMessageBroker"]
+__all__ = [
+    "DEFAULT_DEAD_LETTER_EXCHANGE",
+    "DEFAULT_EXCHANGE",
+    "RabbitMQEventConsumer",
+    "RabbitMQMessageBroker",
+]
 
 _EXPORTS = {
+    "DEFAULT_DEAD_LETTER_EXCHANGE": "cqrs_rabbitmq.consumer",
     "DEFAULT_EXCHANGE": "cqrs_rabbitmq.broker",
+    "RabbitMQEventConsumer": "cqrs_rabbitmq.consumer",
     "RabbitMQMessageBroker": "cqrs_rabbitmq.broker",
 }
 
 if TYPE_CHECKING:
     from cqrs_rabbitmq.broker import DEFAULT_EXCHANGE, RabbitMQMessageBroker
+    from cqrs_rabbitmq.consumer import DEFAULT_DEAD_LETTER_EXCHANGE, RabbitMQEventConsumer
 
 
 def __getattr__(name: str) -> Any:

@@ -276,7 +276,7 @@ class RabbitMQEventConsumer:
                 self.shutdown_timeout,
             )
 
-    def _on_reconnect(self, connection: AbstractRobustConnection) -> None:
+    def _on_reconnect(self, connection: AbstractRobustConnection | None, /) -> None:
         _log.info("connection of consumer %r restored", self.queue)
 
     async def _on_delivery(self, incoming: AbstractIncomingMessage) -> None:

@@ -1,0 +1,52 @@
+"""One-call construction of the saga mediator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cqrs import _bootstrap
+from cqrs.events.event_emitter import EventEmitter
+from cqrs.protocols.message_broker import MessageBroker
+from cqrs.saga.map import SagaMap
+from cqrs.saga.mediator import SagaMediator
+from cqrs.saga.storage.protocol import SagaStorage
+
+__all__ = ["bootstrap"]
+
+
+def bootstrap(
+    di_container: Any = None,
+    sagas_mapper: Callable[[SagaMap], Any] | None = None,
+    domain_events_mapper: _bootstrap.EventMapper | None = None,
+    message_broker: MessageBroker | str | None = None,
+    saga_storage: SagaStorage | None = None,
+    on_startup: Iterable[Callable[[], Any]] | None = None,
+    max_concurrent_event_handlers: int = 1,
+    concurrent_event_handle_enable: bool = True,
+    compensation_retry_count: int = 3,
+    compensation_retry_delay: float = 1.0,
+    compensation_retry_backoff: float = 2.0,
+) -> SagaMediator:
+    """Build a `SagaMediator` (memory storage and the built-in container unless given)."""
+    _bootstrap.run_startup(on_startup)
+    container = _bootstrap.container(di_container)
+    saga_map = SagaMap()
+    if sagas_mapper is not None:
+        sagas_mapper(saga_map)
+    emitter = EventEmitter(
+        _bootstrap.event_map(domain_events_mapper),
+        container,
+        _bootstrap.message_broker(message_broker),
+    )
+    return SagaMediator(
+        saga_map,
+        container,
+        emitter,
+        storage=saga_storage,
+        max_concurrent_event_handlers=max_concurrent_event_handlers,
+        concurrent_event_handle_enable=concurrent_event_handle_enable,
+        compensation_retry_count=compensation_retry_count,
+        compensation_retry_delay=compensation_retry_delay,
+        compensation_retry_backoff=compensation_retry_backoff,
+    )

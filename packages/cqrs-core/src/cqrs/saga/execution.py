@@ -1,0 +1,340 @@
+"""Drives one saga run: acts forward, compensates backward, persisting every transition.
+
+Each transition is one storage call carrying the new status, the context and one log entry.
+A successful run of `n` steps costs `n + 1` calls (create, then one per step, the last one also
+marking the saga COMPLETED); a failure adds one call, plus one per compensated step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import traceback
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from cqrs._handler_source import HandlerSource
+from cqrs.events.event_processor import EventProcessor
+from cqrs.saga.fallback import Fallback
+from cqrs.saga.models import SagaAction, SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
+from cqrs.saga.saga import Saga, SagaStep
+from cqrs.saga.step import SagaStepHandler, SagaStepResult
+from cqrs.saga.storage.protocol import SagaStorage
+
+__all__ = ["CompensationPolicy", "SagaCompensationError", "SagaExecution"]
+
+_log = logging.getLogger("cqrs.saga")
+
+
+def _utcnow() -> datetime.datetime:
+    return datetime.datetime.now(datetime.UTC)
+
+
+class SagaCompensationError(Exception):
+    """Compensation kept failing: the saga is FAILED and needs attention."""
+
+
+class CompensationPolicy:
+    """How often and how patiently a failing `compensate` is retried."""
+
+    __slots__ = ("backoff", "delay", "retries")
+
+    def __init__(self, retries: int = 3, delay: float = 1.0, backoff: float = 2.0) -> None:
+        if retries < 0 or delay < 0 or backoff < 1:
+            raise ValueError("retries and delay must be >= 0 and backoff >= 1")
+        self.retries = retries
+        self.delay = delay
+        self.backoff = backoff
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+class SagaExecution:
+    """One run of `saga_type` for one saga id, as the holder of its lease."""
+
+    def __init__(
+        self,
+        saga_type: type[Saga[Any]],
+        storage: SagaStorage,
+        handlers: HandlerSource,
+        *,
+        owner: str,
+        lease_seconds: float,
+        compensation: CompensationPolicy,
+        events: EventProcessor | None = None,
+    ) -> None:
+        self.saga_type = saga_type
+        self.storage = storage
+        self.handlers = handlers
+        self.owner = owner
+        self.lease_seconds = lease_seconds
+        self.compensation = compensation
+        self.events = events
+        self.version = 0
+
+    async def _transition(
+        self,
+        saga_id: uuid.UUID,
+        context: Any,
+        *,
+        status: SagaStatus | None = None,
+        index: int,
+        step_name: str,
+        action: SagaAction,
+        step_status: SagaStepStatus,
+        details: str | None = None,
+    ) -> None:
+        entry = SagaLogEntry(
+            saga_id=saga_id,
+            step_index=index,
+            step_name=step_name,
+            action=action,
+            status=step_status,
+            timestamp=_utcnow(),
+            details=details,
+        )
+        self.version = await self.storage.transition(
+            saga_id,
+            version=self.version,
+            owner=self.owner,
+            lease_seconds=self.lease_seconds,
+            status=status,
+            context=context.to_dict(),
+            entry=entry,
+        )
+
+    async def start(
+        self, context: Any, saga_id: uuid.UUID
+    ) -> AsyncIterator[SagaStepResult[Any, Any]]:
+        """Create the saga and run it from the first step."""
+        state = await self.storage.create_saga(
+            saga_id,
+            self.saga_type.saga_name(),
+            context.to_dict(),
+            owner=self.owner,
+            lease_seconds=self.lease_seconds,
+        )
+        self.version = state.version
+        async for result in self._forward(context, saga_id, 0, []):
+            yield result
+
+    async def resume(
+        self, state: SagaState, context: Any
+    ) -> AsyncIterator[SagaStepResult[Any, Any]]:
+        """Continue an interrupted saga from its step log (the caller holds its lease)."""
+        self.version = state.version
+        completed, compensated = self._replay(state.history)
+        if state.status is SagaStatus.RUNNING:
+            start = max((index for index, _ in completed), default=-1) + 1
+            _log.info("resuming saga %s at step %d", state.saga_id, start)
+            async for result in self._forward(context, state.saga_id, start, completed):
+                yield result
+        elif state.status is SagaStatus.COMPENSATING:
+            remaining = [(i, t) for i, t in completed if i not in compensated]
+            _log.info(
+                "resuming compensation of saga %s (%d steps left)", state.saga_id, len(remaining)
+            )
+            await self._compensate(context, state.saga_id, remaining)
+
+    def _replay(
+        self, history: Sequence[SagaLogEntry]
+    ) -> tuple[list[tuple[int, type[SagaStepHandler[Any, Any]]]], set[int]]:
+        """Completed acts (index, the step class that ran) and compensated indexes, from the log."""
+        completed: dict[int, type[SagaStepHandler[Any, Any]]] = {}
+        compensated: set[int] = set()
+        for entry in history:
+            if entry.action == "act" and entry.status is SagaStepStatus.COMPLETED:
+                completed[entry.step_index] = self._step_class(entry.step_index, entry.step_name)
+            elif entry.action == "compensate" and entry.status is SagaStepStatus.COMPENSATED:
+                compensated.add(entry.step_index)
+        return sorted(completed.items()), compensated
+
+    def _step_class(self, index: int, name: str) -> type[SagaStepHandler[Any, Any]]:
+        steps = self.saga_type.steps
+        if index >= len(steps):
+            raise LookupError(f"{self.saga_type.saga_name()} has no step {index} ({name})")
+        step = steps[index]
+        candidates = [step.step, step.fallback] if isinstance(step, Fallback) else [step]
+        for candidate in candidates:
+            if candidate.step_name() == name:
+                return candidate
+        raise LookupError(
+            f"step {index} of {self.saga_type.saga_name()} is {candidates[0].step_name()}, "
+            f"but the log recorded {name}: the saga's steps changed since it ran"
+        )
+
+    async def _forward(
+        self,
+        context: Any,
+        saga_id: uuid.UUID,
+        start: int,
+        completed: list[tuple[int, type[SagaStepHandler[Any, Any]]]],
+    ) -> AsyncIterator[SagaStepResult[Any, Any]]:
+        steps = self.saga_type.steps
+        last = len(steps) - 1
+        if start > last:
+            await self._transition(
+                saga_id,
+                context,
+                status=SagaStatus.COMPLETED,
+                index=last,
+                step_name="saga",
+                action="act",
+                step_status=SagaStepStatus.COMPLETED,
+            )
+            return
+        for index in range(start, len(steps)):
+            step = steps[index]
+            try:
+                handler, result = await self._act(step, context)
+            except Exception as exc:
+                attempted = step.step if isinstance(step, Fallback) else step
+                _log.warning("saga %s step %s failed: %s", saga_id, attempted.step_name(), exc)
+                await self._transition(
+                    saga_id,
+                    context,
+                    status=SagaStatus.COMPENSATING if completed else SagaStatus.COMPENSATED,
+                    index=index,
+                    step_name=attempted.step_name(),
+                    action="act",
+                    step_status=SagaStepStatus.FAILED,
+                    details=_error_text(exc),
+                )
+                if completed:
+                    await self._compensate(context, saga_id, completed)
+                raise
+            await self._transition(
+                saga_id,
+                context,
+                status=SagaStatus.COMPLETED if index == last else None,
+                index=index,
+                step_name=type(handler).step_name(),
+                action="act",
+                step_status=SagaStepStatus.COMPLETED,
+            )
+            completed.append((index, type(handler)))
+            await self._dispatch(handler)
+            yield SagaStepResult(
+                response=result.response,
+                step_type=type(handler),
+                with_error=result.with_error,
+                error_message=result.error_message,
+                error_traceback=result.error_traceback,
+                error_type=result.error_type,
+                saga_id=saga_id,
+            )
+
+    async def _act(self, step: SagaStep, context: Any) -> tuple[Any, SagaStepResult[Any, Any]]:
+        if not isinstance(step, Fallback):
+            handler = await self.handlers.build(step)
+            return handler, await self._run_act(handler, context)
+        from cqrs._fallback import run_with_fallback
+
+        async def attempt(step_type: type[SagaStepHandler[Any, Any]]) -> tuple[Any, Any]:
+            handler = await self.handlers.build(step_type)
+            return handler, await self._run_act(handler, context)
+
+        return await run_with_fallback(
+            step.step,
+            lambda: attempt(step.step),
+            lambda: attempt(step.fallback),
+            step.failure_exceptions,
+            step.circuit_breaker,
+        )
+
+    async def _run_act(self, handler: Any, context: Any) -> SagaStepResult[Any, Any]:
+        timeout = type(handler).timeout
+        result: Any
+        if timeout is None:
+            result = await handler.act(context)
+        else:
+            async with asyncio.timeout(timeout):
+                result = await handler.act(context)
+        if isinstance(result, SagaStepResult):
+            return result
+        return SagaStepResult(response=result, step_type=type(handler))
+
+    async def _dispatch(self, handler: Any) -> None:
+        events = list(handler.events)
+        if events and self.events is not None:
+            await self.events.process(events)
+
+    async def _compensate(
+        self,
+        context: Any,
+        saga_id: uuid.UUID,
+        completed: list[tuple[int, type[SagaStepHandler[Any, Any]]]],
+    ) -> None:
+        pending = list(reversed(completed))
+        for position, (index, step_type) in enumerate(pending):
+            error = await self._compensate_one(step_type, context, saga_id)
+            if error is not None:
+                await self._transition(
+                    saga_id,
+                    context,
+                    status=SagaStatus.FAILED,
+                    index=index,
+                    step_name=step_type.step_name(),
+                    action="compensate",
+                    step_status=SagaStepStatus.FAILED,
+                    details=error,
+                )
+                _log.error(
+                    "saga %s is FAILED: compensating %s kept failing: %s",
+                    saga_id,
+                    step_type.step_name(),
+                    error,
+                )
+                raise SagaCompensationError(
+                    f"saga {saga_id}: compensating {step_type.step_name()} failed: {error}"
+                )
+            final = position == len(pending) - 1
+            await self._transition(
+                saga_id,
+                context,
+                status=SagaStatus.COMPENSATED if final else None,
+                index=index,
+                step_name=step_type.step_name(),
+                action="compensate",
+                step_status=SagaStepStatus.COMPENSATED,
+            )
+        if not pending:
+            await self._transition(
+                saga_id,
+                context,
+                status=SagaStatus.COMPENSATED,
+                index=0,
+                step_name="saga",
+                action="compensate",
+                step_status=SagaStepStatus.COMPENSATED,
+            )
+
+    async def _compensate_one(
+        self, step_type: type[SagaStepHandler[Any, Any]], context: Any, saga_id: uuid.UUID
+    ) -> str | None:
+        """Run `compensate` with retries; the last error's text if it never succeeded."""
+        delay = self.compensation.delay
+        error = ""
+        for attempt in range(self.compensation.retries + 1):
+            try:
+                handler = await self.handlers.build(step_type)
+                await handler.compensate(context)
+                return None
+            except Exception as exc:
+                error = _error_text(exc)
+                _log.warning(
+                    "saga %s: compensating %s failed (attempt %d): %s\n%s",
+                    saga_id,
+                    step_type.step_name(),
+                    attempt + 1,
+                    error,
+                    "".join(traceback.format_exception(exc)[-3:]),
+                )
+                if attempt < self.compensation.retries:
+                    await asyncio.sleep(delay)
+                    delay *= self.compensation.backoff
+        return error

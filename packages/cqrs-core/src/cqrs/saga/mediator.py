@@ -1,0 +1,91 @@
+"""The saga mediator: runs the saga bound to a context's type, streaming each step's result."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from cqrs._handler_source import HandlerSource
+from cqrs.events.event_emitter import EventEmitter
+from cqrs.events.event_processor import EventProcessor
+from cqrs.events.map import EventMap
+from cqrs.protocols.container import Container
+from cqrs.protocols.message_broker import MessageBroker
+from cqrs.saga.execution import CompensationPolicy, SagaExecution
+from cqrs.saga.map import SagaMap
+from cqrs.saga.step import SagaStepResult
+from cqrs.saga.storage.memory import MemorySagaStorage
+from cqrs.saga.storage.protocol import SagaStorage
+
+__all__ = ["SagaMediator"]
+
+
+class SagaMediator:
+    """Starts sagas: `async for result in mediator.stream(context, saga_id=...)`.
+
+    Each completed step is persisted before its result is yielded and its events dispatched.
+    When a step fails, completed steps are compensated in reverse order (each compensation
+    retried `compensation_retry_count` times with backoff) and the step's exception is re-raised;
+    if a compensation never succeeds the saga ends FAILED and `SagaCompensationError` is raised.
+    """
+
+    def __init__(
+        self,
+        saga_map: SagaMap,
+        container: Container,
+        event_emitter: EventEmitter | None = None,
+        *,
+        storage: SagaStorage | None = None,
+        event_map: EventMap | None = None,
+        message_broker: MessageBroker | None = None,
+        max_concurrent_event_handlers: int = 1,
+        concurrent_event_handle_enable: bool = True,
+        compensation_retry_count: int = 3,
+        compensation_retry_delay: float = 1.0,
+        compensation_retry_backoff: float = 2.0,
+        lease_seconds: float = 60.0,
+    ) -> None:
+        self.saga_map = saga_map
+        self.storage: SagaStorage = storage if storage is not None else MemorySagaStorage()
+        self._handlers = HandlerSource(container)
+        if event_emitter is None:
+            event_emitter = EventEmitter(event_map or EventMap(), container, message_broker)
+        self._events = EventProcessor(
+            event_emitter,
+            max_concurrent_event_handlers=max_concurrent_event_handlers,
+            concurrent_event_handle_enable=concurrent_event_handle_enable,
+        )
+        self.compensation = CompensationPolicy(
+            compensation_retry_count, compensation_retry_delay, compensation_retry_backoff
+        )
+        self.lease_seconds = lease_seconds
+        self.owner = f"saga:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def execution(self, saga_type: Any) -> SagaExecution:
+        """An execution of `saga_type` sharing this mediator's storage, container and policies."""
+        return SagaExecution(
+            saga_type,
+            self.storage,
+            self._handlers,
+            owner=self.owner,
+            lease_seconds=self.lease_seconds,
+            compensation=self.compensation,
+            events=self._events,
+        )
+
+    async def stream(
+        self, context: Any, saga_id: uuid.UUID | None = None
+    ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
+        """Run the saga for `context` (new id unless `saga_id` is given), yielding step results."""
+        saga_type = self.saga_map.get(type(context))
+        run = self.execution(saga_type)
+        async for result in run.start(context, saga_id or uuid.uuid4()):
+            yield result
+
+    async def execute(
+        self, context: Any, saga_id: uuid.UUID | None = None
+    ) -> list[SagaStepResult[Any, Any]]:
+        """Run the saga to the end and return every step result."""
+        return [result async for result in self.stream(context, saga_id)]

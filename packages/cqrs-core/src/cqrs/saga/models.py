@@ -1,0 +1,82 @@
+"""Saga data: the context steps share, statuses, the step log and the persisted state."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import uuid
+from typing import Any, Literal
+
+from cqrs.model import Model
+
+__all__ = [
+    "SagaAction",
+    "SagaContext",
+    "SagaLogEntry",
+    "SagaState",
+    "SagaStatus",
+    "SagaStepStatus",
+]
+
+SagaAction = Literal["act", "compensate"]
+
+
+class SagaContext(Model):
+    """The state one saga's steps read and write; persisted (via `to_dict`) at every transition.
+
+    Subclass it with annotated fields, with or without `@dataclasses.dataclass`.
+    """
+
+
+class SagaStatus(enum.StrEnum):
+    """Where a saga is. COMPLETED, COMPENSATED and FAILED are terminal."""
+
+    RUNNING = "running"
+    COMPENSATING = "compensating"
+    COMPLETED = "completed"
+    COMPENSATED = "compensated"
+    FAILED = "failed"
+    """Compensation itself kept failing: needs a human; the reason is in the step log."""
+
+    @property
+    def terminal(self) -> bool:
+        """Whether nothing more will happen to the saga."""
+        return self in (SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.FAILED)
+
+
+class SagaStepStatus(enum.StrEnum):
+    """The outcome recorded for one action of one step."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    COMPENSATED = "compensated"
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SagaLogEntry:
+    """One line of a saga's step log: which step did what, when, and the error if any."""
+
+    saga_id: uuid.UUID
+    step_index: int
+    step_name: str
+    action: SagaAction
+    status: SagaStepStatus
+    timestamp: datetime.datetime
+    details: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class SagaState:
+    """A saga as stored: status, context, optimistic `version`, recovery lease, step log."""
+
+    saga_id: uuid.UUID
+    saga_name: str
+    status: SagaStatus
+    context: dict[str, Any]
+    version: int
+    created_at: datetime.datetime
+    updated_at: datetime.datetime
+    lease_owner: str | None = None
+    lease_until: datetime.datetime | None = None
+    history: tuple[SagaLogEntry, ...] = ()

@@ -1,0 +1,55 @@
+"""`Saga[Context]`: an ordered list of steps sharing one context type."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Generic, TypeVar
+
+from cqrs.saga.fallback import Fallback
+from cqrs.saga.step import SagaStepHandler
+
+__all__ = ["Saga", "SagaStep"]
+
+ContextT = TypeVar("ContextT")
+SagaStep = type[SagaStepHandler[Any, Any]] | Fallback
+"""An entry of `Saga.steps`: a step class, or a `Fallback` pair."""
+
+
+class Saga(Generic[ContextT]):
+    """Declare `steps` on a subclass; they run in order and are compensated in reverse.
+
+    Steps are checked when the subclass is created, so a typo fails at import time.
+    """
+
+    steps: ClassVar[Sequence[SagaStep]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        steps = cls.__dict__.get("steps", ())
+        if not isinstance(steps, list | tuple):
+            raise TypeError(f"{cls.__qualname__}.steps must be a list of steps")
+        for index, step in enumerate(steps):
+            if isinstance(step, Fallback):
+                continue
+            if not (isinstance(step, type) and issubclass(step, SagaStepHandler)):
+                raise TypeError(
+                    f"{cls.__qualname__}.steps[{index}] must be a SagaStepHandler subclass or a "
+                    f"Fallback, got {step!r}"
+                )
+
+    @classmethod
+    def saga_name(cls) -> str:
+        """The name stored with each run of this saga."""
+        return cls.__qualname__
+
+    @classmethod
+    def step_names(cls) -> list[str]:
+        """The primary step name at each position (a fallback's primary for `Fallback`)."""
+        return [
+            (step.step if isinstance(step, Fallback) else step).step_name() for step in cls.steps
+        ]
+
+    @property
+    def steps_count(self) -> int:
+        """How many steps the saga has."""
+        return len(self.steps)

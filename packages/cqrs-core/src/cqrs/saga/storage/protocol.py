@@ -1,0 +1,78 @@
+"""The saga storage boundary: state, context and step log, written together at each transition.
+
+Guarantees every implementation gives (checked by `cqrs.testing.saga_storage.SagaStorageContract`):
+
+- `transition` is atomic and costs one round trip: the new status and context and the log
+  entry are all written, or none is.
+- Optimistic versioning: every write names the version it read; a write against a newer version
+  raises `SagaConcurrencyError` and changes nothing.
+- Leases: the driver of a saga holds a lease (renewed by each transition, dropped on a terminal
+  status). `acquire` takes it only if it is free, expired or already the caller's, so two
+  recovery workers never drive the same saga; a crashed driver's lease expires.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Protocol, runtime_checkable
+
+from cqrs.exceptions import CQRSError
+from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus
+
+__all__ = ["SagaConcurrencyError", "SagaStorage"]
+
+
+class SagaConcurrencyError(CQRSError):
+    """Another writer changed the saga (stale version) or holds its lease."""
+
+
+@runtime_checkable
+class SagaStorage(Protocol):
+    """Where sagas live between transitions."""
+
+    async def create_saga(
+        self,
+        saga_id: uuid.UUID,
+        saga_name: str,
+        context: dict[str, Any],
+        *,
+        owner: str,
+        lease_seconds: float,
+    ) -> SagaState:
+        """Store a new RUNNING saga at version 1, leased to `owner`; raises if the id exists."""
+        ...
+
+    async def transition(
+        self,
+        saga_id: uuid.UUID,
+        *,
+        version: int,
+        owner: str,
+        lease_seconds: float,
+        status: SagaStatus | None = None,
+        context: dict[str, Any] | None = None,
+        entry: SagaLogEntry | None = None,
+    ) -> int:
+        """Apply one transition if the saga is still at `version`; returns the new version."""
+        ...
+
+    async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState | None:
+        """The saga with its step log, or `None`."""
+        ...
+
+    async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
+        """The step log of a saga, oldest first."""
+        ...
+
+    async def find_interrupted(self, *, stale_after: float, limit: int = 100) -> list[uuid.UUID]:
+        """Non-terminal sagas untouched for `stale_after` seconds whose lease has expired."""
+        ...
+
+    async def acquire(
+        self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float
+    ) -> SagaState | None:
+        """Take the saga's lease and return its state, or `None` if another owner holds it."""
+        ...
+
+    async def release(self, saga_id: uuid.UUID, *, owner: str) -> None:
+        """Drop `owner`'s lease (nothing happens if it does not hold it)."""

@@ -18,6 +18,8 @@ from typing import Any
 
 from imports import ImportCase, compile_bytecode, measure
 from pycqrs_env import PYCQRS_VERSION, ensure_env
+from relay_bench import add_arguments as add_relay_arguments
+from relay_bench import options_from, print_relay, run_relay
 from workloads import FAMILIES, ROWS, Row
 
 __all__ = ["main"]
@@ -52,6 +54,8 @@ def _parse() -> argparse.Namespace:
     )
     parser.add_argument("--import-runs", type=int, default=21, help="processes per import case")
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke test")
+    parser.add_argument("--no-relay", action="store_true", help="skip the outbox relay benchmark")
+    add_relay_arguments(parser)
     args = parser.parse_args()
     if args.quick:
         args.iterations, args.pycqrs_iterations, args.repeats = 5000, 1000, 2
@@ -341,6 +345,7 @@ def main() -> None:
         args.import_runs,
     )
     imports = _import_rows(import_results)
+    relay = None if args.no_relay else run_relay(ours_python, pycqrs_python, options_from(args))
 
     meta = {
         "iterations": args.iterations,
@@ -357,11 +362,14 @@ def main() -> None:
         "bytecode_compiled_files": compiled,
     }
     _print(timing, imports, meta)
+    if relay is not None:
+        print_relay(relay, _table)
     OUT.mkdir(exist_ok=True)
     results = {
         "meta": meta,
         "timing": timing,
         "imports": imports,
+        "relay": relay,
         "raw": {"ours": ours_results, "pycqrs": pycqrs_results, "imports": import_results},
     }
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")

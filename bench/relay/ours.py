@@ -13,22 +13,19 @@ from __future__ import annotations
 import asyncio
 import random
 import statistics
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from _common import KEYS, emit, parse, payload, quantile, unique
+from _kafka import count_records
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import cqrs  # noqa: E402
-from _common import KEYS, emit, parse, payload, quantile, unique  # noqa: E402
-from cqrs.outbox import OutboxRelay  # noqa: E402
-from cqrs_sqla import SqlAlchemyOutboxedEventRepository  # noqa: E402
+import cqrs
+from cqrs.outbox import OutboxRelay
+from cqrs_sqla import SqlAlchemyOutboxedEventRepository
 
 __all__ = ["main"]
 
@@ -86,7 +83,7 @@ class Rabbit:
 
         return RabbitMQMessageBroker(self.url)
 
-    async def delivered(self) -> int:
+    async def delivered(self, expected: int) -> int:
         queue = await self.channel.declare_queue(self.queue_name, passive=True)
         count: int = queue.declaration_result.message_count
         return count
@@ -111,20 +108,8 @@ class Kafka:
 
         return KafkaMessageBroker(kafka_producer_factory(dsn=self.servers, topics=[self.topic]))
 
-    async def delivered(self) -> int:
-        from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
-
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.servers)
-        await consumer.start()
-        try:
-            await consumer._client.force_metadata_update()
-            partitions = consumer.partitions_for_topic(self.topic) or set()
-            parts = [TopicPartition(self.topic, p) for p in partitions]
-            ends = await consumer.end_offsets(parts)
-            starts = await consumer.beginning_offsets(parts)
-        finally:
-            await consumer.stop()
-        return sum(ends[p] - starts[p] for p in parts)
+    async def delivered(self, expected: int) -> int:
+        return await count_records(self.servers, self.topic, expected)
 
     async def __aexit__(self, *exc: object) -> None:
         return None
@@ -213,7 +198,7 @@ async def throughput(args: Any) -> dict[str, Any]:
                 await asyncio.gather(*(drain(relay) for relay in relays))
             elapsed = time.perf_counter() - started
             remaining = await _remaining(admin, outbox.table)
-            delivered = await side.delivered()
+            delivered = await side.delivered(args.events)
     finally:
         for broker in brokers:
             await broker.close()

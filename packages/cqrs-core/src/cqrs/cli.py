@@ -2,7 +2,8 @@
 
 `cqrs plugins [--json]` lists the loaded plugins, their distribution and URL schemes, and the
 plugins that failed to load; `cqrs relay --outbox URL --broker URL` runs outbox relays;
-`cqrs outbox stats|dead-letters|replay|discard --outbox URL` inspects and repairs the outbox.
+`cqrs outbox stats|dead-letters|replay|discard --outbox URL` inspects and repairs the outbox;
+`cqrs saga recover --storage URL --app module:saga_map` runs a saga recovery worker.
 """
 
 from __future__ import annotations
@@ -130,6 +131,18 @@ def _run_outbox(args: argparse.Namespace) -> int:
     return run_outbox(args)
 
 
+def _add_saga(parser: argparse.ArgumentParser) -> None:
+    from cqrs.saga._cli import add_saga_arguments
+
+    add_saga_arguments(parser)
+
+
+def _run_saga(args: argparse.Namespace) -> int:
+    from cqrs.saga._cli import run_saga
+
+    return run_saga(args)
+
+
 _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], _Run]] = {
     "plugins": (
         "list the installed cqrs plugins and their URL schemes",
@@ -145,6 +158,11 @@ _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], _Run]
         "show outbox stats and dead letters; replay or discard dead letters",
         _add_outbox,
         _run_outbox,
+    ),
+    "saga": (
+        "run a recovery worker that resumes or compensates interrupted sagas",
+        _add_saga,
+        _run_saga,
     ),
 }
 """Each subcommand: its help, the function adding its arguments and the one running it."""

@@ -16,9 +16,12 @@ __all__ = [
     "TABLE_ENV",
     "SqlAlchemyInbox",
     "SqlAlchemyOutboxedEventRepository",
+    "SqlAlchemySagaStorage",
     "inbox_table",
     "metadata",
     "outbox_table",
+    "saga_log_table",
+    "saga_table",
     "table_name_from_env",
     "validate_identifier",
 ]
@@ -26,6 +29,7 @@ __all__ = [
 _EXPORTS = dict.fromkeys(__all__, "cqrs_sqla.schema")
 _EXPORTS["SqlAlchemyOutboxedEventRepository"] = "cqrs_sqla.outbox"
 _EXPORTS["SqlAlchemyInbox"] = "cqrs_sqla.inbox"
+_EXPORTS["SqlAlchemySagaStorage"] = "cqrs_sqla.saga_storage"
 
 
 def __getattr__(name: str) -> Any:
@@ -40,6 +44,7 @@ def __getattr__(name: str) -> Any:
 if TYPE_CHECKING:
     from cqrs_sqla.inbox import SqlAlchemyInbox
     from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
+    from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
     from cqrs_sqla.schema import (
         DEFAULT_INBOX_TABLE,
         DEFAULT_TABLE,
@@ -48,6 +53,8 @@ if TYPE_CHECKING:
         inbox_table,
         metadata,
         outbox_table,
+        saga_log_table,
+        saga_table,
         table_name_from_env,
         validate_identifier,
     )

@@ -155,15 +155,18 @@ class SqlAlchemyOutboxedEventRepository:
         if session is not None:
             await session.rollback()
 
-    async def add_many(self, events: Sequence[INotificationEvent]) -> None:
-        """Insert `events` in one transaction of their own (imports, benchmarks, backfills)."""
+    def rows_for(self, events: Sequence[INotificationEvent]) -> list[dict[str, Any]]:
+        """The rows for `events`, to insert with `sa.insert(outbox.table)` in any transaction."""
         now = _utcnow()
-        rows = [
+        return [
             {**self._codec.columns(e), "available_at": now, "status": _PENDING, "attempts": 0}
             for e in events
         ]
+
+    async def add_many(self, events: Sequence[INotificationEvent]) -> None:
+        """Insert `events` in one transaction of their own (imports, benchmarks, backfills)."""
         async with self.engine.begin() as conn:
-            await conn.execute(sa.insert(self.table), rows)
+            await conn.execute(sa.insert(self.table), self.rows_for(events))
 
     # -- relay side -----------------------------------------------------------------------------
 

@@ -17,6 +17,8 @@ __all__ = [
     "TABLE_ENV",
     "UTCDateTime",
     "inbox_table",
+    "saga_log_table",
+    "saga_table",
     "metadata",
     "outbox_table",
     "table_name_from_env",
@@ -139,4 +141,51 @@ def inbox_table(name: str | None = None, target: sa.MetaData | None = None) -> s
         sa.Column("consumer", sa.String(200), primary_key=True),
         sa.Column("message_id", sa.Uuid(), primary_key=True),
         sa.Column("received_at", UTCDateTime(), nullable=False),
+    )
+
+
+def saga_table(name: str = "saga", target: sa.MetaData | None = None) -> sa.Table:
+    """The saga state table: status, JSON context, optimistic `version` and recovery lease."""
+    name = validate_identifier(name)
+    target = metadata if target is None else target
+    if name in target.tables:
+        return target.tables[name]
+    return sa.Table(
+        name,
+        target,
+        sa.Column("saga_id", sa.Uuid(), primary_key=True),
+        sa.Column("saga_name", sa.String(255), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("context", sa.JSON(), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.Column("updated_at", UTCDateTime(), nullable=False),
+        sa.Column("lease_owner", sa.String(200), nullable=True),
+        sa.Column("lease_until", UTCDateTime(), nullable=True),
+        sa.Index(f"ix_{name}_status_updated", "status", "updated_at"),
+    )
+
+
+def saga_log_table(name: str = "saga_log", target: sa.MetaData | None = None) -> sa.Table:
+    """The saga step log: one row per act or compensation outcome, in write order."""
+    name = validate_identifier(name)
+    target = metadata if target is None else target
+    if name in target.tables:
+        return target.tables[name]
+    return sa.Table(
+        name,
+        target,
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            primary_key=True,
+            autoincrement=True,
+        ),
+        sa.Column("saga_id", sa.Uuid(), nullable=False, index=True),
+        sa.Column("step_index", sa.Integer(), nullable=False),
+        sa.Column("step_name", sa.String(255), nullable=False),
+        sa.Column("action", sa.String(20), nullable=False),
+        sa.Column("status", sa.String(20), nullable=False),
+        sa.Column("timestamp", UTCDateTime(), nullable=False),
+        sa.Column("details", sa.Text(), nullable=True),
     )

@@ -31,5 +31,18 @@ def cqrs_make_outbox_repository(url: str) -> Any:
 
 
 @hookimpl
+def cqrs_make_saga_storage(url: str) -> Any:
+    if url.partition("://")[0].lower() != "memory":
+        return None
+    from cqrs.saga.storage.memory import MemorySagaStorage
+
+    return MemorySagaStorage()
+
+
+@hookimpl
 def cqrs_list_schemes() -> dict[str, list[str]]:
-    return {"message_broker": ["memory", "devnull"], "outbox": ["memory"]}
+    return {
+        "message_broker": ["memory", "devnull"],
+        "outbox": ["memory"],
+        "saga_storage": ["memory"],
+    }

@@ -9,6 +9,7 @@ for example with an inbox).
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import dataclasses
 import datetime
@@ -17,11 +18,11 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from cqrs.outbox.backoff import ExponentialBackoff
-from cqrs.protocols.message_broker import MessageBroker
+from cqrs.protocols.message_broker import Message, MessageBroker
 from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository, OutboxStatus
 
 __all__ = ["OutboxRelay", "RelayCounters"]
@@ -50,10 +51,11 @@ class OutboxRelay:
 
     Each round claims up to `batch_size` rows for `lease_seconds`, publishes rows of different
     partition keys concurrently (at most `max_in_flight` at once) and rows of one key one after
-    another in write order. A refused row is retried after an exponential backoff with jitter;
-    after `max_attempts` it is dead-lettered, holding back the later rows of its key. Rows whose
-    lease is nearly over are released unpublished rather than risk a second worker publishing
-    them at the same time.
+    another in write order; a broker with `send_many` gets them in pipelined calls instead (one
+    row per key per call, the next row of a key only once the previous one is confirmed). A
+    refused row is retried after an exponential backoff with jitter; after `max_attempts` it is
+    dead-lettered, holding back the later rows of its key. Rows whose lease is nearly over are
+    released unpublished rather than risk a second worker publishing them at the same time.
     """
 
     def __init__(
@@ -126,25 +128,11 @@ class OutboxRelay:
             return 0
         self.counters.batches += 1
         deadline = started + self.lease_seconds * 0.8
-        published: list[OutboxedEvent] = []
-        leftovers: list[OutboxedEvent] = []
-        limit = asyncio.Semaphore(self.max_in_flight)
-
-        async def publish_sequence(rows: list[OutboxedEvent]) -> None:
-            for index, row in enumerate(rows):
-                if self._stopping.is_set() or time.monotonic() > deadline:
-                    leftovers.extend(rows[index:])
-                    return
-                try:
-                    async with limit:
-                        await self.broker.send_message(row.to_message())
-                except Exception as exc:
-                    await self._failed(row, exc)
-                    leftovers.extend(rows[index + 1 :])
-                    return
-                published.append(row)
-
-        await asyncio.gather(*(publish_sequence(rows) for rows in _sequences(batch)))
+        send_many = getattr(self.broker, "send_many", None)
+        if callable(send_many):
+            published, leftovers = await self._publish_in_waves(batch, deadline, send_many)
+        else:
+            published, leftovers = await self._publish_each(_sequences(batch), deadline)
         if published:
             settled = await self.outbox.mark_published(published, worker_id=self.worker_id)
             self.counters.published += settled
@@ -159,6 +147,88 @@ class OutboxRelay:
             await self.outbox.release(leftovers, worker_id=self.worker_id)
             self.counters.released += len(leftovers)
         return len(batch)
+
+    def _past(self, deadline: float) -> bool:
+        return self._stopping.is_set() or time.monotonic() > deadline
+
+    async def _publish_each(
+        self, sequences: list[list[OutboxedEvent]], deadline: float
+    ) -> tuple[list[OutboxedEvent], list[OutboxedEvent]]:
+        """One `send_message` per row: sequences concurrently, each sequence's rows in order."""
+        published: list[OutboxedEvent] = []
+        leftovers: list[OutboxedEvent] = []
+        limit = asyncio.Semaphore(self.max_in_flight)
+
+        async def publish_sequence(rows: list[OutboxedEvent]) -> None:
+            for index, row in enumerate(rows):
+                if self._past(deadline):
+                    leftovers.extend(rows[index:])
+                    return
+                try:
+                    async with limit:
+                        await self.broker.send_message(row.to_message())
+                except Exception as exc:
+                    await self._failed(row, exc)
+                    leftovers.extend(rows[index + 1 :])
+                    return
+                published.append(row)
+
+        await asyncio.gather(*(publish_sequence(rows) for rows in sequences))
+        return published, leftovers
+
+    async def _publish_in_waves(
+        self,
+        batch: Sequence[OutboxedEvent],
+        deadline: float,
+        send_many: Callable[[list[Message]], Awaitable[None]],
+    ) -> tuple[list[OutboxedEvent], list[OutboxedEvent]]:
+        """Pipelined `send_many` calls of at most `max_in_flight` rows, one row per sequence.
+
+        Wave n holds the n-th row of every sequence whose earlier rows were all accepted, so a
+        row is never sent before the broker confirmed the previous row of its key. When a call
+        fails, its rows are sent again one by one (those it delivered arrive twice, which at
+        least once allows) to learn which were refused: a refused row is failed and the rest
+        of its sequence released, as with `send_message`.
+        """
+        published: list[OutboxedEvent] = []
+        leftovers: list[OutboxedEvent] = []
+        waiting = [collections.deque(rows) for rows in _sequences(batch)]
+        while waiting:
+            if self._past(deadline):
+                for rows in waiting:
+                    leftovers.extend(rows)
+                break
+            heads = [rows[0] for rows in waiting]
+            refused: set[int] = set()
+            for start in range(0, len(heads), self.max_in_flight):
+                chunk = heads[start : start + self.max_in_flight]
+                try:
+                    await send_many([row.to_message() for row in chunk])
+                except Exception as exc:
+                    _log.warning(
+                        "outbox relay %s: sending %d rows together failed (%r); "
+                        "sending them one by one",
+                        self.worker_id,
+                        len(chunk),
+                        exc,
+                    )
+                    sent, unsent = await self._publish_each([[row] for row in chunk], deadline)
+                    accepted = {row.id for row in sent}
+                    refused.update(row.id for row in chunk if row.id not in accepted)
+                    # Rows not tried (deadline or stop) are released like refused ones but
+                    # without a failure; `_publish_each` put them in `unsent`.
+                    leftovers.extend(unsent)
+            still: list[collections.deque[OutboxedEvent]] = []
+            for rows in waiting:
+                head = rows.popleft()
+                if head.id in refused:
+                    leftovers.extend(rows)
+                    continue
+                published.append(head)
+                if rows:
+                    still.append(rows)
+            waiting = still
+        return published, leftovers
 
     async def _failed(self, row: OutboxedEvent, exc: Exception) -> None:
         attempts = row.attempts + 1

@@ -20,6 +20,7 @@ from cqrs.plugins.resolve import (
     installed_schemes,
     make_message_broker,
     make_outbox_repository,
+    make_saga_storage,
     redact_url,
     url_scheme,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "installed_schemes",
     "make_message_broker",
     "make_outbox_repository",
+    "make_saga_storage",
     "new_plugin_manager",
     "redact_url",
     "set_plugin_manager",

@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from cqrs.protocols.container import Container
     from cqrs.protocols.message_broker import MessageBroker
     from cqrs.protocols.outbox import OutboxedEventRepository
+    from cqrs.saga.storage.protocol import SagaStorage
 
 __all__ = [
     "cqrs_adapt_container",
     "cqrs_list_schemes",
     "cqrs_make_message_broker",
     "cqrs_make_outbox_repository",
+    "cqrs_make_saga_storage",
     "hookspec",
 ]
 
@@ -35,6 +37,11 @@ def cqrs_make_message_broker(url: str) -> MessageBroker | None:
 @hookspec(firstresult=True)
 def cqrs_make_outbox_repository(url: str) -> OutboxedEventRepository[Any] | None:
     """Return an outbox repository for the database at `url`, or `None` for a foreign scheme."""
+
+
+@hookspec(firstresult=True)
+def cqrs_make_saga_storage(url: str) -> SagaStorage | None:
+    """Return a saga storage for `url`, or `None` if the plugin does not own its scheme."""
 
 
 @hookspec(firstresult=True)

@@ -9,6 +9,7 @@ from cqrs.plugins.manager import PluginManager, get_plugin_manager
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.protocols.outbox import OutboxedEventRepository
+from cqrs.saga.storage.protocol import SagaStorage
 
 __all__ = [
     "KNOWN_ADAPTERS",
@@ -16,6 +17,7 @@ __all__ = [
     "installed_schemes",
     "make_message_broker",
     "make_outbox_repository",
+    "make_saga_storage",
     "redact_url",
     "url_scheme",
 ]
@@ -103,6 +105,16 @@ def make_outbox_repository(
     if outbox is None:
         raise _unknown("outbox", url, manager)
     return outbox
+
+
+def make_saga_storage(url: str, manager: PluginManager | None = None) -> SagaStorage:
+    """Build the saga storage that an installed plugin provides for `url`'s scheme."""
+    manager = manager or get_plugin_manager()
+    url_scheme(url)
+    storage: SagaStorage | None = manager.hook.cqrs_make_saga_storage(url=url)
+    if storage is None:
+        raise _unknown("saga_storage", url, manager)
+    return storage
 
 
 def adapt_container(container: Any, manager: PluginManager | None = None) -> Container:

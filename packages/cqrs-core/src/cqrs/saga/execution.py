@@ -87,6 +87,7 @@ class SagaExecution:
         action: SagaAction,
         step_status: SagaStepStatus,
         details: str | None = None,
+        outbox_events: Sequence[Any] = (),
     ) -> None:
         entry = SagaLogEntry(
             saga_id=saga_id,
@@ -105,6 +106,7 @@ class SagaExecution:
             status=status,
             context=context.to_dict(),
             entry=entry,
+            outbox_events=outbox_events,
         )
 
     async def start(
@@ -207,6 +209,7 @@ class SagaExecution:
                 if completed:
                     await self._compensate(context, saga_id, completed)
                 raise
+            in_process, to_outbox = self._split_events(handler)
             await self._transition(
                 saga_id,
                 context,
@@ -215,9 +218,11 @@ class SagaExecution:
                 step_name=type(handler).step_name(),
                 action="act",
                 step_status=SagaStepStatus.COMPLETED,
+                outbox_events=to_outbox,
             )
             completed.append((index, type(handler)))
-            await self._dispatch(handler)
+            if in_process and self.events is not None:
+                await self.events.process(in_process)
             yield SagaStepResult(
                 response=result.response,
                 step_type=type(handler),
@@ -258,10 +263,17 @@ class SagaExecution:
             return result
         return SagaStepResult(response=result, step_type=type(handler))
 
-    async def _dispatch(self, handler: Any) -> None:
+    def _split_events(self, handler: Any) -> tuple[list[Any], list[Any]]:
+        """The step's events: those dispatched after the transition, and those written with it.
+
+        With a storage that writes an outbox, notification events go to the outbox in the
+        step's own transition (they are published only if the step is recorded as done).
+        """
         events = list(handler.events)
-        if events and self.events is not None:
-            await self.events.process(events)
+        if not self.storage.writes_outbox:
+            return events, []
+        to_outbox = [e for e in events if getattr(e, "__cqrs_notification__", False)]
+        return [e for e in events if not getattr(e, "__cqrs_notification__", False)], to_outbox
 
     async def _compensate(
         self,

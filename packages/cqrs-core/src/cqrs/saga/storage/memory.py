@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from cqrs.memory.outbox import MemoryOutboxedEventRepository
+from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus
 from cqrs.saga.storage.protocol import SagaConcurrencyError
 
@@ -21,11 +23,22 @@ def _utcnow() -> datetime.datetime:
 class MemorySagaStorage:
     """Keeps sagas in a dict; nothing survives the process, but every rule of the protocol holds."""
 
-    def __init__(self, *, clock: Callable[[], datetime.datetime] = _utcnow) -> None:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], datetime.datetime] = _utcnow,
+        outbox: MemoryOutboxedEventRepository | None = None,
+    ) -> None:
         self._clock = clock
+        self.outbox = outbox
         self._sagas: dict[uuid.UUID, SagaState] = {}
         self._logs: dict[uuid.UUID, list[SagaLogEntry]] = {}
         self.transitions = 0
+
+    @property
+    def writes_outbox(self) -> bool:
+        """Whether notification events of steps go to the attached outbox with each transition."""
+        return self.outbox is not None
 
     def _lease_until(self, seconds: float) -> datetime.datetime:
         return self._clock() + datetime.timedelta(seconds=seconds)
@@ -76,7 +89,10 @@ class MemorySagaStorage:
         status: SagaStatus | None = None,
         context: dict[str, Any] | None = None,
         entry: SagaLogEntry | None = None,
+        outbox_events: Sequence[INotificationEvent] = (),
     ) -> int:
+        if outbox_events and self.outbox is None:
+            raise TypeError("this saga storage has no outbox for outbox_events")
         state = self._sagas.get(saga_id)
         if state is None:
             raise SagaConcurrencyError(f"saga {saga_id} does not exist")
@@ -98,6 +114,11 @@ class MemorySagaStorage:
         )
         if entry is not None:
             self._logs[saga_id].append(entry)
+        if outbox_events and self.outbox is not None:
+            async with self.outbox as session:
+                for event in outbox_events:
+                    self.outbox.add(session, event)
+                await self.outbox.commit(session)
         self.transitions += 1
         return version + 1
 

@@ -14,9 +14,11 @@ Guarantees every implementation gives (checked by `cqrs.testing.saga_storage.Sag
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from cqrs.exceptions import CQRSError
+from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus
 
 __all__ = ["SagaConcurrencyError", "SagaStorage"]
@@ -28,7 +30,16 @@ class SagaConcurrencyError(CQRSError):
 
 @runtime_checkable
 class SagaStorage(Protocol):
-    """Where sagas live between transitions."""
+    """Where sagas live between transitions.
+
+    A storage with an attached outbox (`writes_outbox` true) also accepts `outbox_events` in
+    `transition` and writes them to the outbox atomically with the transition.
+    """
+
+    @property
+    def writes_outbox(self) -> bool:
+        """Whether `transition` writes `outbox_events` to an outbox in the same transaction."""
+        ...
 
     async def create_saga(
         self,
@@ -52,6 +63,7 @@ class SagaStorage(Protocol):
         status: SagaStatus | None = None,
         context: dict[str, Any] | None = None,
         entry: SagaLogEntry | None = None,
+        outbox_events: Sequence[INotificationEvent] = (),
     ) -> int:
         """Apply one transition if the saga is still at `version`; returns the new version."""
         ...

@@ -57,7 +57,7 @@ class Recorder:
         return [event.payload.user_id for event in self.handled]
 
 
-class JoinedHandler(cqrs.EventHandler[JoinedEvent]):  # type: ignore[valid-type]
+class JoinedHandler(cqrs.EventHandler[JoinedEvent]):
     """Records events; `boom` always fails, `slow-*` waits for the recorder's gate."""
 
     def __init__(self, recorder: Recorder) -> None:
@@ -336,8 +336,8 @@ class CuttingInbox(MemoryInbox):
 
     async def commit(self, session: MemoryInboxSession) -> None:
         await super().commit(session)
-        if self._cut is not None:
-            self._cut, cut = None, self._cut
+        cut, self._cut = self._cut, None
+        if cut is not None:
             cut()
 
 
@@ -382,11 +382,32 @@ async def test_consuming_goes_on_after_connection_cuts_and_keeps_key_order(
     assert await harness.ready_count() == 0
 
 
+async def test_stop_returns_during_an_outage_and_nothing_is_lost(
+    harness: Harness, broker: RabbitMQMessageBroker, proxy: Any
+) -> None:
+    recorder = Recorder()
+    consumer = await harness.start(
+        dispatcher(recorder), url=proxy.url_for(harness.url, reconnect_interval="0.1")
+    )
+    await broker.send_message(joined("u1"))
+    await eventually(lambda: consumer.handled == 1)
+    proxy.down()  # cut, and refuse reconnects
+    await broker.send_message(joined("u2"))
+    await harness.stop(consumer)
+    proxy.up()
+
+    second = Recorder()
+    successor = await harness.start(dispatcher(second))
+    await eventually(lambda: second.user_ids == ["u2"])
+    await harness.stop(successor)
+    assert recorder.user_ids == ["u1"]
+
+
 async def test_concurrency_spreads_keys_over_workers_and_keeps_each_key_in_order(
     harness: Harness, broker: RabbitMQMessageBroker
 ) -> None:
-    recorder = Recorder(delay=0.001)
-    recorder.delays = {f"u{i}": 0.02 for i in range(0, 120, 3)}  # uneven, so keys drift apart
+    recorder = Recorder(delay=0.002)
+    recorder.delays = {"u0": 0.1}  # the other keys get ahead of k0 meanwhile
     consumer = await harness.start(dispatcher(recorder), concurrency=4, prefetch=40)
     sent = [joined(f"u{i}", key=f"k{i % 7}") for i in range(120)]
     await broker.send_many(sent)

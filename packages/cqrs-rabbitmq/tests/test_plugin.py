@@ -66,7 +66,12 @@ def test_entry_point_names_the_plugin_module() -> None:
 
 
 def test_package_exports_are_complete() -> None:
-    assert sorted(cqrs_rabbitmq.__all__) == ["DEFAULT_EXCHANGE", "RabbitMQMessageBroker"]
+    assert sorted(cqrs_rabbitmq.__all__) == [
+        "DEFAULT_DEAD_LETTER_EXCHANGE",
+        "DEFAULT_EXCHANGE",
+        "RabbitMQEventConsumer",
+        "RabbitMQMessageBroker",
+    ]
     for name in cqrs_rabbitmq.__all__:
         assert getattr(cqrs_rabbitmq, name) is not None
     with pytest.raises(AttributeError):

@@ -92,7 +92,12 @@ def text(value: str) -> str:
 
 def is_class(tp: Any) -> bool:
     """Whether `tp` is a class worth a box of its own (not `None`, not a generic alias)."""
-    return isinstance(tp, type) and tp is not type(None) and not isinstance(tp, types.GenericAlias)
+    return (
+        isinstance(tp, type)
+        and tp is not type(None)
+        and tp is not Any
+        and not isinstance(tp, types.GenericAlias)
+    )
 
 
 def field_lines(tp: type) -> list[str]:

@@ -70,6 +70,9 @@ _log = logging.getLogger(__name__)
 _AMQP_FAILURES = (AMQPError, ChannelInvalidStateError, ConnectionError, TimeoutError)
 """Errors of acks and dead-letter publishes on a broken channel or connection."""
 
+_CLOSE_TIMEOUT = 5.0
+"""Seconds a shutdown step (cancel the consumer, close a channel) may take before it is skipped."""
+
 
 def _channel_open(incoming: AbstractIncomingMessage) -> bool:
     """Whether the channel `incoming` came on is still open (else RabbitMQ redelivers it)."""
@@ -230,7 +233,8 @@ class RabbitMQEventConsumer:
                     task.result()  # a worker never returns before stop: re-raise its error
             self._stopping.set()
             with contextlib.suppress(*_AMQP_FAILURES):
-                await queue.cancel(tag)
+                async with asyncio.timeout(_CLOSE_TIMEOUT):  # the broker may be unreachable
+                    await queue.cancel(tag)
             await self._drain(workers)
             _log.info(
                 "stopped consuming %r: %d handled, %d duplicates, %d dead-lettered",
@@ -249,7 +253,8 @@ class RabbitMQEventConsumer:
             # Closing the consuming channel hands its unacked messages back to the queue.
             for open_channel in channels:
                 with contextlib.suppress(*_AMQP_FAILURES):
-                    await open_channel.close()
+                    async with asyncio.timeout(_CLOSE_TIMEOUT):
+                        await open_channel.close()
 
     async def _declare(self, channel: AbstractChannel) -> AbstractQueue:
         await channel.set_qos(prefetch_count=self.prefetch)

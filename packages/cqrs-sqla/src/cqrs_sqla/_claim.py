@@ -57,21 +57,42 @@ async def claim_rows(
     return sorted(rows, key=lambda row: row.id)
 
 
-async def _claim_postgresql(
-    conn: AsyncConnection,
-    table: sa.Table,
-    worker_id: str,
-    batch_size: int,
-    now: datetime.datetime,
-    until: datetime.datetime,
-) -> Sequence[Any]:
-    """One statement: lock candidates, keep those not held back, lease and return them."""
+_RETURNED = (
+    "id",
+    "event_id",
+    "event_name",
+    "topic",
+    "payload",
+    "partition_key",
+    "correlation_id",
+    "causation_id",
+    "created_at",
+    "content_type",
+    "status",
+    "attempts",
+    "last_error",
+)
+"""The columns a relay needs back from a claim (the lease columns it just wrote are not)."""
+
+_postgresql_claims: dict[sa.Table, Any] = {}
+
+
+def _postgresql_claim(table: sa.Table) -> Any:
+    """The claim statement for `table`, built once: its values are bound per call."""
+    statement = _postgresql_claims.get(table)
+    if statement is not None:
+        return statement
     t = table.c
+    now = sa.bindparam("now", type_=t.available_at.type)
     candidates = (
         sa.select(t.id, t.partition_key)
-        .where(_due(table, now))
+        .where(
+            t.status == _PENDING,
+            t.available_at <= now,
+            sa.or_(t.lease_until.is_(None), t.lease_until <= now),
+        )
         .order_by(t.id)
-        .limit(batch_size)
+        .limit(sa.bindparam("batch_size", type_=sa.Integer()))
         .with_for_update(skip_locked=True)
         .cte("candidates")
     )
@@ -92,10 +113,27 @@ async def _claim_postgresql(
     statement = (
         sa.update(table)
         .where(t.id.in_(claimable))
-        .values(lease_owner=worker_id, lease_until=until)
-        .returning(*table.c)
+        .values(
+            lease_owner=sa.bindparam("worker_id", type_=t.lease_owner.type),
+            lease_until=sa.bindparam("until", type_=t.lease_until.type),
+        )
+        .returning(*(t[name] for name in _RETURNED))
     )
-    return (await conn.execute(statement)).all()
+    _postgresql_claims[table] = statement
+    return statement
+
+
+async def _claim_postgresql(
+    conn: AsyncConnection,
+    table: sa.Table,
+    worker_id: str,
+    batch_size: int,
+    now: datetime.datetime,
+    until: datetime.datetime,
+) -> Sequence[Any]:
+    """One statement: lock candidates, keep those not held back, lease and return them."""
+    parameters = {"now": now, "batch_size": batch_size, "worker_id": worker_id, "until": until}
+    return (await conn.execute(_postgresql_claim(table), parameters)).all()
 
 
 async def _claim_generic(

@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -40,6 +41,7 @@ from cqrs_sqla.schema import outbox_table
 __all__ = ["SqlAlchemyOutboxedEventRepository"]
 
 _PENDING, _DEAD = int(OutboxStatus.PENDING), int(OutboxStatus.DEAD)
+_ID_ARRAY = postgresql.ARRAY(sa.BigInteger())
 _mapped: dict[sa.Table, type] = {}
 _registry = registry()
 
@@ -197,7 +199,13 @@ class SqlAlchemyOutboxedEventRepository:
 
     def _held_by(self, ids: Sequence[int], worker_id: str) -> Any:
         t = self.table.c
-        return sa.and_(t.id.in_(ids), t.lease_owner == worker_id, t.status == _PENDING)
+        return sa.and_(self._among(ids), t.lease_owner == worker_id, t.status == _PENDING)
+
+    def _among(self, ids: Sequence[int]) -> Any:
+        """`id IN (...)`; on PostgreSQL `id = ANY(array)`, one parameter for any batch size."""
+        if self.engine.dialect.name == "postgresql":
+            return self.table.c.id == sa.any_(sa.literal(list(ids), _ID_ARRAY))
+        return self.table.c.id.in_(ids)
 
     async def _write(self, statement: Any) -> int:
         async with self.engine.begin() as conn:

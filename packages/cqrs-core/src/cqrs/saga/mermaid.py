@@ -87,7 +87,7 @@ class SagaMermaid:
     # --- sequence diagram --------------------------------------------------------------------
 
     def sequence(self) -> str:
-        """A `sequenceDiagram`: each act in order; on failure, earlier steps compensate in reverse."""
+        """A `sequenceDiagram`: acts in order; on a failure, earlier steps compensate in reverse."""
         context = text(plain_name(self.context))
         lines = [
             "sequenceDiagram",
@@ -137,7 +137,7 @@ class SagaMermaid:
             lines.extend(_compensation_lines(earlier, context))
         if not done:
             lines.append(f"{pad}Note over Saga: nothing to compensate")
-        lines.append(f"{pad}Saga--xMediator: the step's error (saga COMPENSATED)")
+        lines.append(f"{pad}Saga--xMediator: step error re-raised (saga COMPENSATED)")
         lines.append(f"{INDENT}else {position.label} completes")
         if position.fallback is None:
             lines.append(f"{pad}{position.alias}-->>Saga: {_response_text(position.step)}")
@@ -149,7 +149,7 @@ class SagaMermaid:
     # --- class diagram -----------------------------------------------------------------------
 
     def class_diagram(self) -> str:
-        """A `classDiagram`: saga, context fields, steps with act/compensate, responses, fallbacks."""
+        """A `classDiagram`: saga, context fields, steps (act/compensate), responses, fallbacks."""
         ids = Ids()
         lines = ["classDiagram"]
         declared: set[type] = set()
@@ -171,7 +171,7 @@ class SagaMermaid:
             for step, _ in position.classes():
                 role = "step" if step is position.step else "fallback"
                 step_context, response = _step_types(step)
-                context = member_name(self.context if step_context is UNKNOWN else step_context)
+                context = member_name(step_context if _known(step_context) else self.context)
                 declare(
                     step,
                     role,
@@ -235,13 +235,17 @@ def _response_text(step: type) -> str:
     return text(plain_name(_step_types(step)[1]))
 
 
+def _known(tp: Any) -> bool:
+    return tp is not UNKNOWN and tp is not Any and not isinstance(tp, TypeVar)
+
+
 def _context_type(saga_type: type, steps: list[_StepType]) -> Any:
     """The saga's context type: its `Saga[Context]` argument, else the first step's context."""
     found = generic_args(saga_type, Saga)
-    if found and not isinstance(found[0], TypeVar):
+    if found and _known(found[0]):
         return found[0]
     for step in steps:
         context = _step_types(step)[0]
-        if context is not UNKNOWN and not isinstance(context, TypeVar):
+        if _known(context):
             return context
     return found[0] if found else UNKNOWN

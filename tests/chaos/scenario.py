@@ -32,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import cqrs
+import cqrs.events.bootstrap
 from cqrs.consumer import MessageDispatcher, inbox_session
 from cqrs.testing.proxy import TcpProxy
 from cqrs.testing.services import SERVICES
@@ -199,6 +200,19 @@ async def _chaos(
             proxy.up()
 
 
+async def _delete_topology(url: str, exchange: str, consumer: RabbitMQEventConsumer) -> None:
+    """Remove the queues and exchanges this run declared."""
+    import aio_pika
+
+    connection = await aio_pika.connect(url)
+    async with connection:
+        channel = await connection.channel()
+        for queue in (consumer.queue, consumer.dead_letter_queue):
+            await channel.queue_delete(queue)
+        for name in (exchange, f"{exchange}.dlx"):
+            await channel.exchange_delete(name)
+
+
 async def _count(engine: AsyncEngine, table: sa.Table) -> int:
     async with engine.connect() as conn:
         return int(await conn.scalar(sa.select(sa.func.count()).select_from(table)) or 0)
@@ -245,8 +259,8 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
     consuming: asyncio.Task[Any] | None = None
     try:
         async with TcpProxy(service.host, service.port) as proxy:
-            await consumer.start()
             consuming = asyncio.create_task(consumer.run())
+            await consumer.wait_started()
             outbox_url = f"{pg_url}?table={outbox.table.name}"
             relays = _Relays(
                 outbox_url, proxy.url_for(amqp_url, exchange=exchange), settings.relays
@@ -267,11 +281,11 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
         consumer.stop()
         if consuming is not None:
             await asyncio.wait_for(consuming, 30)
-        await consumer.close(delete=True)
+        await _delete_topology(amqp_url, exchange, consumer)
         report.effect_rows = await _count(engine, effects)
         report.applied = sum(len(v) for v in applied.seen.values())
-        report.duplicates = consumer.counters.duplicates
-        report.dead_letters = consumer.counters.dead_lettered
+        report.duplicates = consumer.duplicates
+        report.dead_letters = consumer.dead_lettered
         report.order_violations = sum(
             1 for seqs in applied.seen.values() for a, b in itertools.pairwise(seqs) if b <= a
         )

@@ -227,6 +227,20 @@ async def test_recovery_reruns_the_step_that_was_in_flight(world: World) -> None
     }
 
 
+async def test_recovery_reruns_a_first_step_that_never_completed(world: World) -> None:
+    world.ledger.act_errors["StepA"] = Crash()
+    saga_id = uuid.uuid4()
+    with pytest.raises(Crash):
+        await world.mediator.execute(ShopContext(order_id="o"), saga_id)
+    world.clock.advance(120)
+    assert await world.recover(saga_id) is SagaStatus.COMPLETED
+    assert world.ledger.count("o") == {
+        ("StepA", "act"): 2,
+        ("StepB", "act"): 1,
+        ("StepC", "act"): 1,
+    }
+
+
 async def test_recovery_skips_a_saga_leased_by_a_live_driver(world: World) -> None:
     saga_id = await world.interrupt_after(1)
     world.clock.advance(30)  # the mediator's 60 s lease still holds
@@ -320,7 +334,7 @@ async def test_recovering_a_finished_saga_does_nothing(world: World, failing: bo
     assert state is not None
     assert state.status is expected
     assert state.lease_owner is None
-    assert len(state.history) == (3 if failing else 3)
+    assert len(state.history) == 3
 
 
 async def test_recover_saga_needs_the_storage(world: World) -> None:
@@ -356,7 +370,7 @@ def worker(world: World, **options: Any) -> SagaRecoveryWorker:
 
 
 async def test_worker_recovers_sagas_once_they_are_stale_and_unleased(world: World) -> None:
-    ids = [await world.interrupt_after(n % 3, order_id=f"o{n}") for n in range(6)]
+    ids = [await world.interrupt_after(1 + n % 2, order_id=f"o{n}") for n in range(6)]
     recovery = worker(world)
     assert await recovery.run_once() == 0, "the mediator's leases are still live"
     world.clock.advance(61)
@@ -381,7 +395,7 @@ async def test_worker_waits_until_a_saga_is_stale(world: World) -> None:
 
 
 async def test_two_workers_never_run_a_step_twice(world: World) -> None:
-    ids = [await world.interrupt_after(n % 3, order_id=f"o{n}") for n in range(20)]
+    ids = [await world.interrupt_after(1 + n % 2, order_id=f"o{n}") for n in range(20)]
     world.clock.advance(61)
     first, second = worker(world), worker(world)
     await asyncio.gather(first.run_once(), second.run_once())
@@ -392,9 +406,11 @@ async def test_two_workers_never_run_a_step_twice(world: World) -> None:
             ("StepB", "act"): 1,
             ("StepC", "act"): 1,
         }
-    # Each saga was driven by exactly one of them (the other found it leased or finished).
-    driven = sum(first.recovered.values()) + sum(second.recovered.values())
-    assert driven >= 20
+    # Both took part (the steps yield to the loop, so their rounds interleaved); whoever came
+    # second to a saga found it leased (skipped) or already finished (counted, not re-run).
+    assert first.recovered
+    assert second.recovered
+    assert sum(first.recovered.values()) + sum(second.recovered.values()) >= 20
 
 
 async def test_worker_skips_a_saga_with_an_unknown_name(

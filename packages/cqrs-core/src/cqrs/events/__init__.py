@@ -18,3 +18,14 @@ __all__ = [
     "EventProcessor",
     "NotificationEvent",
 ]
+
+_LAZY = ("bootstrap",)
+
+
+def __getattr__(name: str) -> object:
+    """Load the submodules in `_LAZY` on first attribute access (they import the mediators)."""
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,3 +15,14 @@ __all__ = [
     "RequestMap",
     "StreamingRequestHandler",
 ]
+
+_LAZY = ("bootstrap", "mermaid")
+
+
+def __getattr__(name: str) -> object:
+    """Load the submodules in `_LAZY` on first attribute access (they import the mediators)."""
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -40,6 +40,7 @@ from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.protocol import SagaStorage
 
 __all__ = [
+    "MAX_RETRIES",
     "MAX_STEPS",
     "PERMANENT",
     "STEPS",
@@ -66,6 +67,9 @@ __all__ = [
 
 MAX_STEPS = 6
 """How many journaled steps exist; `crash_saga(n)` uses the first `n`."""
+
+MAX_RETRIES = 10
+"""Retries `crash_points` assumes (the write count does not depend on them)."""
 
 PERMANENT = -1
 """`CompensationFailure.times` for a compensation that never succeeds."""
@@ -421,7 +425,7 @@ def crash_points(
     compensation_failure: CompensationFailure | None = None,
 ) -> list[CrashPoint]:
     """Every write of an uninterrupted run, act path then compensate path, labelled."""
-    scenario = SagaScenario(steps, failing_step, compensation_failure, retries=0)
+    scenario = SagaScenario(steps, failing_step, compensation_failure, retries=MAX_RETRIES)
     points = [CrashPoint(0, "create")]
     for action_index, action, status in scenario.expected_log():
         label = f"{action}:{action_index}"

@@ -310,12 +310,13 @@ class SagaStorageContract(abc.ABC):
 
     async def test_an_expired_lease_passes_to_another_owner(self, storage: Any) -> None:
         created = await self.create(storage, lease_seconds=self.short_lease)
-        version = await self.step(storage, created, 1, entry=_entry(created.saga_id, 0))
-        # The transition renewed the lease for `lease_seconds`; shorten it again.
+        await self.step(storage, created, 1, entry=_entry(created.saga_id, 0))
+        # The transition renewed the lease for `lease_seconds`; re-acquiring shortens it again.
         state = await storage.acquire(
             created.saga_id, owner="worker-a", lease_seconds=self.short_lease
         )
         assert state is not None
+        assert state.lease_owner == "worker-a"
         version = state.version
         await asyncio.sleep(self.expiry_wait)
         taken = await storage.acquire(created.saga_id, owner="worker-b", lease_seconds=30)

@@ -1,0 +1,3 @@
+"""aiobreaker adapter for cqrs."""
+
+__all__: list[str] = []

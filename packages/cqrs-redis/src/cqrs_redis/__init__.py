@@ -1,0 +1,3 @@
+"""redis adapter for cqrs."""
+
+__all__: list[str] = []

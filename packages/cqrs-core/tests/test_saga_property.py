@@ -54,7 +54,8 @@ def cases(draw: st.DrawFn) -> Case:
     writes = len(crash_points(steps, failing, failure))
     crash_at: int | None = draw(st.integers(-1, writes - 1))
     crash_at = None if crash_at == -1 else crash_at
-    when = draw(st.sampled_from(["before", "after"]))
+    whens: list[CrashWhen] = ["before", "after"]
+    when = draw(st.sampled_from(whens))
     return Case(steps, failing, failure, retries, crash_at, when)
 
 

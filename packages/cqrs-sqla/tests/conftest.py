@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cqrs.testing.services import require_service
-from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository
+from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
 
 
 def database_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -50,4 +50,19 @@ async def inbox_on(backend: str, tmp_path_factory: pytest.TempPathFactory) -> As
         yield inbox
     finally:
         await inbox.drop_schema()
+        await engine.dispose()
+
+
+@pytest.fixture
+async def saga_storage_on(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Any]:
+    """An empty saga storage in tables of its own, dropped after the test."""
+    engine = create_async_engine(database_url(backend, tmp_path_factory))
+    storage = SqlAlchemySagaStorage(engine, table=f"saga_{uuid.uuid4().hex[:10]}")
+    await storage.create_schema()
+    try:
+        yield storage
+    finally:
+        await storage.drop_schema()
         await engine.dispose()

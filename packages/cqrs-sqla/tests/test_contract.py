@@ -1,4 +1,4 @@
-"""Every SQL outbox and inbox passes the contract suites from `cqrs.testing`."""
+"""Every SQL outbox, inbox and saga storage passes the contract suites from `cqrs.testing`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 
 from cqrs.testing.inbox import InboxContract
 from cqrs.testing.outbox import OutboxRepositoryContract
-from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository
+from cqrs.testing.saga_storage import SagaStorageContract
+from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
 
 
 class TestSqlAlchemyOutbox(OutboxRepositoryContract):
@@ -21,3 +22,9 @@ class TestSqlAlchemyInbox(InboxContract):
     @pytest.fixture
     async def inbox(self, inbox_on: SqlAlchemyInbox) -> SqlAlchemyInbox:
         return inbox_on
+
+
+class TestSqlAlchemySagaStorage(SagaStorageContract):
+    @pytest.fixture
+    async def storage(self, saga_storage_on: SqlAlchemySagaStorage) -> SqlAlchemySagaStorage:
+        return saga_storage_on

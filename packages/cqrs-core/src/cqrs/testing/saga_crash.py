@@ -267,7 +267,8 @@ class CrashContext(SagaContext):
         """This run's journal so far."""
         return read_journal(self.run, self.journal_file)
 
-    def _kill_if(self, target: int, step: int, action: Literal["act", "compensate"]) -> None:
+    def kill_if_first(self, target: int, step: int, action: Literal["act", "compensate"]) -> None:
+        """SIGKILL this process on the first call of `step` if it is `target` (`kill_pid` only)."""
         first = sum(e.step == step and e.action == action for e in self.journal()) == 1
         if target == step and first and self.kill_pid == os.getpid():
             os.kill(os.getpid(), signal.SIGKILL)
@@ -281,7 +282,7 @@ class JournalStep(SagaStepHandler[CrashContext, int]):
     async def act(self, context: CrashContext) -> SagaStepResult[CrashContext, int]:
         failing = context.fail_act == self.index
         context.record(JournalEntry(self.index, "act", not failing, os.getpid()))
-        context._kill_if(context.kill_act, self.index, "act")
+        context.kill_if_first(context.kill_act, self.index, "act")
         if failing:
             raise StepFailed(f"step {self.index} failed")
         context.acts.append(self.index)
@@ -296,7 +297,7 @@ class JournalStep(SagaStepHandler[CrashContext, int]):
             context.compensate_failures == PERMANENT or failures < context.compensate_failures
         )
         context.record(JournalEntry(self.index, "compensate", not failing, os.getpid()))
-        context._kill_if(context.kill_compensate, self.index, "compensate")
+        context.kill_if_first(context.kill_compensate, self.index, "compensate")
         if failing:
             raise CompensationFailed(f"undoing step {self.index} failed")
         context.compensated.append(self.index)

@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-import signal
-import sys
 import uuid
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +22,6 @@ from cqrs.testing.saga_crash import (
     SimulatedCrash,
     check_invariants,
     crash_points,
-    recover_and_collect,
     run_with_crash,
 )
 
@@ -155,67 +149,3 @@ async def test_crashing_storage_before_and_after() -> None:
     with pytest.raises(SimulatedCrash):
         await after.load_saga_state(saga_id)
     assert after.writes == 2
-
-
-_CHILD = """
-import asyncio, json, os, sys, uuid
-from sqlalchemy.ext.asyncio import create_async_engine
-from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
-from cqrs.testing.saga_crash import SagaScenario, run_saga
-
-async def main(url, saga_id, failing, kill_act, kill_compensate, journal):
-    storage = SqlAlchemySagaStorage(create_async_engine(url))
-    await run_saga(
-        storage, SagaScenario(4, failing), uuid.UUID(saga_id), lease_seconds=0.2,
-        kill_act=kill_act, kill_compensate=kill_compensate, kill_pid=os.getpid(),
-        journal_file=journal,
-    )
-
-asyncio.run(main(*json.loads(sys.argv[1])))
-"""
-
-
-@pytest.mark.parametrize(
-    ("failing", "kill_act", "kill_compensate"),
-    [
-        pytest.param(None, 1, -1, id="killed-in-act-2"),
-        pytest.param(FAILING_STEP, FAILING_STEP, -1, id="killed-in-failing-act"),
-        pytest.param(FAILING_STEP, -1, 0, id="killed-in-compensate-1"),
-    ],
-)
-async def test_recovery_after_the_process_is_killed_inside_a_step(
-    tmp_path: Path, failing: int | None, kill_act: int, kill_compensate: int
-) -> None:
-    pytest.importorskip("aiosqlite")
-    saga_storage = pytest.importorskip("cqrs_sqla.saga_storage")
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    url = f"sqlite+aiosqlite:///{tmp_path / 'sagas.db'}"
-    journal = str(tmp_path / "journal.jsonl")
-    script = tmp_path / "child.py"
-    script.write_text(_CHILD)
-    engine = create_async_engine(url)
-    storage = saga_storage.SqlAlchemySagaStorage(engine)
-    await storage.create_schema()
-    saga_id = uuid.uuid4()
-    scenario = SagaScenario(4, failing)
-    try:
-        args = json.dumps([url, str(saga_id), failing, kill_act, kill_compensate, journal])
-        child = await asyncio.create_subprocess_exec(
-            sys.executable, str(script), args, stderr=asyncio.subprocess.PIPE
-        )
-        _, stderr = await child.communicate()
-        assert child.returncode == -signal.SIGKILL, stderr.decode()
-
-        outcome = await recover_and_collect(
-            storage, scenario, saga_id, crash="SIGKILL", journal_file=journal, lease_seconds=0.2
-        )
-    finally:
-        await engine.dispose()
-
-    check_invariants(outcome)
-    killed = kill_act if kill_act >= 0 else kill_compensate
-    action = "act" if kill_act >= 0 else "compensate"
-    calls = [e for e in outcome.journal if (e.step, e.action) == (killed, action)]
-    assert len(calls) == 2
-    assert calls[0].pid != calls[1].pid

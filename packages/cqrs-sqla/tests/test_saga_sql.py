@@ -1,0 +1,177 @@
+"""Sagas on SQL storage: recovery workers that never overlap, and steps writing to the outbox
+atomically with their transition."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import uuid
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+
+import cqrs
+from cqrs.saga import Saga, SagaContext, SagaRecoveryWorker, SagaStatus, SagaStepHandler
+from cqrs.saga.bootstrap import bootstrap
+from cqrs.saga.map import SagaMap
+from cqrs.testing.services import require_service
+from cqrs_sqla import SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
+
+ACTS: collections.Counter[tuple[str, str]] = collections.Counter()
+RUNNING: set[str] = set()
+OVERLAPS: list[str] = []
+
+
+class Transfer(SagaContext):
+    transfer_id: str
+    amount: int
+
+
+class Debited(cqrs.Response):
+    transfer_id: str
+
+
+class _Step(SagaStepHandler[Transfer, None]):
+    async def act(self, context: Transfer) -> Any:
+        if context.transfer_id in RUNNING:
+            OVERLAPS.append(context.transfer_id)
+        RUNNING.add(context.transfer_id)
+        try:
+            await asyncio.sleep(0.01)
+            ACTS[context.transfer_id, type(self).__name__] += 1
+        finally:
+            RUNNING.discard(context.transfer_id)
+        return self._generate_step_result(None)
+
+
+class Debit(_Step):
+    async def act(self, context: Transfer) -> Any:
+        result = await super().act(context)
+        self._events = [
+            cqrs.NotificationEvent[Debited](
+                event_name="Debited",
+                topic="transfers",
+                payload=Debited(transfer_id=context.transfer_id),
+                partition_key=context.transfer_id,
+            )
+        ]
+        return result
+
+
+class Credit(_Step):
+    pass
+
+
+class Notify(_Step):
+    pass
+
+
+class TransferSaga(Saga[Transfer]):
+    steps = (Debit, Credit, Notify)
+
+
+class Crash(BaseException):
+    """Stands in for the process dying in the middle of a step."""
+
+
+class CrashingCredit(Credit):
+    async def act(self, context: Transfer) -> Any:
+        raise Crash
+
+
+class CrashingSaga(Saga[Transfer]):
+    steps = (Debit, CrashingCredit, Notify)
+
+    @classmethod
+    def saga_name(cls) -> str:
+        return TransferSaga.saga_name()
+
+
+@pytest.fixture(autouse=True)
+def _reset() -> None:
+    ACTS.clear()
+    RUNNING.clear()
+    OVERLAPS.clear()
+
+
+async def test_two_recovery_workers_on_postgres_never_drive_one_saga_at_once(
+    saga_storage_on: SqlAlchemySagaStorage, backend: str
+) -> None:
+    if backend != "postgres":
+        pytest.skip("this guarantee is checked on PostgreSQL, the brief's production database")
+    require_service("postgres")
+    crashing = bootstrap(
+        sagas_mapper=lambda m: m.bind(Transfer, CrashingSaga), saga_storage=saga_storage_on
+    )
+    crashing.lease_seconds = 0.2
+    ids = []
+    for n in range(16):
+        saga_id = uuid.uuid4()
+        ids.append(saga_id)
+        with pytest.raises(Crash):
+            await crashing.execute(Transfer(transfer_id=str(n), amount=n), saga_id)
+    await asyncio.sleep(0.4)
+    saga_map = SagaMap()
+    saga_map.bind(Transfer, TransferSaga)
+    engines = [create_async_engine(saga_storage_on.engine.url) for _ in range(2)]
+    workers = [
+        SagaRecoveryWorker(
+            saga_map,
+            SqlAlchemySagaStorage(engine, table=saga_storage_on.table.name),
+            stale_after=0,
+            lease_seconds=30,
+        )
+        for engine in engines
+    ]
+    try:
+        await asyncio.gather(*(worker.run_once() for worker in workers))
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    assert OVERLAPS == []
+    for n in range(16):
+        assert ACTS[str(n), "Debit"] == 1, "a completed step never runs again"
+        assert ACTS[str(n), "Credit"] == 1
+        assert ACTS[str(n), "Notify"] == 1
+    for saga_id in ids:
+        state = await saga_storage_on.load_saga_state(saga_id)
+        assert state is not None
+        assert state.status is SagaStatus.COMPLETED
+    assert sum(sum(w.recovered.values()) for w in workers) >= 16
+
+
+async def test_step_events_commit_with_the_transition_into_the_outbox(
+    backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from .conftest import database_url
+
+    engine = create_async_engine(database_url(backend, tmp_path_factory))
+    suffix = uuid.uuid4().hex[:8]
+    outbox = SqlAlchemyOutboxedEventRepository(engine, table=f"ob_{suffix}")
+    storage = SqlAlchemySagaStorage(engine, table=f"saga_{suffix}", outbox=outbox)
+    await outbox.create_schema()
+    await storage.create_schema()
+    broker = cqrs.MemoryMessageBroker()
+    try:
+        mediator = bootstrap(
+            sagas_mapper=lambda m: m.bind(Transfer, TransferSaga),
+            saga_storage=storage,
+            message_broker=broker,
+        )
+        await mediator.execute(Transfer(transfer_id="t-1", amount=5))
+        crashing = bootstrap(
+            sagas_mapper=lambda m: m.bind(Transfer, CrashingSaga),
+            saga_storage=storage,
+            message_broker=broker,
+        )
+        with pytest.raises(Crash):
+            await crashing.execute(Transfer(transfer_id="t-2", amount=5))
+        rows = await outbox.claim(worker_id="w", batch_size=10, lease_seconds=5)
+        assert broker.messages == {}, "notification events go through the outbox, not the broker"
+        assert [json.loads(r.payload)["payload"]["transfer_id"] for r in rows] == ["t-1", "t-2"]
+    finally:
+        await storage.drop_schema()
+        await outbox.drop_schema()
+        await engine.dispose()

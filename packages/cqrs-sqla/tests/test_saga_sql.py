@@ -7,6 +7,7 @@ import asyncio
 import collections
 import json
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -96,12 +97,23 @@ def _reset() -> None:
     OVERLAPS.clear()
 
 
+@pytest.fixture
+async def postgres_saga_storage() -> AsyncIterator[SqlAlchemySagaStorage]:
+    """A saga storage on PostgreSQL, the production database this guarantee is checked on."""
+    engine = create_async_engine(require_service("postgres").url)
+    storage = SqlAlchemySagaStorage(engine, table=f"saga_{uuid.uuid4().hex[:10]}")
+    await storage.create_schema()
+    try:
+        yield storage
+    finally:
+        await storage.drop_schema()
+        await engine.dispose()
+
+
 async def test_two_recovery_workers_on_postgres_never_drive_one_saga_at_once(
-    saga_storage_on: SqlAlchemySagaStorage, backend: str
+    postgres_saga_storage: SqlAlchemySagaStorage,
 ) -> None:
-    if backend != "postgres":
-        pytest.skip("this guarantee is checked on PostgreSQL, the brief's production database")
-    require_service("postgres")
+    saga_storage_on = postgres_saga_storage
     crashing = bootstrap(
         sagas_mapper=lambda m: m.bind(Transfer, CrashingSaga), saga_storage=saga_storage_on
     )

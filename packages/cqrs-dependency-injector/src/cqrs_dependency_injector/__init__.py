@@ -1,0 +1,3 @@
+"""dependency-injector adapter for cqrs."""
+
+__all__: list[str] = []

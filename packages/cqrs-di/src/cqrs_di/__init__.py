@@ -1,0 +1,3 @@
+"""di adapter for cqrs."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""fastapi adapter for cqrs."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""faststream adapter for cqrs."""
+
+__all__: list[str] = []

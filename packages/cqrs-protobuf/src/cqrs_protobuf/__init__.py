@@ -1,0 +1,3 @@
+"""protobuf adapter for cqrs."""
+
+__all__: list[str] = []

@@ -7,6 +7,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from cqrs.events.event_emitter import EventEmitter, EventStep
+from cqrs.events.map import EventMap
+from cqrs.protocols.container import Container
+from cqrs.protocols.message_broker import MessageBroker
 
 __all__ = ["EventProcessor"]
 
@@ -32,6 +35,26 @@ class EventProcessor:
         self.emitter = emitter
         self.max_concurrent_event_handlers = max_concurrent_event_handlers
         self.concurrent = concurrent_event_handle_enable and max_concurrent_event_handlers > 1
+
+    @classmethod
+    def for_mediator(
+        cls,
+        container: Container,
+        event_emitter: EventEmitter | None,
+        *,
+        event_map: EventMap | None,
+        message_broker: MessageBroker | None,
+        max_concurrent_event_handlers: int,
+        concurrent_event_handle_enable: bool,
+    ) -> EventProcessor:
+        """The processor a mediator uses: over `event_emitter`, or a new one for the map/broker."""
+        if event_emitter is None:
+            event_emitter = EventEmitter(event_map or EventMap(), container, message_broker)
+        return cls(
+            event_emitter,
+            max_concurrent_event_handlers=max_concurrent_event_handlers,
+            concurrent_event_handle_enable=concurrent_event_handle_enable,
+        )
 
     async def process(self, events: Iterable[Any], *, publish: bool = True) -> None:
         """Handle `events` and all their follow-ups.

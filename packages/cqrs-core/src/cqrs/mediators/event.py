@@ -29,10 +29,11 @@ class EventMediator:
         max_concurrent_event_handlers: int = 1,
         concurrent_event_handle_enable: bool = True,
     ) -> None:
-        if event_emitter is None:
-            event_emitter = EventEmitter(event_map, container, message_broker)
-        self._processor = EventProcessor(
+        self._processor = EventProcessor.for_mediator(
+            container,
             event_emitter,
+            event_map=event_map,
+            message_broker=message_broker,
             max_concurrent_event_handlers=max_concurrent_event_handlers,
             concurrent_event_handle_enable=concurrent_event_handle_enable,
         )

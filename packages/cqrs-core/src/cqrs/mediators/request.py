@@ -41,10 +41,11 @@ class RequestMediator:
     ) -> None:
         self._request_map = request_map
         self._handlers = HandlerSource(container)
-        if event_emitter is None:
-            event_emitter = EventEmitter(event_map or EventMap(), container, message_broker)
-        self._processor = EventProcessor(
+        self._processor = EventProcessor.for_mediator(
+            container,
             event_emitter,
+            event_map=event_map,
+            message_broker=message_broker,
             max_concurrent_event_handlers=max_concurrent_event_handlers,
             concurrent_event_handle_enable=concurrent_event_handle_enable,
         )

@@ -50,10 +50,11 @@ class SagaMediator:
         self.saga_map = saga_map
         self.storage: SagaStorage = storage if storage is not None else MemorySagaStorage()
         self._handlers = HandlerSource(container)
-        if event_emitter is None:
-            event_emitter = EventEmitter(event_map or EventMap(), container, message_broker)
-        self._events = EventProcessor(
+        self._events = EventProcessor.for_mediator(
+            container,
             event_emitter,
+            event_map=event_map,
+            message_broker=message_broker,
             max_concurrent_event_handlers=max_concurrent_event_handlers,
             concurrent_event_handle_enable=concurrent_event_handle_enable,
         )

@@ -11,22 +11,21 @@ Example::
 
 from __future__ import annotations
 
-import contextvars
 import datetime
 import uuid
-from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from cqrs_sqla._unit_of_work import UnitOfWork
 from cqrs_sqla.schema import inbox_table
 
 __all__ = ["SqlAlchemyInbox"]
 
 
-class SqlAlchemyInbox:
+class SqlAlchemyInbox(UnitOfWork):
     """Inserts `(consumer, message_id)` once; a duplicate insert reports the message as seen.
 
     A concurrent delivery of the same message waits on the primary key until the first
@@ -39,43 +38,11 @@ class SqlAlchemyInbox:
         *,
         table: str | sa.Table | None = None,
     ) -> None:
-        if isinstance(session_factory, AsyncEngine):
-            session_factory = async_sessionmaker(session_factory, expire_on_commit=False)
-        engine = session_factory.kw.get("bind")
-        if not isinstance(engine, AsyncEngine):
-            raise TypeError("the session factory must be bound to an AsyncEngine (bind=engine)")
-        self.engine = engine
-        self.session_factory = session_factory
+        super().__init__(session_factory)
         self.table = table if isinstance(table, sa.Table) else inbox_table(table)
-        self._session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
-            f"cqrs_sqla_inbox_{id(self)}", default=None
-        )
 
-    async def create_schema(self) -> None:
-        """Create the table if it does not exist."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(self.table.metadata.create_all, tables=[self.table])
-
-    async def drop_schema(self) -> None:
-        """Drop the table."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(self.table.metadata.drop_all, tables=[self.table])
-
-    async def __aenter__(self) -> AsyncSession:
-        session = self.session_factory()
-        self._session.set(session)
-        return session
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        session = self._session.get()
-        self._session.set(None)
-        if session is not None:
-            await session.close()
+    def _tables(self) -> list[sa.Table]:
+        return [self.table]
 
     def _insert_ignoring_duplicates(self, dialect: str) -> Any:
         if dialect == "postgresql":

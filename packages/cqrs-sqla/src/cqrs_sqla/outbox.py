@@ -15,10 +15,8 @@ Example::
 
 from __future__ import annotations
 
-import contextvars
 import datetime
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -36,6 +34,7 @@ from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.protocols.serializer import Compressor, Serializer
 from cqrs_sqla._claim import claim_rows
+from cqrs_sqla._unit_of_work import UnitOfWork
 from cqrs_sqla.schema import outbox_table
 
 __all__ = ["SqlAlchemyOutboxedEventRepository"]
@@ -60,7 +59,7 @@ def _row_class(table: sa.Table) -> type:
     return cls
 
 
-class SqlAlchemyOutboxedEventRepository:
+class SqlAlchemyOutboxedEventRepository(UnitOfWork):
     """An outbox table written in the caller's `AsyncSession` and drained by relays.
 
     Relays claim with `FOR UPDATE SKIP LOCKED` plus a lease on PostgreSQL and MariaDB/MySQL,
@@ -76,19 +75,10 @@ class SqlAlchemyOutboxedEventRepository:
         table: str | sa.Table | None = None,
         serializer: Serializer | None = None,
     ) -> None:
-        if isinstance(session_factory, AsyncEngine):
-            session_factory = async_sessionmaker(session_factory, expire_on_commit=False)
-        engine = session_factory.kw.get("bind")
-        if not isinstance(engine, AsyncEngine):
-            raise TypeError("the session factory must be bound to an AsyncEngine (bind=engine)")
-        self.engine: AsyncEngine = engine
-        self.session_factory = session_factory
+        super().__init__(session_factory)
         self.table = table if isinstance(table, sa.Table) else outbox_table(table)
         self._row = _row_class(self.table)
         self._codec = RowCodec(serializer, compressor)
-        self._session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
-            f"cqrs_sqla_outbox_{id(self)}", default=None
-        )
         self._owns_engine = False
 
     @classmethod
@@ -110,33 +100,10 @@ class SqlAlchemyOutboxedEventRepository:
         if self._owns_engine:
             await self.engine.dispose()
 
-    async def create_schema(self) -> None:
-        """Create the table and its indexes if they do not exist."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(self.table.metadata.create_all, tables=[self.table])
-
-    async def drop_schema(self) -> None:
-        """Drop the table (tests and tear-downs)."""
-        async with self.engine.begin() as conn:
-            await conn.run_sync(self.table.metadata.drop_all, tables=[self.table])
+    def _tables(self) -> list[sa.Table]:
+        return [self.table]
 
     # -- writing side ---------------------------------------------------------------------------
-
-    async def __aenter__(self) -> AsyncSession:
-        session = self.session_factory()
-        self._session.set(session)
-        return session
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        session = self._session.get()
-        self._session.set(None)
-        if session is not None:
-            await session.close()
 
     def add(self, session: AsyncSession, event: INotificationEvent) -> None:
         """Stage `event` in `session`: it is inserted when the session flushes or commits."""

@@ -1,1 +1,10 @@
-"""Hook implementations of the aiobreaker plugin."""
+"""Hook implementations of the aiobreaker plugin (it provides no URL scheme, only a name)."""
+
+from __future__ import annotations
+
+from cqrs.plugins import hookimpl
+
+
+@hookimpl
+def cqrs_list_schemes() -> dict[str, list[str]]:
+    return {"circuit_breaker": ["aiobreaker"]}

@@ -74,6 +74,9 @@ _EXPORTS: dict[str, str] = {
     # circuit breakers
     "CircuitBreaker": "cqrs.protocols.circuit_breaker",
     "MemoryCircuitBreaker": "cqrs.memory.circuit_breaker",
+    "StoredCircuitBreaker": "cqrs.stored_circuit_breaker",
+    "BreakerStateStore": "cqrs.protocols.breaker_state",
+    "MemoryBreakerStateStore": "cqrs.memory.breaker_state",
     # errors
     "CQRSError": "cqrs.exceptions",
     "CircuitOpenError": "cqrs.exceptions",
@@ -105,6 +108,7 @@ _SUBMODULES = frozenset(
 )
 
 __all__ = [
+    "BreakerStateStore",
     "BuiltinContainer",
     "CORRequestHandler",
     "CQRSError",
@@ -134,6 +138,7 @@ __all__ = [
     "Inbox",
     "JsonSerializer",
     "LoggingMiddleware",
+    "MemoryBreakerStateStore",
     "MemoryCircuitBreaker",
     "MemoryInbox",
     "MemoryMessageBroker",
@@ -163,6 +168,7 @@ __all__ = [
     "Response",
     "Serializer",
     "SqlAlchemyOutboxedEventRepository",
+    "StoredCircuitBreaker",
     "StreamingRequestHandler",
     "StreamingRequestMediator",
     "UnknownSchemeError",
@@ -241,6 +247,7 @@ if TYPE_CHECKING:
     from cqrs.mediators.event import EventMediator
     from cqrs.mediators.request import RequestMediator
     from cqrs.mediators.streaming import StreamingRequestMediator
+    from cqrs.memory.breaker_state import MemoryBreakerStateStore
     from cqrs.memory.circuit_breaker import MemoryCircuitBreaker
     from cqrs.memory.inbox import MemoryInbox
     from cqrs.memory.message_broker import MemoryMessageBroker
@@ -251,6 +258,7 @@ if TYPE_CHECKING:
     from cqrs.outbox.producer import EventProducer
     from cqrs.outbox.relay import OutboxRelay
     from cqrs.outbox.sqlalchemy import SqlAlchemyOutboxedEventRepository
+    from cqrs.protocols.breaker_state import BreakerStateStore
     from cqrs.protocols.circuit_breaker import CircuitBreaker
     from cqrs.protocols.container import Container
     from cqrs.protocols.inbox import Inbox
@@ -274,3 +282,4 @@ if TYPE_CHECKING:
     from cqrs.requests.request_handler import RequestHandler, StreamingRequestHandler
     from cqrs.response import Response
     from cqrs.serializers import JsonSerializer
+    from cqrs.stored_circuit_breaker import StoredCircuitBreaker

@@ -1,8 +1,22 @@
-"""Test kit: contract suites that every implementation of a protocol subclasses.
+"""Test kit: contract suites that every implementation of a protocol subclasses, and chaos tools.
 
-Importing it is left to test code; the opt-in pytest plugin is `cqrs.testing.pytest_plugin`.
+Importing it is left to test code (it imports pytest); the opt-in pytest plugin is
+`cqrs.testing.pytest_plugin`.
 """
 
+from cqrs.testing.breaker_state import BreakerStateContract
+from cqrs.testing.inbox import InboxContract
 from cqrs.testing.message_broker import ContractPayload, MessageBrokerContract
+from cqrs.testing.outbox import OutboxRepositoryContract
+from cqrs.testing.proxy import TcpProxy
+from cqrs.testing.saga_storage import SagaStorageContract
 
-__all__ = ["ContractPayload", "MessageBrokerContract"]
+__all__ = [
+    "BreakerStateContract",
+    "ContractPayload",
+    "InboxContract",
+    "MessageBrokerContract",
+    "OutboxRepositoryContract",
+    "SagaStorageContract",
+    "TcpProxy",
+]

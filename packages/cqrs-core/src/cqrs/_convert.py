@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import decimal
 import enum
+import operator
 import types
 import typing
 import uuid
@@ -18,7 +19,7 @@ __all__ = ["from_builtins", "to_builtins"]
 
 _Decoder = Callable[[Any, str], Any]
 _decoders: dict[Any, _Decoder] = {}
-_field_encoders: dict[type, tuple[tuple[str, bool], ...]] = {}
+_encoders: dict[type, Callable[[Any], dict[str, Any]]] = {}
 
 _SCALARS = (str, int, float, bool, type(None))
 
@@ -28,15 +29,11 @@ def to_builtins(value: Any) -> Any:
     cls = value.__class__
     if cls in _SCALARS:
         return value
-    fields = _field_encoders.get(cls)
-    if fields is None and dataclasses.is_dataclass(value):
-        fields = _fields_of(cls)
-    if fields is not None:
-        return {
-            name: to_builtins(item) if nested else item
-            for name, nested in fields
-            for item in (getattr(value, name),)
-        }
+    encode = _encoders.get(cls)
+    if encode is None and dataclasses.is_dataclass(value):
+        encode = _encoders[cls] = _dataclass_encoder(cls)
+    if encode is not None:
+        return encode(value)
     if isinstance(value, enum.Enum):
         return to_builtins(value.value)
     if isinstance(value, datetime.date | datetime.time):
@@ -53,15 +50,28 @@ def to_builtins(value: Any) -> Any:
     raise TypeError(f"cannot convert {cls.__qualname__} to JSON-compatible data")
 
 
-def _fields_of(cls: type) -> tuple[tuple[str, bool], ...]:
-    """Field names of a dataclass and whether each value may need conversion."""
+def _dataclass_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
+    """A function turning instances of dataclass `cls` into dicts; fields typed as plain
+    scalars are copied as they are, the others converted recursively."""
     hints = _hints(cls)
-    fields = tuple(
-        (f.name, hints.get(f.name, Any) not in (str, int, float, bool))
-        for f in dataclasses.fields(cls)
-    )
-    _field_encoders[cls] = fields
-    return fields
+    names = tuple(f.name for f in dataclasses.fields(cls))
+    convert = tuple(hints.get(name, Any) not in (str, int, float, bool) for name in names)
+    if not names:
+        return lambda value: {}
+    read = operator.attrgetter(*names)
+    if len(names) == 1:
+        name, nested = names[0], convert[0]
+        return lambda value: {name: to_builtins(read(value)) if nested else read(value)}
+    if not any(convert):
+        return lambda value: dict(zip(names, read(value), strict=True))
+
+    def encode(value: Any) -> dict[str, Any]:
+        return {
+            name: to_builtins(item) if nested else item
+            for name, nested, item in zip(names, convert, read(value), strict=True)
+        }
+
+    return encode
 
 
 def from_builtins(tp: Any, value: Any, path: str = "") -> Any:

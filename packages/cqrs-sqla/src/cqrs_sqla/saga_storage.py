@@ -11,6 +11,7 @@ insert in one CTE): one round trip. Elsewhere it is one short transaction. Examp
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -113,14 +114,92 @@ class SqlAlchemySagaStorage:
             "lease_owner": owner,
             "lease_until": now + datetime.timedelta(seconds=lease_seconds),
         }
-        conn = await self._autocommit()
-        try:
-            await conn.execute(sa.insert(self.table).values(values))
-        except IntegrityError as exc:
-            raise SagaConcurrencyError(f"saga {saga_id} already exists") from exc
-        finally:
-            await conn.close()
+        if self._postgres:
+            await self._pg_create(values)
+        else:
+            conn = await self._autocommit()
+            try:
+                await conn.execute(sa.insert(self.table).values(values))
+            except IntegrityError as exc:
+                raise SagaConcurrencyError(f"saga {saga_id} already exists") from exc
+            finally:
+                await conn.close()
         return SagaState(**{**values, "status": SagaStatus.RUNNING})
+
+    async def _pg(self, sql: str, *args: Any) -> str:
+        """Run one statement on a pooled asyncpg connection, autocommitted: one round trip."""
+        async with self.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            status: str = await raw.driver_connection.execute(sql, *args)  # type: ignore[union-attr]
+        return status
+
+    async def _pg_create(self, values: dict[str, Any]) -> None:
+        import asyncpg  # type: ignore[import-untyped]
+
+        sql = (
+            f'INSERT INTO "{self.table.name}" (saga_id, saga_name, status, context, version, '
+            "created_at, updated_at, lease_owner, lease_until) "
+            "VALUES ($1, $2, 'running', $3::json, 1, $4, $4, $5, $6)"
+        )
+        try:
+            await self._pg(
+                sql,
+                values["saga_id"],
+                values["saga_name"],
+                json.dumps(values["context"]),
+                _naive(values["created_at"]),
+                values["lease_owner"],
+                _naive(values["lease_until"]),
+            )
+        except asyncpg.UniqueViolationError as exc:
+            raise SagaConcurrencyError(f"saga {values['saga_id']} already exists") from exc
+
+    async def _pg_transition(
+        self,
+        saga_id: uuid.UUID,
+        version: int,
+        owner: str,
+        values: dict[str, Any],
+        entry: SagaLogEntry | None,
+    ) -> bool:
+        """The state update and the log insert as one statement (a CTE); True if it applied."""
+        args: list[Any] = [
+            version,
+            _naive(values["updated_at"]),
+            values["lease_owner"],
+            _naive(values["lease_until"]),
+            saga_id,
+            owner,
+        ]
+        sets = ["version = $1 + 1", "updated_at = $2", "lease_owner = $3", "lease_until = $4"]
+        if "status" in values:
+            args.append(values["status"])
+            sets.append(f"status = ${len(args)}")
+        if "context" in values:
+            args.append(json.dumps(values["context"]))
+            sets.append(f"context = ${len(args)}::json")
+        sql = (
+            f'UPDATE "{self.table.name}" SET {", ".join(sets)} WHERE saga_id = $5 '
+            "AND version = $1 AND (lease_owner IS NULL OR lease_owner = $6 OR lease_until <= $2)"
+        )
+        if entry is not None:
+            first = len(args) + 1
+            args += [
+                entry.step_index,
+                entry.step_name,
+                entry.action,
+                entry.status.value,
+                _naive(entry.timestamp),
+                entry.details,
+            ]
+            placeholders = ", ".join(f"${n}" for n in range(first, first + 6))
+            sql = (
+                f"WITH updated AS ({sql} RETURNING saga_id) "
+                f'INSERT INTO "{self.log.name}" (saga_id, step_index, step_name, action, status, '
+                f'"timestamp", details) SELECT saga_id, {placeholders} FROM updated'
+            )
+        done = await self._pg(sql, *args)
+        return done.endswith(" 1")
 
     def _lease_free(self, owner: str, now: datetime.datetime) -> Any:
         t = self.table.c
@@ -156,26 +235,8 @@ class SqlAlchemySagaStorage:
             .where(t.saga_id == saga_id, t.version == version, self._lease_free(owner, now))
             .values(values)
         )
-        if self._postgres and entry is not None and not outbox_events:
-            updated = update.returning(t.saga_id).cte("updated")
-            statement = sa.insert(self.log).from_select(
-                ["saga_id", "step_index", "step_name", "action", "status", "timestamp", "details"],
-                sa.select(
-                    updated.c.saga_id,
-                    sa.literal(entry.step_index),
-                    sa.literal(entry.step_name),
-                    sa.literal(entry.action),
-                    sa.literal(entry.status.value),
-                    sa.literal(entry.timestamp, self.log.c.timestamp.type),
-                    sa.literal(entry.details, sa.Text()),
-                ),
-            )
-            conn = await self._autocommit()
-            try:
-                result = await conn.execute(statement)
-            finally:
-                await conn.close()
-            if result.rowcount != 1:
+        if self._postgres and not outbox_events:
+            if not await self._pg_transition(saga_id, version, owner, values, entry):
                 raise self._conflict(saga_id, version)
             return version + 1
         async with self.engine.begin() as conn:
@@ -298,3 +359,10 @@ class SqlAlchemySagaStorage:
                 .where(t.saga_id == saga_id, t.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
+
+
+def _naive(moment: datetime.datetime | None) -> datetime.datetime | None:
+    """`moment` as naive UTC, how the tables store timestamps."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    return moment.astimezone(datetime.UTC).replace(tzinfo=None)

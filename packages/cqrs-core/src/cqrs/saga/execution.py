@@ -12,7 +12,7 @@ import datetime
 import logging
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
 from cqrs._handler_source import HandlerSource
@@ -109,20 +109,11 @@ class SagaExecution:
             outbox_events=outbox_events,
         )
 
-    async def start(
+    def start(
         self, context: Any, saga_id: uuid.UUID
-    ) -> AsyncIterator[SagaStepResult[Any, Any]]:
-        """Create the saga and run it from the first step."""
-        state = await self.storage.create_saga(
-            saga_id,
-            self.saga_type.saga_name(),
-            context.to_dict(),
-            owner=self.owner,
-            lease_seconds=self.lease_seconds,
-        )
-        self.version = state.version
-        async for result in self._forward(context, saga_id, 0, []):
-            yield result
+    ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
+        """Create the saga (on first iteration) and run it from the first step."""
+        return self._forward(context, saga_id, 0, [], create=True)
 
     async def resume(
         self, state: SagaState, context: Any
@@ -175,7 +166,18 @@ class SagaExecution:
         saga_id: uuid.UUID,
         start: int,
         completed: list[tuple[int, type[SagaStepHandler[Any, Any]]]],
-    ) -> AsyncIterator[SagaStepResult[Any, Any]]:
+        *,
+        create: bool = False,
+    ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
+        if create:
+            state = await self.storage.create_saga(
+                saga_id,
+                self.saga_type.saga_name(),
+                context.to_dict(),
+                owner=self.owner,
+                lease_seconds=self.lease_seconds,
+            )
+            self.version = state.version
         steps = self.saga_type.steps
         last = len(steps) - 1
         if start > last:
@@ -192,7 +194,14 @@ class SagaExecution:
         for index in range(start, len(steps)):
             step = steps[index]
             try:
-                handler, result = await self._act(step, context)
+                factory = None if isinstance(step, Fallback) else self.handlers.factory(step)
+                if factory is not None and step.timeout is None:  # type: ignore[union-attr]
+                    handler = factory()
+                    result = await handler.act(context)
+                    if not isinstance(result, SagaStepResult):
+                        result = SagaStepResult(response=result, step_type=type(handler))
+                else:
+                    handler, result = await self._act(step, context)
             except Exception as exc:
                 attempted = step.step if isinstance(step, Fallback) else step
                 _log.warning("saga %s step %s failed: %s", saga_id, attempted.step_name(), exc)
@@ -223,15 +232,9 @@ class SagaExecution:
             completed.append((index, type(handler)))
             if in_process and self.events is not None:
                 await self.events.process(in_process)
-            yield SagaStepResult(
-                response=result.response,
-                step_type=type(handler),
-                with_error=result.with_error,
-                error_message=result.error_message,
-                error_traceback=result.error_traceback,
-                error_type=result.error_type,
-                saga_id=saga_id,
-            )
+            result.step_type = type(handler)
+            result.saga_id = saga_id
+            yield result
 
     async def _act(self, step: SagaStep, context: Any) -> tuple[Any, SagaStepResult[Any, Any]]:
         if not isinstance(step, Fallback):

@@ -76,14 +76,16 @@ class SagaMediator:
             events=self._events,
         )
 
-    async def stream(
+    def stream(
         self, context: Any, saga_id: uuid.UUID | None = None
     ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
-        """Run the saga for `context` (new id unless `saga_id` is given), yielding step results."""
+        """Run the saga for `context` (new id unless `saga_id` is given), yielding step results.
+
+        Raises `HandlerNotBoundError` at once if no saga is bound to the context's type; the
+        saga itself is created when the stream is first iterated.
+        """
         saga_type = self.saga_map.get(type(context))
-        run = self.execution(saga_type)
-        async for result in run.start(context, saga_id or uuid.uuid4()):
-            yield result
+        return self.execution(saga_type).start(context, saga_id or uuid.uuid4())
 
     async def execute(
         self, context: Any, saga_id: uuid.UUID | None = None

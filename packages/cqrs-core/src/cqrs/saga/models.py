@@ -42,7 +42,10 @@ class SagaStatus(enum.StrEnum):
     @property
     def terminal(self) -> bool:
         """Whether nothing more will happen to the saga."""
-        return self in (SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.FAILED)
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset({SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.FAILED})
 
 
 class SagaStepStatus(enum.StrEnum):
@@ -53,7 +56,7 @@ class SagaStepStatus(enum.StrEnum):
     COMPENSATED = "compensated"
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class SagaLogEntry:
     """One line of a saga's step log: which step did what, when, and the error if any."""
 

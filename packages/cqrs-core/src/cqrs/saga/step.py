@@ -15,9 +15,10 @@ ContextT = TypeVar("ContextT")
 ResponseT = TypeVar("ResponseT")
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(slots=True)
 class SagaStepResult(Generic[ContextT, ResponseT]):
-    """The outcome of one step's `act`, streamed by `SagaMediator.stream`."""
+    """The outcome of one step's `act`, streamed by `SagaMediator.stream` (which fills in
+    `step_type` with the class that ran and `saga_id`)."""
 
     response: ResponseT
     step_type: type[SagaStepHandler[ContextT, ResponseT]]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import uuid
 from collections.abc import Callable, Sequence
@@ -20,6 +19,57 @@ def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
+class _Record:
+    """A saga as kept in memory: mutated in place, copied out as a `SagaState` on reads."""
+
+    __slots__ = (
+        "context",
+        "created_at",
+        "lease_owner",
+        "lease_until",
+        "log",
+        "saga_id",
+        "saga_name",
+        "status",
+        "updated_at",
+        "version",
+    )
+
+    def __init__(
+        self,
+        saga_id: uuid.UUID,
+        saga_name: str,
+        context: dict[str, Any],
+        now: datetime.datetime,
+        owner: str | None,
+        lease_until: datetime.datetime | None,
+    ) -> None:
+        self.saga_id = saga_id
+        self.saga_name = saga_name
+        self.status = SagaStatus.RUNNING
+        self.context = context
+        self.version = 1
+        self.created_at = now
+        self.updated_at = now
+        self.lease_owner = owner
+        self.lease_until = lease_until
+        self.log: list[SagaLogEntry] = []
+
+    def state(self, *, with_history: bool = True) -> SagaState:
+        return SagaState(
+            saga_id=self.saga_id,
+            saga_name=self.saga_name,
+            status=self.status,
+            context=dict(self.context),
+            version=self.version,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            lease_owner=self.lease_owner,
+            lease_until=self.lease_until,
+            history=tuple(self.log) if with_history else (),
+        )
+
+
 class MemorySagaStorage:
     """Keeps sagas in a dict; nothing survives the process, but every rule of the protocol holds."""
 
@@ -31,17 +81,13 @@ class MemorySagaStorage:
     ) -> None:
         self._clock = clock
         self.outbox = outbox
-        self._sagas: dict[uuid.UUID, SagaState] = {}
-        self._logs: dict[uuid.UUID, list[SagaLogEntry]] = {}
+        self._sagas: dict[uuid.UUID, _Record] = {}
         self.transitions = 0
 
     @property
     def writes_outbox(self) -> bool:
         """Whether notification events of steps go to the attached outbox with each transition."""
         return self.outbox is not None
-
-    def _lease_until(self, seconds: float) -> datetime.datetime:
-        return self._clock() + datetime.timedelta(seconds=seconds)
 
     async def create_saga(
         self,
@@ -55,28 +101,19 @@ class MemorySagaStorage:
         if saga_id in self._sagas:
             raise SagaConcurrencyError(f"saga {saga_id} already exists")
         now = self._clock()
-        state = SagaState(
-            saga_id=saga_id,
-            saga_name=saga_name,
-            status=SagaStatus.RUNNING,
-            context=dict(context),
-            version=1,
-            created_at=now,
-            updated_at=now,
-            lease_owner=owner,
-            lease_until=self._lease_until(lease_seconds),
+        until = now + datetime.timedelta(seconds=lease_seconds)
+        record = self._sagas[saga_id] = _Record(
+            saga_id, saga_name, dict(context), now, owner, until
         )
-        self._sagas[saga_id] = state
-        self._logs[saga_id] = []
         self.transitions += 1
-        return state
+        return record.state(with_history=False)
 
-    def _held_elsewhere(self, state: SagaState, owner: str) -> bool:
+    def _held_elsewhere(self, record: _Record, owner: str, now: datetime.datetime) -> bool:
         return (
-            state.lease_owner is not None
-            and state.lease_owner != owner
-            and state.lease_until is not None
-            and state.lease_until > self._clock()
+            record.lease_owner is not None
+            and record.lease_owner != owner
+            and record.lease_until is not None
+            and record.lease_until > now
         )
 
     async def transition(
@@ -93,27 +130,28 @@ class MemorySagaStorage:
     ) -> int:
         if outbox_events and self.outbox is None:
             raise TypeError("this saga storage has no outbox for outbox_events")
-        state = self._sagas.get(saga_id)
-        if state is None:
+        record = self._sagas.get(saga_id)
+        if record is None:
             raise SagaConcurrencyError(f"saga {saga_id} does not exist")
-        if state.version != version or self._held_elsewhere(state, owner):
+        now = self._clock()
+        if record.version != version or self._held_elsewhere(record, owner, now):
             raise SagaConcurrencyError(
-                f"saga {saga_id} moved on (version {state.version}, expected {version}, "
-                f"lease {state.lease_owner})"
+                f"saga {saga_id} moved on (version {record.version}, expected {version}, "
+                f"lease {record.lease_owner})"
             )
-        new_status = status or state.status
-        terminal = new_status.terminal
-        self._sagas[saga_id] = dataclasses.replace(
-            state,
-            status=new_status,
-            context=dict(context) if context is not None else state.context,
-            version=version + 1,
-            updated_at=self._clock(),
-            lease_owner=None if terminal else owner,
-            lease_until=None if terminal else self._lease_until(lease_seconds),
-        )
+        if status is not None:
+            record.status = status
+        if context is not None:
+            record.context = dict(context)
+        record.version = version + 1
+        record.updated_at = now
+        if record.status.terminal:
+            record.lease_owner = record.lease_until = None
+        else:
+            record.lease_owner = owner
+            record.lease_until = now + datetime.timedelta(seconds=lease_seconds)
         if entry is not None:
-            self._logs[saga_id].append(entry)
+            record.log.append(entry)
         if outbox_events and self.outbox is not None:
             async with self.outbox as session:
                 for event in outbox_events:
@@ -123,42 +161,39 @@ class MemorySagaStorage:
         return version + 1
 
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState | None:
-        state = self._sagas.get(saga_id)
-        if state is None:
-            return None
-        return dataclasses.replace(state, history=tuple(self._logs[saga_id]))
+        record = self._sagas.get(saga_id)
+        return None if record is None else record.state()
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
-        return list(self._logs.get(saga_id, ()))
+        record = self._sagas.get(saga_id)
+        return [] if record is None else list(record.log)
 
     async def find_interrupted(self, *, stale_after: float, limit: int = 100) -> list[uuid.UUID]:
         now = self._clock()
         cutoff = now - datetime.timedelta(seconds=stale_after)
         found = [
-            state.saga_id
-            for state in self._sagas.values()
-            if not state.status.terminal
-            and state.updated_at <= cutoff
-            and (state.lease_until is None or state.lease_until <= now)
+            record.saga_id
+            for record in self._sagas.values()
+            if not record.status.terminal
+            and record.updated_at <= cutoff
+            and (record.lease_until is None or record.lease_until <= now)
         ]
         return found[:limit]
 
     async def acquire(
         self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float
     ) -> SagaState | None:
-        state = self._sagas.get(saga_id)
-        if state is None or self._held_elsewhere(state, owner):
+        record = self._sagas.get(saga_id)
+        now = self._clock()
+        if record is None or self._held_elsewhere(record, owner, now):
             return None
-        state = self._sagas[saga_id] = dataclasses.replace(
-            state,
-            version=state.version + 1,
-            lease_owner=owner,
-            lease_until=self._lease_until(lease_seconds),
-        )
+        record.version += 1
+        record.lease_owner = owner
+        record.lease_until = now + datetime.timedelta(seconds=lease_seconds)
         self.transitions += 1
-        return dataclasses.replace(state, history=tuple(self._logs[saga_id]))
+        return record.state()
 
     async def release(self, saga_id: uuid.UUID, *, owner: str) -> None:
-        state = self._sagas.get(saga_id)
-        if state is not None and state.lease_owner == owner:
-            self._sagas[saga_id] = dataclasses.replace(state, lease_owner=None, lease_until=None)
+        record = self._sagas.get(saga_id)
+        if record is not None and record.lease_owner == owner:
+            record.lease_owner = record.lease_until = None

@@ -59,7 +59,7 @@ class Ship(Reserve):
 
 
 class OrderSaga(Saga[OrderContext]):
-    steps = [Reserve, Pay, Ship]
+    steps = [Reserve, Pay, Ship]  # noqa: RUF012 - python-cqrs's documented style
 
 
 def _mediator(storage: Any) -> Any:

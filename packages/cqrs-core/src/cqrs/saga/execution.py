@@ -75,6 +75,7 @@ class SagaExecution:
         self.compensation = compensation
         self.events = events
         self.version = 0
+        self._writes_outbox = storage.writes_outbox
 
     async def _transition(
         self,
@@ -272,8 +273,11 @@ class SagaExecution:
         With a storage that writes an outbox, notification events go to the outbox in the
         step's own transition (they are published only if the step is recorded as done).
         """
-        events = list(handler.events)
-        if not self.storage.writes_outbox:
+        events = handler.events
+        if not events:
+            return [], []
+        events = list(events)
+        if not self._writes_outbox:
             return events, []
         to_outbox = [e for e in events if getattr(e, "__cqrs_notification__", False)]
         return [e for e in events if not getattr(e, "__cqrs_notification__", False)], to_outbox

@@ -16,10 +16,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chaos_bench import print_report as print_chaos
+from chaos_bench import run_chaos
 from imports import ImportCase, compile_bytecode, measure
 from pycqrs_env import PYCQRS_VERSION, ensure_env
 from relay_bench import add_arguments as add_relay_arguments
 from relay_bench import options_from, print_relay, run_relay
+from saga_bench import print_saga, run_saga
 from workloads import FAMILIES, ROWS, Row
 
 __all__ = ["main"]
@@ -55,6 +58,10 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--import-runs", type=int, default=21, help="processes per import case")
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke test")
     parser.add_argument("--no-relay", action="store_true", help="skip the outbox relay benchmark")
+    parser.add_argument("--no-saga", action="store_true", help="skip the saga benchmark")
+    parser.add_argument(
+        "--chaos", action="store_true", help="also run the large outbox chaos scenario (~3 min)"
+    )
     add_relay_arguments(parser)
     args = parser.parse_args()
     if args.quick:
@@ -346,6 +353,8 @@ def main() -> None:
     )
     imports = _import_rows(import_results)
     relay = None if args.no_relay else run_relay(ours_python, pycqrs_python, options_from(args))
+    saga = None if args.no_saga else run_saga(ours_python, pycqrs_python)
+    chaos = run_chaos() if args.chaos else None
 
     meta = {
         "iterations": args.iterations,
@@ -364,12 +373,18 @@ def main() -> None:
     _print(timing, imports, meta)
     if relay is not None:
         print_relay(relay, _table)
+    if saga is not None:
+        print_saga(saga)
+    if chaos is not None:
+        print_chaos(chaos)
     OUT.mkdir(exist_ok=True)
     results = {
         "meta": meta,
         "timing": timing,
         "imports": imports,
         "relay": relay,
+        "saga": saga,
+        "chaos": chaos,
         "raw": {"ours": ours_results, "pycqrs": pycqrs_results, "imports": import_results},
     }
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")

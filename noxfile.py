@@ -79,7 +79,9 @@ def docs(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks side by side with python-cqrs 5.3.0 (installed in its own environment)."""
     _sync(session, "--all-packages", "--no-default-groups", "--group", "test")
-    session.run("python", "bench/run.py", *session.posargs, env={"UV_PYTHON_DOWNLOADS": "never"})
+    session.run(
+        "python", "bench/run.py", "--chaos", *session.posargs, env={"UV_PYTHON_DOWNLOADS": "never"}
+    )
 
 
 if os.environ.get("CI"):

@@ -14,11 +14,13 @@ __all__: list[str] = []
 class HandlerSource:
     """Asks the container for a new handler per use, caching the built-in container's factories."""
 
-    __slots__ = ("_container", "_factories")
+    __slots__ = ("_container", "_factories", "plans")
 
     def __init__(self, container: Container) -> None:
         self._container = container
         self._factories: dict[type, Callable[[], Any]] = {}
+        self.plans: dict[Any, Any] = {}
+        """Per-saga-type step plans, cached by the saga engine for this container."""
 
     def factory(self, handler_type: type) -> Callable[[], Any] | None:
         """A synchronous factory for `handler_type`, or `None` if the container is async-only."""

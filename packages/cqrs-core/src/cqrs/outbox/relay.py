@@ -29,6 +29,9 @@ __all__ = ["OutboxRelay", "RelayCounters"]
 
 _log = logging.getLogger("cqrs.outbox.relay")
 
+_Outcome = tuple[list[OutboxedEvent], list[OutboxedEvent]]
+"""What publishing a batch gave: the rows the broker accepted, and the rows to release."""
+
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
@@ -104,7 +107,7 @@ class OutboxRelay:
         idle = self.poll_interval
         while not self._stopping.is_set():
             try:
-                handled = await self.run_once()
+                handled = await self.run_until_idle()
             except Exception:
                 self.counters.errors += 1
                 _log.exception("outbox relay %s: round failed; retrying", self.worker_id)
@@ -120,19 +123,91 @@ class OutboxRelay:
 
     async def run_once(self) -> int:
         """Claim and publish one batch; returns how many rows were claimed."""
+        claimed = await self._claim()
+        if claimed is None:
+            return 0
+        await self._settle(await self._publish(*claimed))
+        return len(claimed[0])
+
+    async def run_until_idle(self) -> int:
+        """Relay batches back to back until a claim finds nothing or `stop` is called.
+
+        While a batch is published, the previous one is settled and then the next one claimed,
+        so PostgreSQL round trips overlap the broker's. Key order still holds: the rows of a
+        batch being published are leased, hence unsettled, and hold back every later row of
+        their keys from the claim that runs meanwhile. Returns how many rows were claimed.
+        """
+        total = 0
+        current = await self._claim()
+        unsettled: _Outcome | None = None
+        while current is not None or unsettled is not None:
+            if current is None:
+                # The claim made while publishing found nothing, perhaps only because the rows
+                # in flight held the rest back: settle them, then look again.
+                assert unsettled is not None
+                await self._settle(unsettled)
+                unsettled = None
+                if not self._stopping.is_set():
+                    current = await self._claim()
+                continue
+            total += len(current[0])
+            ahead = asyncio.ensure_future(self._settle_then_claim(unsettled))
+            unsettled = None
+            try:
+                outcome = await self._publish(*current)
+            except BaseException:
+                await self._abandon(ahead)
+                raise
+            unsettled = outcome
+            current = await ahead
+        return total
+
+    async def _claim(self) -> tuple[Sequence[OutboxedEvent], float] | None:
+        """A freshly leased batch and the monotonic time its lease started, or `None`."""
         started = time.monotonic()
         batch = await self.outbox.claim(
             worker_id=self.worker_id, batch_size=self.batch_size, lease_seconds=self.lease_seconds
         )
         if not batch:
-            return 0
+            return None
         self.counters.batches += 1
+        return batch, started
+
+    async def _settle_then_claim(
+        self, outcome: _Outcome | None
+    ) -> tuple[Sequence[OutboxedEvent], float] | None:
+        if outcome is not None:
+            await self._settle(outcome)
+        if self._stopping.is_set():
+            return None
+        return await self._claim()
+
+    async def _abandon(
+        self, ahead: asyncio.Future[tuple[Sequence[OutboxedEvent], float] | None]
+    ) -> None:
+        """After a failed publish: let the claim in progress finish and give its rows back."""
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            ahead.cancel()
+            return
+        try:
+            claimed = await ahead
+        except Exception:
+            return
+        if claimed is not None:
+            await self._settle(([], list(claimed[0])))
+
+    async def _publish(self, batch: Sequence[OutboxedEvent], started: float) -> _Outcome:
+        """Publish a claimed batch; returns the rows published and the rows to release."""
         deadline = started + self.lease_seconds * 0.8
         send_many = getattr(self.broker, "send_many", None)
         if callable(send_many):
-            published, leftovers = await self._publish_in_waves(batch, deadline, send_many)
-        else:
-            published, leftovers = await self._publish_each(_sequences(batch), deadline)
+            return await self._publish_in_waves(batch, deadline, send_many)
+        return await self._publish_each(_sequences(batch), deadline)
+
+    async def _settle(self, outcome: _Outcome) -> None:
+        """Mark published rows as such and release the leftovers."""
+        published, leftovers = outcome
         if published:
             settled = await self.outbox.mark_published(published, worker_id=self.worker_id)
             self.counters.published += settled
@@ -146,7 +221,6 @@ class OutboxRelay:
         if leftovers:
             await self.outbox.release(leftovers, worker_id=self.worker_id)
             self.counters.released += len(leftovers)
-        return len(batch)
 
     def _past(self, deadline: float) -> bool:
         return self._stopping.is_set() or time.monotonic() > deadline

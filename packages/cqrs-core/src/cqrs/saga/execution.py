@@ -28,6 +28,9 @@ __all__ = ["CompensationPolicy", "SagaCompensationError", "SagaExecution"]
 _log = logging.getLogger("cqrs.saga")
 
 
+_NONE: list[Any] = []
+
+
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
@@ -192,14 +195,15 @@ class SagaExecution:
                 step_status=SagaStepStatus.COMPLETED,
             )
             return
+        plan = self._plan()
+        storage = self.storage
         for index in range(start, len(steps)):
-            step = steps[index]
+            step, factory = plan[index]
             try:
-                factory = None if isinstance(step, Fallback) else self.handlers.factory(step)
-                if factory is not None and step.timeout is None:  # type: ignore[union-attr]
+                if factory is not None:
                     handler = factory()
                     result = await handler.act(context)
-                    if not isinstance(result, SagaStepResult):
+                    if result.__class__ is not SagaStepResult:
                         result = SagaStepResult(response=result, step_type=type(handler))
                 else:
                     handler, result = await self._act(step, context)
@@ -220,14 +224,22 @@ class SagaExecution:
                     await self._compensate(context, saga_id, completed)
                 raise
             in_process, to_outbox = self._split_events(handler)
-            await self._transition(
-                saga_id,
-                context,
-                status=SagaStatus.COMPLETED if index == last else None,
-                index=index,
+            entry = SagaLogEntry(
+                saga_id=saga_id,
+                step_index=index,
                 step_name=type(handler).step_name(),
                 action="act",
-                step_status=SagaStepStatus.COMPLETED,
+                status=SagaStepStatus.COMPLETED,
+                timestamp=_utcnow(),
+            )
+            self.version = await storage.transition(
+                saga_id,
+                version=self.version,
+                owner=self.owner,
+                lease_seconds=self.lease_seconds,
+                status=SagaStatus.COMPLETED if index == last else None,
+                context=context.to_dict(),
+                entry=entry,
                 outbox_events=to_outbox,
             )
             completed.append((index, type(handler)))
@@ -236,6 +248,20 @@ class SagaExecution:
             result.step_type = type(handler)
             result.saga_id = saga_id
             yield result
+
+    def _plan(self) -> list[tuple[SagaStep, Any]]:
+        """Each step with a synchronous factory when it can be acted on directly (no fallback,
+        no timeout, a built-in container), worked out once per saga type and container."""
+        plan: list[tuple[SagaStep, Any]] | None = self.handlers.plans.get(self.saga_type)
+        if plan is None:
+            plan = []
+            for step in self.saga_type.steps:
+                factory = None
+                if not isinstance(step, Fallback) and step.timeout is None:
+                    factory = self.handlers.factory(step)
+                plan.append((step, factory))
+            self.handlers.plans[self.saga_type] = plan
+        return plan
 
     async def _act(self, step: SagaStep, context: Any) -> tuple[Any, SagaStepResult[Any, Any]]:
         if not isinstance(step, Fallback):
@@ -275,7 +301,7 @@ class SagaExecution:
         """
         events = handler.events
         if not events:
-            return [], []
+            return _NONE, _NONE
         events = list(events)
         if not self._writes_outbox:
             return events, []

@@ -1,3 +1,0 @@
-"""fastapi adapter for cqrs."""
-
-__all__: list[str] = []

@@ -1,3 +1,0 @@
-"""faststream adapter for cqrs."""
-
-__all__: list[str] = []

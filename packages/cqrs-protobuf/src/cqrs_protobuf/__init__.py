@@ -1,3 +1,0 @@
-"""protobuf adapter for cqrs."""
-
-__all__: list[str] = []

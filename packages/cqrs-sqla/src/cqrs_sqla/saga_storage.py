@@ -134,7 +134,7 @@ class SqlAlchemySagaStorage:
         return status
 
     async def _pg_create(self, values: dict[str, Any]) -> None:
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg  # type: ignore[import-untyped,import-not-found,unused-ignore]
 
         sql = (
             f'INSERT INTO "{self.table.name}" (saga_id, saga_name, status, context, version, '

@@ -3,7 +3,8 @@
 Run it with `uv run python examples/app.py`. It creates a meeting, picks a room through a chain
 of responsibility, lets people join (a domain event updates the read model), streams
 invitations, then closes the meeting: the notification event goes to the in-memory broker and
-is consumed back through an event mediator, as a separate service would.
+is consumed back through an event mediator, as a separate service would. Finally a saga
+archives the meeting in two steps, each persisted (in memory) before the next runs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from dataclasses import dataclass, field
 import cqrs
 from cqrs.events import bootstrap as event_bootstrap
 from cqrs.requests import bootstrap as request_bootstrap
+from cqrs.saga import Saga, SagaContext, SagaMediator, SagaStepHandler, SagaStepResult
+from cqrs.saga import bootstrap as saga_bootstrap
+from cqrs.saga.storage.memory import MemorySagaStorage
 
 MEETINGS_TOPIC = "meetings"
 
@@ -284,6 +288,39 @@ def consumed_events_mapper(mapper: cqrs.EventMap) -> None:
     mapper.bind(MeetingClosed, SendMeetingSummary)
 
 
+# --- A saga: archiving a closed meeting in two compensable steps -----------------------------
+
+
+class ArchiveContext(SagaContext):
+    meeting_id: str
+    recording_url: str | None = None
+    notified: list[str] = field(default_factory=list)
+
+
+class StoreRecording(SagaStepHandler[ArchiveContext, None]):
+    async def act(self, context: ArchiveContext) -> SagaStepResult[ArchiveContext, None]:
+        context.recording_url = f"https://archive.example.com/{context.meeting_id}.mp4"
+        print(f"  saga: recording stored at {context.recording_url}")
+        return self._generate_step_result(None)
+
+    async def compensate(self, context: ArchiveContext) -> None:
+        print("  saga: recording deleted")
+
+
+class NotifyAttendees(SagaStepHandler[ArchiveContext, None]):
+    def __init__(self, repository: MeetingRepository) -> None:
+        self.repository = repository
+
+    async def act(self, context: ArchiveContext) -> SagaStepResult[ArchiveContext, None]:
+        context.notified = list(self.repository.get(context.meeting_id).attendees)
+        print(f"  saga: {len(context.notified)} attendees notified")
+        return self._generate_step_result(None)
+
+
+class ArchiveMeeting(Saga[ArchiveContext]):
+    steps = (StoreRecording, NotifyAttendees)
+
+
 @dataclass
 class App:
     """The mediators of the service and of its consumer, sharing one in-memory broker."""
@@ -293,6 +330,7 @@ class App:
     mediator: cqrs.RequestMediator
     streaming: cqrs.StreamingRequestMediator
     events: cqrs.EventMediator
+    sagas: SagaMediator
 
 
 def build_app() -> App:
@@ -315,6 +353,11 @@ def build_app() -> App:
         ),
         events=event_bootstrap.bootstrap(
             di_container=container, events_mapper=consumed_events_mapper
+        ),
+        sagas=saga_bootstrap.bootstrap(
+            di_container=container,
+            sagas_mapper=lambda m: m.bind(ArchiveContext, ArchiveMeeting),
+            saga_storage=MemorySagaStorage(),
         ),
     )
 
@@ -356,6 +399,10 @@ async def main() -> None:
     print("close meeting m-1")
     await app.mediator.send(CloseMeeting(meeting_id="m-1"))
     await asyncio.wait_for(consumer, timeout=5)
+
+    print("archive meeting m-1")
+    async for _ in app.sagas.stream(ArchiveContext(meeting_id="m-1")):
+        pass
 
     summaries = app.container.get(Outbox).summaries
     print(

@@ -52,6 +52,9 @@ def test_runs_as_a_script_and_reports_each_step() -> None:
         "close meeting m-1",
         "  broker: MeetingClosed on 'meetings' (key m-1)",
         "  consumer: summary of 'Quarterly planning' sent to ada, grace, linus",
+        "archive meeting m-1",
+        "  saga: recording stored at https://archive.example.com/m-1.mp4",
+        "  saga: 3 attendees notified",
         "done: 1 message published, 1 summary sent",
     ]
     assert "Traceback" not in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -13,6 +14,14 @@ from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus
 from cqrs.saga.storage.protocol import SagaConcurrencyError
 
 __all__ = ["MemorySagaStorage"]
+
+
+_TERMINAL = frozenset({SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.FAILED})
+
+
+@functools.lru_cache(maxsize=64)
+def _seconds(seconds: float) -> datetime.timedelta:
+    return datetime.timedelta(seconds=seconds)
 
 
 def _utcnow() -> datetime.datetime:
@@ -134,7 +143,12 @@ class MemorySagaStorage:
         if record is None:
             raise SagaConcurrencyError(f"saga {saga_id} does not exist")
         now = self._clock()
-        if record.version != version or self._held_elsewhere(record, owner, now):
+        if record.version != version or (
+            record.lease_owner is not None
+            and record.lease_owner != owner
+            and record.lease_until is not None
+            and record.lease_until > now
+        ):
             raise SagaConcurrencyError(
                 f"saga {saga_id} moved on (version {record.version}, expected {version}, "
                 f"lease {record.lease_owner})"
@@ -142,14 +156,14 @@ class MemorySagaStorage:
         if status is not None:
             record.status = status
         if context is not None:
-            record.context = dict(context)
+            record.context = context
         record.version = version + 1
         record.updated_at = now
-        if record.status.terminal:
+        if record.status in _TERMINAL:
             record.lease_owner = record.lease_until = None
         else:
             record.lease_owner = owner
-            record.lease_until = now + datetime.timedelta(seconds=lease_seconds)
+            record.lease_until = now + _seconds(lease_seconds)
         if entry is not None:
             record.log.append(entry)
         if outbox_events and self.outbox is not None:

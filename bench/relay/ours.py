@@ -187,10 +187,10 @@ async def throughput(args: Any) -> dict[str, Any]:
                 counter.begins = counter.commits = 0
 
             async def drain(relay: OutboxRelay) -> None:
-                # `run()`'s busy path (it loops at once while rounds find work), stopping when
-                # every seeded row has been published by one relay or another.
+                # `run()`'s busy path (`run_until_idle`: the next claim overlaps publishing),
+                # stopping when every seeded row has been published by one relay or another.
                 while sum(r.counters.published for r in relays) < args.events:
-                    if not await relay.run_once():
+                    if not await relay.run_until_idle():
                         await asyncio.sleep(0.002)
 
             started = time.perf_counter()

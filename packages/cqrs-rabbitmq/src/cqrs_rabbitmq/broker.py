@@ -22,6 +22,7 @@ topic as routing key, so a queue bound with `orders.*` receives every `orders.<x
 from __future__ import annotations
 
 import asyncio
+import datetime
 from collections.abc import Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
@@ -38,6 +39,7 @@ from aio_pika.abc import (
 
 from cqrs.plugins import redact_url
 from cqrs.protocols.message_broker import Message
+from cqrs_rabbitmq import _frames
 from cqrs_rabbitmq._codec import to_amqp
 
 if TYPE_CHECKING:
@@ -99,6 +101,7 @@ class RabbitMQMessageBroker:
         self._exchange: AbstractRobustExchange | None = None
         self._topology: AbstractRobustChannel | None = None
         self._lock = asyncio.Lock()
+        self._raw_frames = False
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RabbitMQMessageBroker:
@@ -162,20 +165,21 @@ class RabbitMQMessageBroker:
         queues them in the order given. If the connection drops midway, every message from the
         first unconfirmed one on is published again, in order, once it is back.
         """
-        pending = [(message.topic, to_amqp(message)) for message in messages]
+        batch = list(messages)
+        amqp: list[aio_pika.Message] = []
+        now = datetime.datetime.now(datetime.UTC)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.reconnect_timeout
-        attempt = 0
-        while pending:
+        attempt = start = 0
+        while start < len(batch):
             exchange = await self._ready_exchange()
-            results = await asyncio.gather(
-                *(
-                    exchange.publish(amqp, routing_key=topic, mandatory=self.mandatory)
-                    for topic, amqp in pending
-                ),
-                return_exceptions=True,
-            )
-            failures = [(i, r) for i, r in enumerate(results) if isinstance(r, BaseException)]
+            results: list[BaseException | None]
+            if self._raw_frames:
+                results = await self._publish_frames(batch[start:], now)
+            else:
+                amqp = amqp or [to_amqp(message) for message in batch]
+                results = await self._publish_each(exchange, batch[start:], amqp[start:])
+            failures = [(i, r) for i, r in enumerate(results) if r is not None]
             if not failures:
                 return
             for _, error in failures:
@@ -185,9 +189,40 @@ class RabbitMQMessageBroker:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise error
-            pending = pending[first:]
+            start += first
             await self._wait_recovered(remaining, attempt, error)
             attempt += 1
+
+    async def _publish_frames(
+        self, messages: list[Message], now: datetime.datetime
+    ) -> list[BaseException | None]:
+        """Publish with one write per chunk of pre-encoded frames (see `_frames`)."""
+        channel = self._channel
+        try:
+            if channel is None or channel.is_closed:
+                raise amqp_errors.ChannelInvalidStateError(f"{channel!r} closed")
+            underlay = await channel.get_underlay_channel()
+        except Exception as error:
+            return [error] * len(messages)
+        return await _frames.publish(
+            underlay, self.exchange_name, messages, mandatory=self.mandatory, now=now
+        )
+
+    async def _publish_each(
+        self,
+        exchange: AbstractRobustExchange,
+        messages: list[Message],
+        amqp: list[aio_pika.Message],
+    ) -> list[BaseException | None]:
+        """Publish with aio-pika, one `Exchange.publish` task per message."""
+        results = await asyncio.gather(
+            *(
+                exchange.publish(body, routing_key=message.topic, mandatory=self.mandatory)
+                for message, body in zip(messages, amqp, strict=True)
+            ),
+            return_exceptions=True,
+        )
+        return [r if isinstance(r, BaseException) else None for r in results]
 
     async def declare_queue(
         self,
@@ -238,9 +273,13 @@ class RabbitMQMessageBroker:
             exchange = await channel.declare_exchange(
                 self.exchange_name, self.exchange_type, durable=True
             )
+            underlay = await channel.get_underlay_channel()
         except BaseException:
             await connection.close()
             raise
+        # aio-pika publishes one message per task; `_frames` writes whole chunks when the
+        # aiormq channel has the internals it needs, and aio-pika's path is kept otherwise.
+        self._raw_frames = _frames.supports(underlay)
         self._connection, self._channel, self._exchange = connection, channel, exchange
 
     async def _topology_channel(self) -> AbstractRobustChannel:

@@ -59,6 +59,9 @@ class OutboxRelay:
     refused row is retried after an exponential backoff with jitter; after `max_attempts` it is
     dead-lettered, holding back the later rows of its key. Rows whose lease is nearly over are
     released unpublished rather than risk a second worker publishing them at the same time.
+    While there is work, `run` claims the next batch (after settling the previous one) while
+    the current one is being published; rows claimed but not yet published when it stops are
+    released.
     """
 
     def __init__(
@@ -71,7 +74,7 @@ class OutboxRelay:
         lease_seconds: float = 30.0,
         max_attempts: int = 10,
         backoff: ExponentialBackoff | None = None,
-        max_in_flight: int = 256,
+        max_in_flight: int = 1000,
         poll_interval: float = 0.05,
         max_poll_interval: float = 1.0,
         clock: Callable[[], datetime.datetime] = _utcnow,

@@ -30,6 +30,30 @@ def _due(table: sa.Table, now: datetime.datetime) -> Any:
     )
 
 
+def _not_parked(table: sa.Table, now: Any) -> Any:
+    """No earlier unsettled row of the same key is out of reach right now (dead-lettered, waiting
+    for its retry, or leased), so rows parked behind one never fill a batch's LIMIT."""
+    t = table.c
+    blocker = table.alias("blocker")
+    b = blocker.c
+    out_of_reach = sa.or_(
+        b.status == _DEAD,
+        b.available_at > now,
+        sa.and_(b.lease_until.is_not(None), b.lease_until > now),
+    )
+    parked = (
+        sa.select(sa.literal(1))
+        .where(
+            b.partition_key == t.partition_key,
+            b.id < t.id,
+            b.status.in_((_PENDING, _DEAD)),
+            out_of_reach,
+        )
+        .exists()
+    )
+    return sa.or_(t.partition_key.is_(None), ~parked)
+
+
 async def claim_rows(
     engine: AsyncEngine,
     table: sa.Table,
@@ -90,6 +114,7 @@ def _postgresql_claim(table: sa.Table) -> Any:
             t.status == _PENDING,
             t.available_at <= now,
             sa.or_(t.lease_until.is_(None), t.lease_until <= now),
+            _not_parked(table, now),
         )
         .order_by(t.id)
         .limit(sa.bindparam("batch_size", type_=sa.Integer()))
@@ -147,7 +172,12 @@ async def _claim_generic(
 ) -> Sequence[Any]:
     """Lock candidates, find the earliest unsettled row of each key outside them, lease the rest."""
     t = table.c
-    query = sa.select(table).where(_due(table, now)).order_by(t.id).limit(batch_size)
+    query = (
+        sa.select(table)
+        .where(_due(table, now), _not_parked(table, now))
+        .order_by(t.id)
+        .limit(batch_size)
+    )
     if skip_locked:
         query = query.with_for_update(skip_locked=True)
     candidates = (await conn.execute(query)).all()

@@ -108,15 +108,21 @@ class MemoryOutboxedEventRepository:
     ) -> list[OutboxedEvent]:
         now = self._clock()
         candidates: list[_Row] = []
+        parked: set[str] = set()
         for row in self._rows.values():
             if len(candidates) >= batch_size:
                 break
+            key = row.event.partition_key
+            if key is not None and key in parked:
+                continue
             if (
                 row.event.status is OutboxStatus.PENDING
                 and row.available_at <= now
                 and (row.lease_until is None or row.lease_until <= now)
             ):
                 candidates.append(row)
+            elif key is not None:
+                parked.add(key)
         chosen = {row.event.id for row in candidates}
         lease_until = now + datetime.timedelta(seconds=lease_seconds)
         claimed: list[OutboxedEvent] = []

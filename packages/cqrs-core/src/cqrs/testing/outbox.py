@@ -182,6 +182,18 @@ class OutboxRepositoryContract(abc.ABC):
         assert _numbers(replayed) == [0, 1]
         assert replayed[0].attempts == 0
 
+    async def test_a_long_parked_key_does_not_starve_other_keys(self, outbox: Any) -> None:
+        await self.write(outbox, *(_event(n, key="K") for n in range(12)))
+        await self.write(outbox, *(_event(100 + n, key=f"other-{n}") for n in range(3)))
+        first = await self.claim(outbox, "w1", size=1)
+        await outbox.mark_failed(first[0], worker_id="w1", error="poison", retry_at=None)
+        rows = await self.claim(outbox, "w2", size=5)
+        assert _numbers(rows) == [100, 101, 102], "rows parked behind a dead letter fill no batch"
+        await outbox.release(rows, worker_id="w2")
+        leased = await self.claim(outbox, "w3", size=1)
+        assert _numbers(leased) == [100]
+        assert _numbers(await self.claim(outbox, "w4", size=2)) == [101, 102]
+
     async def test_discarding_a_dead_letter_releases_its_key(self, outbox: Any) -> None:
         await self.write(outbox, _event(0, key="K"), _event(1, key="K"))
         rows = await self.claim(outbox, "w1")

@@ -76,7 +76,7 @@ class OutboxRelay:
         backoff: ExponentialBackoff | None = None,
         max_in_flight: int = 1000,
         poll_interval: float = 0.05,
-        max_poll_interval: float = 1.0,
+        max_poll_interval: float = 0.25,
         clock: Callable[[], datetime.datetime] = _utcnow,
     ) -> None:
         if batch_size < 1 or max_in_flight < 1 or max_attempts < 1:

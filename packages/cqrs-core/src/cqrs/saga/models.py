@@ -69,7 +69,7 @@ class SagaLogEntry:
     details: str | None = None
 
 
-@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+@dataclasses.dataclass(slots=True, kw_only=True)
 class SagaState:
     """A saga as stored: status, context, optimistic `version`, recovery lease, step log."""
 

@@ -142,7 +142,7 @@ class MemorySagaStorage:
         record = self._sagas.get(saga_id)
         if record is None:
             raise SagaConcurrencyError(f"saga {saga_id} does not exist")
-        now = self._clock()
+        now = entry.timestamp if entry is not None and self._clock is _utcnow else self._clock()
         if record.version != version or (
             record.lease_owner is not None
             and record.lease_owner != owner

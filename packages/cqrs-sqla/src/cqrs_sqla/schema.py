@@ -81,17 +81,25 @@ class UTCDateTime(sa.types.TypeDecorator[datetime.datetime]):
         return value.replace(tzinfo=datetime.UTC)
 
 
+def _table(
+    name: str, target: sa.MetaData | None, *items: sa.schema.SchemaItem, **options: Any
+) -> sa.Table:
+    """The table `name` in `target` (default: this module's `metadata`), defined on first use."""
+    name = validate_identifier(name)
+    target = metadata if target is None else target
+    if name in target.tables:
+        return target.tables[name]
+    return sa.Table(name, target, *items, **options)
+
+
 def outbox_table(name: str | None = None, target: sa.MetaData | None = None) -> sa.Table:
     """The outbox table called `name` (default: from `OUTBOX_SQLA_TABLE`), in `target` metadata.
 
     Columns: write-order `id`, the event's routing fields and serialized `payload`, and the
     delivery state (`status`, `attempts`, `available_at`, lease, `last_error`).
     """
-    name = validate_identifier(name) if name is not None else table_name_from_env()
-    target = metadata if target is None else target
-    if name in target.tables:
-        return target.tables[name]
-    return sa.Table(
+    name = name if name is not None else table_name_from_env()
+    return _table(
         name,
         target,
         sa.Column(
@@ -134,11 +142,7 @@ def inbox_table(name: str | None = None, target: sa.MetaData | None = None) -> s
     """
     if name is None:
         name = table_name_from_env(INBOX_TABLE_ENV, DEFAULT_INBOX_TABLE)
-    name = validate_identifier(name)
-    target = metadata if target is None else target
-    if name in target.tables:
-        return target.tables[name]
-    return sa.Table(
+    return _table(
         name,
         target,
         sa.Column("consumer", sa.String(200), primary_key=True),
@@ -149,11 +153,7 @@ def inbox_table(name: str | None = None, target: sa.MetaData | None = None) -> s
 
 def saga_table(name: str = "saga", target: sa.MetaData | None = None) -> sa.Table:
     """The saga state table: status, JSON context, optimistic `version` and recovery lease."""
-    name = validate_identifier(name)
-    target = metadata if target is None else target
-    if name in target.tables:
-        return target.tables[name]
-    return sa.Table(
+    return _table(
         name,
         target,
         sa.Column("saga_id", sa.Uuid(), primary_key=True),
@@ -171,11 +171,7 @@ def saga_table(name: str = "saga", target: sa.MetaData | None = None) -> sa.Tabl
 
 def saga_log_table(name: str = "saga_log", target: sa.MetaData | None = None) -> sa.Table:
     """The saga step log: one row per act or compensation outcome, in write order."""
-    name = validate_identifier(name)
-    target = metadata if target is None else target
-    if name in target.tables:
-        return target.tables[name]
-    return sa.Table(
+    return _table(
         name,
         target,
         sa.Column(

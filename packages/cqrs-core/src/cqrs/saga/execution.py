@@ -59,6 +59,18 @@ def _error_text(exc: BaseException) -> str:
 class SagaExecution:
     """One run of `saga_type` for one saga id, as the holder of its lease."""
 
+    __slots__ = (
+        "_writes_outbox",
+        "compensation",
+        "events",
+        "handlers",
+        "lease_seconds",
+        "owner",
+        "saga_type",
+        "storage",
+        "version",
+    )
+
     def __init__(
         self,
         saga_type: type[Saga[Any]],

@@ -1,13 +1,17 @@
-"""`AioBreakerAdapter` guarding saga steps, in memory and with state shared through Redis."""
+"""`AioBreakerAdapter` guarding saga steps and plain calls, in memory and sharing state in Redis."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import datetime
+import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
+import aiobreaker  # type: ignore[import-untyped]
 import pytest
+import redis
+from aiobreaker.storage.redis import CircuitRedisStorage  # type: ignore[import-untyped]
 
 import cqrs
 from cqrs.adapters.circuit_breaker import AioBreakerAdapter
@@ -15,6 +19,7 @@ from cqrs.saga import Saga, SagaContext, SagaStepHandler
 from cqrs.saga.bootstrap import bootstrap
 from cqrs.saga.fallback import Fallback
 from cqrs.testing.services import require_service
+from cqrs_aiobreaker import AioBreakerAdapter as PackageAdapter
 
 CALLS = {"primary": 0, "fallback": 0}
 
@@ -33,6 +38,9 @@ class PrimaryStep(SagaStepHandler[OrderContext, ReserveInventoryResponse]):
         CALLS["primary"] += 1
         raise RuntimeError("Service unavailable")
 
+    async def compensate(self, context: OrderContext) -> None:
+        pass
+
 
 class FallbackStep(SagaStepHandler[OrderContext, ReserveInventoryResponse]):
     async def act(self, context: OrderContext) -> Any:
@@ -41,6 +49,9 @@ class FallbackStep(SagaStepHandler[OrderContext, ReserveInventoryResponse]):
         return self._generate_step_result(
             ReserveInventoryResponse(reservation_id=context.reservation_id)
         )
+
+    async def compensate(self, context: OrderContext) -> None:
+        context.reservation_id = None
 
 
 def saga_with(breaker: AioBreakerAdapter) -> type[Saga[OrderContext]]:
@@ -51,82 +62,155 @@ def saga_with(breaker: AioBreakerAdapter) -> type[Saga[OrderContext]]:
 
 
 @pytest.fixture(autouse=True)
-def _reset() -> None:
+def _reset_calls() -> None:
     CALLS.update(primary=0, fallback=0)
 
 
-async def run(saga: type[Saga[OrderContext]], times: int) -> list[Any]:
+async def run(saga: type[Saga[OrderContext]], orders: int) -> list[str]:
+    """Run `orders` sagas through a fresh `SagaMediator`; return their reservation ids."""
     mediator = bootstrap(sagas_mapper=lambda m: m.bind(OrderContext, saga))
-    results = []
-    for n in range(times):
-        results += await mediator.execute(OrderContext(order_id=str(n)))
-    return results
+    reservations = []
+    for n in range(orders):
+        for result in await mediator.execute(OrderContext(order_id=f"o{n}")):
+            reservations.append(result.response.reservation_id)
+    return reservations
 
 
-async def test_the_circuit_opens_after_fail_max_and_the_fallback_answers() -> None:
+async def down() -> None:
+    raise ConnectionError("down")
+
+
+async def echo(value: int, *, plus: int = 0) -> int:
+    return value + plus
+
+
+def test_the_seed_path_and_the_package_give_one_class() -> None:
+    assert AioBreakerAdapter is PackageAdapter
+    assert isinstance(AioBreakerAdapter(), cqrs.CircuitBreaker)
+
+
+def test_rejects_nonsense_parameters() -> None:
+    with pytest.raises(ValueError, match="fail_max"):
+        AioBreakerAdapter(fail_max=0)
+    with pytest.raises(ValueError, match="timeout_duration"):
+        AioBreakerAdapter(timeout_duration=-1)
+
+
+async def test_after_fail_max_failures_the_primary_is_no_longer_called() -> None:
     breaker = AioBreakerAdapter(fail_max=2, timeout_duration=60)
-    results = await run(saga_with(breaker), 5)
+    reservations = await run(saga_with(breaker), 5)
     assert CALLS == {"primary": 2, "fallback": 5}
-    assert [r.response.reservation_id for r in results][-1] == "fallback_reservation_4"
-    from aiobreaker import CircuitBreakerState  # type: ignore[import-untyped]
-
-    assert breaker.breaker(PrimaryStep).current_state is CircuitBreakerState.OPEN
-    assert breaker.is_circuit_breaker_error(RuntimeError("x")) is False
+    assert reservations == [f"fallback_reservation_o{n}" for n in range(5)]
+    state = breaker.breaker(PrimaryStep).current_state
+    assert state is aiobreaker.CircuitBreakerState.OPEN
 
 
-async def test_circuits_are_per_identifier() -> None:
-    breaker = AioBreakerAdapter(fail_max=1, timeout_duration=60)
+async def test_calls_pass_arguments_and_results() -> None:
+    breaker = AioBreakerAdapter()
+    assert await breaker.call("svc", echo, 40, plus=2) == 42
 
-    async def boom() -> None:
-        raise ValueError("no")
 
-    async def fine() -> str:
-        return "ok"
-
-    with pytest.raises(Exception) as first:
-        await breaker.call("payments", boom)
-    assert breaker.is_circuit_breaker_error(first.value) or isinstance(first.value, ValueError)
-    with pytest.raises(Exception) as refused:
-        await breaker.call("payments", fine)
+async def test_the_failure_that_opens_the_circuit_is_raised_as_itself() -> None:
+    breaker = AioBreakerAdapter(fail_max=2, timeout_duration=60)
+    for _ in range(2):
+        with pytest.raises(ConnectionError) as failed:
+            await breaker.call("svc", down)
+        assert not breaker.is_circuit_breaker_error(failed.value)
+    with pytest.raises(aiobreaker.CircuitBreakerError) as refused:
+        await breaker.call("svc", echo, 1)
     assert breaker.is_circuit_breaker_error(refused.value)
-    assert await breaker.call("inventory", fine) == "ok"
 
 
-async def test_redis_storage_factory_shares_an_open_circuit_between_adapters() -> None:
-    service = require_service("redis")
-    import redis
-    from aiobreaker import CircuitBreakerState  # type: ignore[import-untyped]
-    from aiobreaker.storage.redis import CircuitRedisStorage  # type: ignore[import-untyped]
+async def test_circuits_are_per_identifier_and_types_share_their_name() -> None:
+    breaker = AioBreakerAdapter(fail_max=1, timeout_duration=60)
+    with pytest.raises(RuntimeError):
+        await breaker.call(PrimaryStep, PrimaryStep().act, OrderContext(order_id="x"))
+    with pytest.raises(aiobreaker.CircuitBreakerError):
+        await breaker.call(f"{__name__}.PrimaryStep", echo, 1)
+    assert await breaker.call("inventory", echo, 7) == 7
+    assert breaker.breaker(PrimaryStep).name == f"{__name__}.PrimaryStep"
 
-    namespace = f"cqrs-test-{uuid.uuid4().hex[:8]}"
-    client = redis.from_url(service.url, decode_responses=False)
+
+async def test_excluded_exceptions_and_predicates_do_not_count() -> None:
+    breaker = AioBreakerAdapter(
+        fail_max=1,
+        exclude=[LookupError, lambda exc: isinstance(exc, ValueError) and "business" in str(exc)],
+    )
+
+    async def missing() -> None:
+        raise KeyError("missing")
+
+    async def rejected() -> None:
+        raise ValueError("business rule")
+
+    for failing, error in ((missing, KeyError), (rejected, ValueError)):
+        for _ in range(3):
+            with pytest.raises(error):
+                await breaker.call("svc", failing)
+    assert await breaker.call("svc", echo, 3) == 3
+
+
+async def test_after_the_timeout_a_good_trial_closes_the_circuit() -> None:
+    breaker = AioBreakerAdapter(fail_max=1, timeout_duration=datetime.timedelta(0))
+    with pytest.raises(ConnectionError):
+        await breaker.call("svc", down)
+    assert breaker.breaker("svc").current_state is aiobreaker.CircuitBreakerState.OPEN
+    assert await breaker.call("svc", echo, 5) == 5
+    assert breaker.breaker("svc").current_state is aiobreaker.CircuitBreakerState.CLOSED
+
+
+async def test_state_changes_are_logged(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="cqrs.circuit_breaker")
+    breaker = AioBreakerAdapter(fail_max=1, timeout_duration=datetime.timedelta(0))
+    with pytest.raises(ConnectionError):
+        await breaker.call("svc", down)
+    await breaker.call("svc", echo, 1)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.WARNING, "circuit 'svc' is open"),
+        (logging.INFO, "circuit 'svc' is half-open"),
+        (logging.INFO, "circuit 'svc' is closed"),
+    ]
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A key namespace of its own in Redis, deleted after the test."""
+    value = f"cqrs-test-{uuid.uuid4().hex[:10]}"
+    client = redis.from_url(require_service("redis").url)
+    yield value
+    for key in client.scan_iter(f"{value}*"):
+        client.delete(key)
+    client.close()
+
+
+def redis_adapter(namespace: str) -> tuple[AioBreakerAdapter, redis.Redis]:
+    """An adapter with its own sync client (one "process"), storing circuits the seeds' way."""
+    client = redis.from_url(require_service("redis").url, decode_responses=False)
 
     def redis_storage_factory(name: str) -> Any:
         return CircuitRedisStorage(
-            state=CircuitBreakerState.CLOSED, redis_object=client, namespace=f"{namespace}:{name}"
+            state=aiobreaker.CircuitBreakerState.CLOSED,
+            redis_object=client,
+            namespace=f"{namespace}:{name}",
         )
 
-    try:
-        first = AioBreakerAdapter(
-            fail_max=2, timeout_duration=60, storage_factory=redis_storage_factory
-        )
-        second = AioBreakerAdapter(
-            fail_max=2, timeout_duration=60, storage_factory=redis_storage_factory
-        )
-        await run(saga_with(first), 3)
-        assert CALLS["primary"] == 2
-        await run(saga_with(second), 3)
-        assert CALLS["primary"] == 2, "the second adapter sees the circuit the first opened"
-        assert CALLS["fallback"] == 6
-    finally:
-        for key in client.scan_iter(f"*{namespace}*"):
-            client.delete(key)
-        client.close()
-
-
-def test_the_plugin_module_does_not_import_aiobreaker() -> None:
-    code = (
-        "import sys, cqrs_aiobreaker._plugin, cqrs_aiobreaker; print('aiobreaker' in sys.modules)"
+    adapter = AioBreakerAdapter(
+        fail_max=2, timeout_duration=60, storage_factory=redis_storage_factory
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    return adapter, client
+
+
+async def test_a_redis_storage_factory_shares_an_open_circuit(namespace: str) -> None:
+    first, first_client = redis_adapter(namespace)
+    second, second_client = redis_adapter(namespace)
+    try:
+        await run(saga_with(first), 3)
+        assert CALLS == {"primary": 2, "fallback": 3}
+        await run(saga_with(second), 3)
+        assert CALLS == {"primary": 2, "fallback": 6}, "the second adapter saw the open circuit"
+        with pytest.raises(aiobreaker.CircuitBreakerError):
+            await second.call(PrimaryStep, echo, 1)
+        assert first_client.get(f"{namespace}:{__name__}.PrimaryStep:aiobreaker:state") == b"OPEN"
+    finally:
+        first_client.close()
+        second_client.close()

@@ -1,11 +1,16 @@
-"""The in-memory breaker state store passes the contract, and a stored breaker uses it."""
+"""The in-memory breaker state store passes the contract; breakers over a store share circuits."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
+import cqrs
 from cqrs.exceptions import CircuitOpenError
 from cqrs.memory.breaker_state import MemoryBreakerStateStore
+from cqrs.protocols.breaker_state import BreakerPermit
+from cqrs.protocols.circuit_breaker import CircuitBreaker, circuit_name
 from cqrs.stored_circuit_breaker import StoredCircuitBreaker
 from cqrs.testing.breaker_state import BreakerStateContract
 
@@ -16,19 +21,142 @@ class TestMemoryBreakerState(BreakerStateContract):
         return MemoryBreakerStateStore()
 
 
-async def test_a_stored_breaker_opens_and_refuses() -> None:
-    breaker = StoredCircuitBreaker(MemoryBreakerStateStore(), failure_threshold=2)
-    calls = 0
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
 
-    async def failing() -> None:
-        nonlocal calls
-        calls += 1
-        raise ConnectionError("down")
+    def __call__(self) -> float:
+        return self.now
 
+
+class CountingStore(MemoryBreakerStateStore):
+    """Counts the store operations a breaker performs (each would be a round trip remotely)."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__(clock=clock)
+        self.operations: list[str] = []
+
+    async def claim(
+        self, identifier: str, *, reset_timeout: float, trial_timeout: float
+    ) -> BreakerPermit:
+        self.operations.append("claim")
+        return await super().claim(
+            identifier, reset_timeout=reset_timeout, trial_timeout=trial_timeout
+        )
+
+    async def record_success(self, identifier: str, *, generation: int) -> bool:
+        self.operations.append("success")
+        return await super().record_success(identifier, generation=generation)
+
+    async def record_failure(self, identifier: str, *, generation: int, threshold: int) -> bool:
+        self.operations.append("failure")
+        return await super().record_failure(identifier, generation=generation, threshold=threshold)
+
+
+async def down() -> None:
+    raise ConnectionError("down")
+
+
+async def up() -> str:
+    return "up"
+
+
+async def test_exports_and_protocols() -> None:
+    breaker = cqrs.StoredCircuitBreaker(cqrs.MemoryBreakerStateStore())
+    assert isinstance(breaker, CircuitBreaker)
+    assert isinstance(cqrs.MemoryBreakerStateStore(), cqrs.BreakerStateStore)
+    assert isinstance(cqrs.MemoryCircuitBreaker(), StoredCircuitBreaker)
+    assert circuit_name(Clock) == f"{__name__}.Clock"
+
+
+def test_rejects_nonsense_parameters() -> None:
+    store = MemoryBreakerStateStore()
+    with pytest.raises(ValueError, match="failure_threshold"):
+        StoredCircuitBreaker(store, failure_threshold=0)
+    with pytest.raises(ValueError, match="reset_timeout"):
+        StoredCircuitBreaker(store, reset_timeout=-1)
+    with pytest.raises(ValueError, match="trial_timeout"):
+        StoredCircuitBreaker(store, trial_timeout=0)
+
+
+async def test_two_breakers_over_one_store_share_the_circuit() -> None:
+    store = MemoryBreakerStateStore()
+    first = StoredCircuitBreaker(store, failure_threshold=2, reset_timeout=30)
+    second = StoredCircuitBreaker(store, failure_threshold=2, reset_timeout=30)
     for _ in range(2):
         with pytest.raises(ConnectionError):
-            await breaker.call("payments", failing)
+            await first.call("payments", down)
     with pytest.raises(CircuitOpenError) as refused:
-        await breaker.call("payments", failing)
-    assert calls == 2
-    assert breaker.is_circuit_breaker_error(refused.value)
+        await second.call("payments", up)
+    assert second.is_circuit_breaker_error(refused.value)
+    assert refused.value.retry_after == pytest.approx(30, abs=1)
+    assert await second.circuit_state("payments") == "open"
+    await second.reset_circuit("payments")
+    assert await first.call("payments", up) == "up"
+
+
+async def test_a_healthy_call_costs_one_store_operation() -> None:
+    store = CountingStore(Clock())
+    breaker = StoredCircuitBreaker(store, failure_threshold=3)
+    assert await breaker.call("svc", up) == "up"
+    assert store.operations == ["claim"]
+    store.operations.clear()
+    with pytest.raises(ConnectionError):
+        await breaker.call("svc", down)
+    assert await breaker.call("svc", up) == "up"
+    assert store.operations == ["claim", "failure", "claim", "success"]
+
+
+async def test_a_hung_trial_loses_its_slot_after_the_trial_timeout() -> None:
+    clock = Clock()
+    breaker = StoredCircuitBreaker(
+        MemoryBreakerStateStore(clock=clock),
+        failure_threshold=1,
+        reset_timeout=10,
+        trial_timeout=5,
+    )
+    with pytest.raises(ConnectionError):
+        await breaker.call("svc", down)
+    clock.now += 10
+    hang = asyncio.Event()
+
+    async def hung() -> str:
+        await hang.wait()
+        return "late"
+
+    first_trial = asyncio.create_task(breaker.call("svc", hung))
+    await asyncio.sleep(0)
+    with pytest.raises(CircuitOpenError):
+        await breaker.call("svc", up)
+    clock.now += 5
+    assert await breaker.call("svc", up) == "up"
+    assert await breaker.circuit_state("svc") == "closed"
+    # The hung trial answers at last; its lease had expired, so its outcome is ignored.
+    hang.set()
+    assert await first_trial == "late"
+    with pytest.raises(ConnectionError):
+        await breaker.call("svc", down)
+    assert await breaker.circuit_state("svc") == "open"
+
+
+async def test_a_cancelled_trial_gives_the_slot_back() -> None:
+    clock = Clock()
+    breaker = StoredCircuitBreaker(
+        MemoryBreakerStateStore(clock=clock), failure_threshold=1, reset_timeout=10
+    )
+    with pytest.raises(ConnectionError):
+        await breaker.call("svc", down)
+    clock.now += 10
+    never = asyncio.Event()
+
+    async def hang() -> None:
+        await never.wait()
+
+    trial = asyncio.create_task(breaker.call("svc", hang))
+    await asyncio.sleep(0)
+    trial.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await trial
+    assert await breaker.circuit_state("svc") == "half_open"
+    assert await breaker.call("svc", up) == "up"
+    assert await breaker.circuit_state("svc") == "closed"

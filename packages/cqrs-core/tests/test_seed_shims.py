@@ -33,13 +33,16 @@ IDS = [shim for shim, *_ in SHIMS]
 
 @pytest.fixture(autouse=True)
 def isolated_modules() -> Iterator[None]:
-    """Forget the shims and fake adapters a test imported, so each test imports afresh."""
+    """Forget the shims and fake adapters a test imported, so each test imports afresh (also
+    when other test modules of the session imported a shim first)."""
     parents = {shim.rpartition(".")[0] for shim, *_ in SHIMS}
     attrs = {p: set(vars(importlib.import_module(p))) for p in parents}
+    imported = {shim: sys.modules.pop(shim) for shim, *_ in SHIMS if shim in sys.modules}
     before = set(sys.modules)
     yield
     for name in set(sys.modules) - before:
         del sys.modules[name]
+    sys.modules.update(imported)
     for parent, names in attrs.items():
         module = sys.modules[parent]
         for extra in set(vars(module)) - names:

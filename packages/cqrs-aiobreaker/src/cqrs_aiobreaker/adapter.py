@@ -11,41 +11,69 @@ Example::
 from __future__ import annotations
 
 import datetime
+import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
 import aiobreaker  # type: ignore[import-untyped]
 
+from cqrs.protocols.circuit_breaker import circuit_name
+
 __all__ = ["AioBreakerAdapter"]
 
 T = TypeVar("T")
 
+_log = logging.getLogger("cqrs.circuit_breaker")
 
-def _name(identifier: type | str) -> str:
-    if isinstance(identifier, str):
-        return identifier
-    return f"{identifier.__module__}.{identifier.__qualname__}"
+
+class _LogListener:
+    """Logs each circuit's state changes to `cqrs.circuit_breaker`, like core's breakers."""
+
+    def before_call(self, breaker: Any, func: Any, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def success(self, breaker: Any) -> None:
+        pass
+
+    def failure(self, breaker: Any, exception: BaseException) -> None:
+        pass
+
+    def state_change(self, breaker: Any, old: Any, new: Any) -> None:
+        state = new.state.name.lower().replace("_", "-")
+        level = logging.WARNING if state == "open" else logging.INFO
+        _log.log(level, "circuit %r is %s", breaker.name, state)
+
+
+_LISTENER = _LogListener()
+_SHORTEST = datetime.timedelta(microseconds=1)
 
 
 class AioBreakerAdapter:
     """A `cqrs.CircuitBreaker` with one aiobreaker `CircuitBreaker` per identifier.
 
-    `storage_factory(name)` builds each circuit's state storage, e.g. aiobreaker's
+    `fail_max` consecutive failures open a circuit for `timeout_duration` (seconds or a
+    timedelta); exceptions matching `exclude` (types, or predicates taking the exception) do not
+    count. `storage_factory(name)` builds each circuit's state storage, e.g. aiobreaker's
     `CircuitRedisStorage` so that several processes share open circuits; without it the state
-    is kept in memory.
+    stays in memory. The call whose failure opens the circuit raises its own exception (aiobreaker
+    would replace it with `CircuitBreakerError`); only refused calls raise `CircuitBreakerError`.
     """
 
     def __init__(
         self,
         fail_max: int = 5,
         timeout_duration: float | datetime.timedelta = 60,
-        exclude: Iterable[type[BaseException]] = (),
+        exclude: Iterable[type[BaseException] | Callable[[BaseException], bool]] = (),
         storage_factory: Callable[[str], Any] | None = None,
     ) -> None:
         if fail_max < 1:
-            raise ValueError("fail_max must be at least 1")
+            raise ValueError(f"fail_max must be at least 1, got {fail_max}")
         if not isinstance(timeout_duration, datetime.timedelta):
             timeout_duration = datetime.timedelta(seconds=timeout_duration)
+        if timeout_duration < datetime.timedelta(0):
+            raise ValueError(f"timeout_duration must not be negative, got {timeout_duration}")
+        # aiobreaker reads a zero timedelta as "use the default of 60 s".
+        timeout_duration = max(timeout_duration, _SHORTEST)
         self.fail_max = fail_max
         self.timeout_duration = timeout_duration
         self.exclude = tuple(exclude)
@@ -53,15 +81,16 @@ class AioBreakerAdapter:
         self._breakers: dict[str, Any] = {}
 
     def breaker(self, identifier: type | str) -> Any:
-        """The aiobreaker circuit for `identifier`, created on first use."""
-        name = _name(identifier)
+        """The aiobreaker `CircuitBreaker` of `identifier`, created on first use."""
+        name = circuit_name(identifier)
         breaker = self._breakers.get(name)
         if breaker is None:
-            storage = self.storage_factory(name) if self.storage_factory is not None else None
+            storage = None if self.storage_factory is None else self.storage_factory(name)
             breaker = self._breakers[name] = aiobreaker.CircuitBreaker(
                 fail_max=self.fail_max,
                 timeout_duration=self.timeout_duration,
                 exclude=list(self.exclude),
+                listeners=[_LISTENER],
                 state_storage=storage,
                 name=name,
             )
@@ -74,8 +103,18 @@ class AioBreakerAdapter:
         *args: Any,
         **kwargs: Any,
     ) -> T:
-        result: T = await self.breaker(identifier).call_async(func, *args, **kwargs)
-        return result
+        """Run `func(*args, **kwargs)` through `identifier`'s circuit; refused while it is open."""
+        try:
+            result: T = await self.breaker(identifier).call_async(func, *args, **kwargs)
+        except aiobreaker.CircuitBreakerError as exc:
+            failure = exc.__cause__
+            if failure is None or isinstance(failure, aiobreaker.CircuitBreakerError):
+                raise
+        else:
+            return result
+        # The call ran and its failure opened the circuit: report that failure, unchained.
+        raise failure
 
     def is_circuit_breaker_error(self, exc: BaseException) -> bool:
+        """Whether `exc` is aiobreaker's refusal of a call to an open circuit."""
         return isinstance(exc, aiobreaker.CircuitBreakerError)

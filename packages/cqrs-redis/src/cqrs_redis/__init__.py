@@ -1,24 +1,32 @@
-"""Redis adapter for cqrs: saga storage (and shared circuit-breaker state); redis loads lazily."""
+"""Redis for cqrs: saga storage and circuit-breaker state shared by every process.
+
+Names resolve on first access, so importing `cqrs_redis` (or its plugin) does not load `redis`.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __all__ = ["RedisBreakerStateStore", "RedisCircuitBreaker", "RedisSagaStorage"]
 
+_MODULES = {
+    "RedisBreakerStateStore": "cqrs_redis.breaker_state",
+    "RedisCircuitBreaker": "cqrs_redis.circuit_breaker",
+    "RedisSagaStorage": "cqrs_redis.saga_storage",
+}
+
 
 def __getattr__(name: str) -> Any:
-    if name == "RedisSagaStorage":
-        from cqrs_redis.saga_storage import RedisSagaStorage
-
-        return RedisSagaStorage
-    if name in ("RedisBreakerStateStore", "RedisCircuitBreaker"):
-        from cqrs_redis import breaker_state
-
-        return getattr(breaker_state, name)
-    raise AttributeError(f"module 'cqrs_redis' has no attribute {name!r}")
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cqrs_redis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
 
 
 if TYPE_CHECKING:
-    from cqrs_redis.breaker_state import RedisBreakerStateStore, RedisCircuitBreaker
+    from cqrs_redis.breaker_state import RedisBreakerStateStore
+    from cqrs_redis.circuit_breaker import RedisCircuitBreaker
     from cqrs_redis.saga_storage import RedisSagaStorage

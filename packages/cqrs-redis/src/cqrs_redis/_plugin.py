@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from cqrs.plugins import hookimpl
 
+if TYPE_CHECKING:
+    from cqrs.saga.storage.protocol import SagaStorage
+
 
 @hookimpl
-def cqrs_make_saga_storage(url: str) -> Any:
+def cqrs_make_saga_storage(url: str) -> SagaStorage | None:
+    """A `RedisSagaStorage` for `redis://` and `rediss://` URLs, with a client of its own."""
     if url.partition("://")[0].lower() not in ("redis", "rediss"):
         return None
     from cqrs_redis.saga_storage import RedisSagaStorage
@@ -18,4 +22,5 @@ def cqrs_make_saga_storage(url: str) -> Any:
 
 @hookimpl
 def cqrs_list_schemes() -> dict[str, list[str]]:
+    """The schemes this plugin owns, by role."""
     return {"saga_storage": ["redis", "rediss"]}

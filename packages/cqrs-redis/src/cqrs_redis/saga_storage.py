@@ -1,7 +1,9 @@
-"""`RedisSagaStorage`: saga state and step log in Redis, one Lua script per transition.
+"""`RedisSagaStorage`: saga state and step log in Redis, one Lua script (round trip) per transition.
 
-Keys under `prefix` (default `cqrs:saga`): a hash per saga, a list per saga for the step log
-and a sorted set of unfinished sagas by last update, for recovery. Example::
+Keys under `prefix` (default `cqrs:saga`): a hash per saga (`<prefix>:<id>`: name, status,
+context JSON, version, timestamps, lease), a list per saga for the step log (`<prefix>:<id>:log`)
+and a sorted set of unfinished sagas scored by their last update (`<prefix>:active`), which
+`find_interrupted` reads. Example::
 
     storage = RedisSagaStorage.from_url("redis://localhost:6379/0")
     mediator = cqrs.saga.bootstrap.bootstrap(sagas_mapper=..., saga_storage=storage)
@@ -13,13 +15,14 @@ import datetime
 import json
 import uuid
 from collections.abc import Sequence
-from typing import Any
-
-import redis.asyncio as aioredis
+from typing import TYPE_CHECKING, Any
 
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
 from cqrs.saga.storage.protocol import SagaConcurrencyError
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
 
 __all__ = ["RedisSagaStorage"]
 
@@ -38,6 +41,7 @@ redis.call('ZADD', KEYS[3], ARGV[6], ARGV[7])
 return 1
 """
 
+# ARGV: version, owner, now, now (ISO), status, context, entry, lease_until, saga id
 _TRANSITION = (
     """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -50,12 +54,13 @@ redis.call('HSET', KEYS[1], 'version', version + 1, 'updated_at', ARGV[4])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'status', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'context', ARGV[6]) end
 if ARGV[7] ~= '' then redis.call('RPUSH', KEYS[2], ARGV[7]) end
-if ARGV[8] == '1' then
+local status = redis.call('HGET', KEYS[1], 'status')
+if status == 'completed' or status == 'compensated' or status == 'failed' then
   redis.call('HSET', KEYS[1], 'lease_owner', '', 'lease_until', 0)
-  redis.call('ZREM', KEYS[3], ARGV[10])
+  redis.call('ZREM', KEYS[3], ARGV[9])
 else
-  redis.call('HSET', KEYS[1], 'lease_owner', ARGV[2], 'lease_until', ARGV[9])
-  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[10])
+  redis.call('HSET', KEYS[1], 'lease_owner', ARGV[2], 'lease_until', ARGV[8])
+  redis.call('ZADD', KEYS[3], ARGV[3], ARGV[9])
 end
 return version + 1
 """
@@ -63,11 +68,11 @@ return version + 1
 
 _ACQUIRE = (
     """
-if redis.call('EXISTS', KEYS[1]) == 0 then return nil end
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 """
     + _LEASE_FREE
     + """
-if not free then return nil end
+if not free then return false end
 redis.call('HINCRBY', KEYS[1], 'version', 1)
 redis.call('HSET', KEYS[1], 'lease_owner', ARGV[2], 'lease_until', ARGV[1])
 return {redis.call('HGETALL', KEYS[1]), redis.call('LRANGE', KEYS[2], 0, -1)}
@@ -85,9 +90,9 @@ _FIND = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local found = {}
 for _, id in ipairs(ids) do
+  if #found >= tonumber(ARGV[4]) then break end
   local expiry = tonumber(redis.call('HGET', ARGV[3] .. ':' .. id, 'lease_until') or '0')
   if expiry <= tonumber(ARGV[2]) then table.insert(found, id) end
-  if #found >= tonumber(ARGV[4]) then break end
 end
 return found
 """
@@ -102,7 +107,15 @@ def _text(value: Any) -> str:
 
 
 class RedisSagaStorage:
-    """Sagas in Redis with versioned, leased transitions; each transition is one round trip."""
+    """A `cqrs.saga.storage.SagaStorage` in Redis with versioned, leased transitions.
+
+    `transition` is one Lua script: it checks the version and the lease, then writes status,
+    context and the log entry, renews or (on a terminal status) clears the lease and keeps the
+    set of unfinished sagas current, atomically and in one round trip. Lease times come from
+    the callers' clocks, which should be kept in sync (NTP). The client may or may not decode
+    responses. Meant for one Redis server: `find_interrupted` reads keys it does not declare,
+    which Redis Cluster refuses.
+    """
 
     writes_outbox = False
 
@@ -119,9 +132,19 @@ class RedisSagaStorage:
     @classmethod
     def from_url(cls, url: str, *, prefix: str = "cqrs:saga") -> RedisSagaStorage:
         """A storage with its own client for `url` (closed by `close`)."""
+        import redis.asyncio as aioredis
+
         storage = cls(aioredis.Redis.from_url(url), prefix=prefix)
         storage._owns_client = True
         return storage
+
+    async def load_scripts(self) -> None:
+        """Load the Lua scripts into Redis now (one round trip), not on their first use."""
+        scripts = (self._create, self._transition, self._acquire, self._release, self._find)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for script in scripts:
+                pipe.script_load(script.script)
+            await pipe.execute()
 
     async def close(self) -> None:
         """Close the client if `from_url` created it."""
@@ -183,103 +206,106 @@ class RedisSagaStorage:
         if outbox_events:
             raise TypeError("RedisSagaStorage has no outbox for outbox_events")
         now = _now()
+        stamp = now.timestamp()
         result = await self._transition(
             keys=self._keys(saga_id),
             args=[
                 version,
                 owner,
-                now.timestamp(),
+                stamp,
                 now.isoformat(),
-                status.value if status is not None else "",
-                json.dumps(context) if context is not None else "",
-                _entry_json(entry) if entry is not None else "",
-                "1" if status is not None and status.terminal else "0",
-                (now + datetime.timedelta(seconds=lease_seconds)).timestamp(),
+                "" if status is None else status.value,
+                "" if context is None else json.dumps(context),
+                "" if entry is None else _dump_entry(entry),
+                stamp + lease_seconds,
                 str(saga_id),
             ],
         )
-        if int(result) < 0:
+        new_version = int(result)
+        if new_version < 0:
             raise SagaConcurrencyError(
-                f"saga {saga_id} is missing, no longer at version {version}, or leased elsewhere"
+                f"saga {saga_id} does not exist"
+                if new_version == -1
+                else f"saga {saga_id} moved on from version {version} or is leased elsewhere"
             )
-        return int(result)
-
-    def _state(self, saga_id: uuid.UUID, fields: dict[str, str], log: list[Any]) -> SagaState:
-        until = float(fields.get("lease_until") or 0)
-        owner = fields.get("lease_owner") or None
-        return SagaState(
-            saga_id=saga_id,
-            saga_name=fields["saga_name"],
-            status=SagaStatus(fields["status"]),
-            context=json.loads(fields["context"]),
-            version=int(fields["version"]),
-            created_at=datetime.datetime.fromisoformat(fields["created_at"]),
-            updated_at=datetime.datetime.fromisoformat(fields["updated_at"]),
-            lease_owner=owner,
-            lease_until=datetime.datetime.fromtimestamp(until, datetime.UTC) if owner else None,
-            history=tuple(_entry(item) for item in log),
-        )
+        return new_version
 
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState | None:
         key, log_key, _ = self._keys(saga_id)
-        async with self.client.pipeline(transaction=False) as pipe:
+        async with self.client.pipeline(transaction=True) as pipe:
             pipe.hgetall(key)
             pipe.lrange(log_key, 0, -1)
             raw, log = await pipe.execute()
         if not raw:
             return None
-        return self._state(saga_id, {_text(k): _text(v) for k, v in raw.items()}, log)
+        return _state(saga_id, {_text(k): _text(v) for k, v in raw.items()}, log)
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
-        return [_entry(item) for item in await self.client.lrange(self._keys(saga_id)[1], 0, -1)]
+        log = await self.client.lrange(self._keys(saga_id)[1], 0, -1)
+        return [_load_entry(saga_id, item) for item in log]
 
     async def find_interrupted(self, *, stale_after: float, limit: int = 100) -> list[uuid.UUID]:
         now = _now().timestamp()
         ids = await self._find(
             keys=[f"{self.prefix}:active"], args=[now - stale_after, now, self.prefix, limit]
         )
-        return [uuid.UUID(_text(i)) for i in ids]
+        return [uuid.UUID(_text(saga_id)) for saga_id in ids]
 
     async def acquire(
         self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float
     ) -> SagaState | None:
-        now = _now()
-        until = now + datetime.timedelta(seconds=lease_seconds)
+        now = _now().timestamp()
         result = await self._acquire(
-            keys=self._keys(saga_id), args=[until.timestamp(), owner, now.timestamp()]
+            keys=self._keys(saga_id), args=[now + lease_seconds, owner, now]
         )
         if not result:
             return None
         flat, log = result
         fields = {_text(flat[i]): _text(flat[i + 1]) for i in range(0, len(flat), 2)}
-        return self._state(saga_id, fields, log)
+        return _state(saga_id, fields, log)
 
     async def release(self, saga_id: uuid.UUID, *, owner: str) -> None:
         await self._release(keys=self._keys(saga_id), args=[owner])
 
 
-def _entry_json(entry: SagaLogEntry) -> str:
-    return json.dumps(
-        {
-            "step_index": entry.step_index,
-            "step_name": entry.step_name,
-            "action": entry.action,
-            "status": entry.status.value,
-            "timestamp": entry.timestamp.isoformat(),
-            "details": entry.details,
-            "saga_id": str(entry.saga_id),
-        }
+def _state(saga_id: uuid.UUID, fields: dict[str, str], log: list[Any]) -> SagaState:
+    owner = fields.get("lease_owner") or None
+    until = float(fields.get("lease_until") or 0)
+    return SagaState(
+        saga_id=saga_id,
+        saga_name=fields["saga_name"],
+        status=SagaStatus(fields["status"]),
+        context=json.loads(fields["context"]),
+        version=int(fields["version"]),
+        created_at=datetime.datetime.fromisoformat(fields["created_at"]),
+        updated_at=datetime.datetime.fromisoformat(fields["updated_at"]),
+        lease_owner=owner,
+        lease_until=datetime.datetime.fromtimestamp(until, datetime.UTC) if owner else None,
+        history=tuple(_load_entry(saga_id, item) for item in log),
     )
 
 
-def _entry(raw: Any) -> SagaLogEntry:
-    data = json.loads(raw)
+def _dump_entry(entry: SagaLogEntry) -> str:
+    return json.dumps(
+        [
+            entry.step_index,
+            entry.step_name,
+            entry.action,
+            entry.status.value,
+            entry.timestamp.isoformat(),
+            entry.details,
+        ]
+    )
+
+
+def _load_entry(saga_id: uuid.UUID, raw: Any) -> SagaLogEntry:
+    index, name, action, status, timestamp, details = json.loads(raw)
     return SagaLogEntry(
-        saga_id=uuid.UUID(data["saga_id"]),
-        step_index=data["step_index"],
-        step_name=data["step_name"],
-        action=data["action"],
-        status=SagaStepStatus(data["status"]),
-        timestamp=datetime.datetime.fromisoformat(data["timestamp"]),
-        details=data["details"],
+        saga_id=saga_id,
+        step_index=index,
+        step_name=name,
+        action=action,
+        status=SagaStepStatus(status),
+        timestamp=datetime.datetime.fromisoformat(timestamp),
+        details=details,
     )

@@ -1,54 +1,120 @@
-"""Circuit-breaker state in process memory, for one process or for tests of the logic."""
+"""Circuit-breaker state in process memory: the store behind `MemoryCircuitBreaker`.
+
+Each operation runs without awaiting, so it is atomic within the event loop that owns the store.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Literal
 
-from cqrs.protocols.breaker_state import BreakerPermit
+from cqrs.protocols.breaker_state import BreakerPermit, CircuitState
 
 __all__ = ["MemoryBreakerStateStore"]
 
+_CLOSED = BreakerPermit(True)
+
+
+class _Circuit:
+    """One circuit: consecutive failures, when it opened, and the trial lease while half-open."""
+
+    __slots__ = ("failures", "generation", "opened_at", "trial_until")
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.generation = 0
+        self.opened_at: float | None = None
+        self.trial_until: float | None = None
+
 
 class MemoryBreakerStateStore:
-    """Per identifier: consecutive failures, when the circuit opened, whether a trial is out."""
+    """A `cqrs.BreakerStateStore` in a dict, for one process; `clock` is injectable for tests.
+
+    `peek` and `clear` are synchronous twins of `read` and `reset`, for callers outside a
+    coroutine.
+    """
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._failures: dict[str, int] = {}
-        self._opened_at: dict[str, float] = {}
-        self._trial: set[str] = set()
+        self._circuits: dict[str, _Circuit] = {}
 
-    async def permit(self, identifier: str, *, reset_timeout: float) -> BreakerPermit:
-        opened = self._opened_at.get(identifier)
-        if opened is None:
-            return BreakerPermit(True)
-        waited = self._clock() - opened
-        if waited < reset_timeout:
-            return BreakerPermit(False, retry_after=reset_timeout - waited)
-        if identifier in self._trial:
-            return BreakerPermit(False)
-        self._trial.add(identifier)
-        return BreakerPermit(True, trial=True)
-
-    async def record_success(self, identifier: str) -> None:
-        self._failures.pop(identifier, None)
-        self._opened_at.pop(identifier, None)
-        self._trial.discard(identifier)
-
-    async def record_failure(self, identifier: str, *, threshold: int, trial: bool) -> bool:
-        self._trial.discard(identifier)
-        if trial:
-            self._opened_at[identifier] = self._clock()
-            return True
-        count = self._failures[identifier] = self._failures.get(identifier, 0) + 1
-        if count >= threshold and identifier not in self._opened_at:
-            self._opened_at[identifier] = self._clock()
-            return True
-        return False
-
-    async def state(self, identifier: str) -> Literal["closed", "open", "half_open"]:
-        if identifier not in self._opened_at:
+    def peek(self, identifier: str, *, reset_timeout: float) -> CircuitState:
+        """The circuit's state, read synchronously."""
+        circuit = self._circuits.get(identifier)
+        if circuit is None or circuit.opened_at is None:
             return "closed"
-        return "half_open" if identifier in self._trial else "open"
+        if self._clock() - circuit.opened_at < reset_timeout:
+            return "open"
+        return "half_open"
+
+    def clear(self, identifier: str | None = None) -> None:
+        """Close `identifier`'s circuit (every circuit if `None`), synchronously."""
+        circuits = (
+            self._circuits.values() if identifier is None else [self._circuits.get(identifier)]
+        )
+        for circuit in circuits:
+            if circuit is not None:
+                circuit.failures = 0
+                circuit.opened_at = circuit.trial_until = None
+                circuit.generation += 1
+
+    async def read(self, identifier: str, *, reset_timeout: float) -> CircuitState:
+        return self.peek(identifier, reset_timeout=reset_timeout)
+
+    async def claim(
+        self, identifier: str, *, reset_timeout: float, trial_timeout: float
+    ) -> BreakerPermit:
+        circuit = self._circuits.get(identifier)
+        if circuit is None:
+            return _CLOSED
+        if circuit.opened_at is None:
+            return BreakerPermit(True, circuit.generation, failures=circuit.failures)
+        now = self._clock()
+        waited = now - circuit.opened_at
+        if waited < reset_timeout:
+            return BreakerPermit(False, circuit.generation, retry_after=reset_timeout - waited)
+        if circuit.trial_until is not None and circuit.trial_until > now:
+            return BreakerPermit(False, circuit.generation)
+        circuit.generation += 1
+        circuit.trial_until = now + trial_timeout
+        return BreakerPermit(True, circuit.generation, trial=True, failures=circuit.failures)
+
+    async def record_failure(self, identifier: str, *, generation: int, threshold: int) -> bool:
+        circuit = self._circuits.get(identifier)
+        if circuit is None:
+            if generation != 0:
+                return False
+            circuit = self._circuits[identifier] = _Circuit()
+        if circuit.generation != generation:
+            return False
+        if circuit.opened_at is not None and circuit.trial_until is None:
+            return False
+        circuit.failures += 1
+        if circuit.opened_at is None and circuit.failures < threshold:
+            return False
+        circuit.opened_at = self._clock()
+        circuit.trial_until = None
+        circuit.generation += 1
+        return True
+
+    async def record_success(self, identifier: str, *, generation: int) -> bool:
+        circuit = self._circuits.get(identifier)
+        if circuit is None or circuit.generation != generation:
+            return False
+        if circuit.opened_at is None:
+            circuit.failures = 0
+            return False
+        if circuit.trial_until is None:
+            return False
+        circuit.failures = 0
+        circuit.opened_at = circuit.trial_until = None
+        circuit.generation += 1
+        return True
+
+    async def release_trial(self, identifier: str, *, generation: int) -> None:
+        circuit = self._circuits.get(identifier)
+        if circuit is not None and circuit.generation == generation:
+            circuit.trial_until = None
+
+    async def reset(self, identifier: str) -> None:
+        self.clear(identifier)

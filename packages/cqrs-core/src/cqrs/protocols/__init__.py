@@ -1,5 +1,6 @@
 """Every boundary of the framework as a `typing.Protocol`, satisfied structurally."""
 
+from cqrs.protocols.breaker_state import BreakerPermit, BreakerStateStore, CircuitState
 from cqrs.protocols.circuit_breaker import CircuitBreaker
 from cqrs.protocols.container import Container
 from cqrs.protocols.handlers import IEventHandler, IRequestHandler, IStreamingRequestHandler
@@ -11,7 +12,10 @@ from cqrs.protocols.serializer import Compressor, Serializer
 
 __all__ = [
     "HEADER_NAMES",
+    "BreakerPermit",
+    "BreakerStateStore",
     "CircuitBreaker",
+    "CircuitState",
     "Compressor",
     "Container",
     "HandleFunc",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["CircuitBreaker"]
+__all__ = ["CircuitBreaker", "circuit_name"]
 
 T = TypeVar("T")
 
@@ -29,3 +29,14 @@ class CircuitBreaker(Protocol):
     ) -> T: ...
 
     def is_circuit_breaker_error(self, exc: BaseException) -> bool: ...
+
+
+def circuit_name(identifier: type | str) -> str:
+    """The circuit name of `identifier`: a string as is, a type by its qualified name.
+
+    Breakers name circuits this way so a type and its qualified name share one circuit, and
+    so that processes sharing breaker state agree on the names.
+    """
+    if isinstance(identifier, str):
+        return identifier
+    return f"{identifier.__module__}.{identifier.__qualname__}"

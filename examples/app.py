@@ -7,6 +7,9 @@ is consumed back through an event mediator, as a separate service would. Finally
 archives the meeting in two steps, each persisted (in memory) before the next runs.
 """
 
+# expect: saga: 3 attendees notified
+# expect: done: 1 message published, 1 summary sent
+
 from __future__ import annotations
 
 import asyncio

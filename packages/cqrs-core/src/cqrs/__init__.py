@@ -57,6 +57,7 @@ _EXPORTS: dict[str, str] = {
     "MemoryMessageBroker": "cqrs.memory.message_broker",
     "DevnullMessageBroker": "cqrs.message_brokers.devnull",
     "Serializer": "cqrs.protocols.serializer",
+    "EventSerializer": "cqrs.protocols.serializer",
     "Compressor": "cqrs.protocols.serializer",
     "JsonSerializer": "cqrs.serializers",
     # outbox, inbox and consuming
@@ -167,6 +168,7 @@ __all__ = [
     "RequestMediator",
     "Response",
     "Serializer",
+    "EventSerializer",
     "SqlAlchemyOutboxedEventRepository",
     "StoredCircuitBreaker",
     "StreamingRequestHandler",
@@ -267,7 +269,7 @@ if TYPE_CHECKING:
     from cqrs.protocols.middleware import Middleware
     from cqrs.protocols.models import IEvent, INotificationEvent, IRequest, IResponse
     from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository, OutboxStatus
-    from cqrs.protocols.serializer import Compressor, Serializer
+    from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
     from cqrs.pydantic_models import (
         PydanticDomainEvent,
         PydanticEvent,

@@ -1,11 +1,15 @@
-"""The default JSON serializer used for broker messages."""
+"""The default JSON serializer used for broker messages, and how events meet any serializer."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["JsonSerializer"]
+if TYPE_CHECKING:
+    from cqrs.protocols.serializer import EventSerializer, Serializer
+
+__all__ = ["JsonSerializer", "event_dumper"]
 
 
 class JsonSerializer:
@@ -18,3 +22,13 @@ class JsonSerializer:
 
     def loads(self, raw: bytes) -> Any:
         return json.loads(raw)
+
+
+def event_dumper(serializer: Serializer | EventSerializer) -> Callable[[Any], bytes]:
+    """The function turning an event into bytes with `serializer`: its `dumps_event` when it
+    serializes whole events (protobuf), else `dumps(event.to_dict())`."""
+    dumps_event: Callable[[Any], bytes] | None = getattr(serializer, "dumps_event", None)
+    if dumps_event is not None:
+        return dumps_event
+    dumps: Callable[[Any], bytes] = serializer.dumps  # type: ignore[union-attr]
+    return lambda event: dumps(event.to_dict())

@@ -32,7 +32,7 @@ from sqlalchemy.orm import registry
 from cqrs.outbox._encoding import RowCodec
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
-from cqrs.protocols.serializer import Compressor, Serializer
+from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
 from cqrs_sqla._claim import claim_rows
 from cqrs_sqla._unit_of_work import UnitOfWork
 from cqrs_sqla.schema import outbox_table
@@ -73,7 +73,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         compressor: Compressor | None = None,
         *,
         table: str | sa.Table | None = None,
-        serializer: Serializer | None = None,
+        serializer: Serializer | EventSerializer | None = None,
     ) -> None:
         super().__init__(session_factory)
         self.table = table if isinstance(table, sa.Table) else outbox_table(table)

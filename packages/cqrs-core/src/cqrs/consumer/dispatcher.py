@@ -21,7 +21,7 @@ from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.inbox import Inbox
 from cqrs.protocols.mediators import IEventMediator
 from cqrs.protocols.message_broker import Message
-from cqrs.protocols.serializer import Serializer
+from cqrs.protocols.serializer import EventSerializer, Serializer
 from cqrs.serializers import JsonSerializer
 
 __all__ = [
@@ -82,7 +82,7 @@ class MessageDispatcher:
         max_message_bytes: int = 1024 * 1024,
         handler_attempts: int = 3,
         backoff: ExponentialBackoff | None = None,
-        serializer: Serializer | None = None,
+        serializer: Serializer | EventSerializer | None = None,
         inbox: Inbox[Any] | None = None,
         consumer_name: str = "default",
     ) -> None:
@@ -93,7 +93,7 @@ class MessageDispatcher:
         self.max_message_bytes = max_message_bytes
         self.handler_attempts = handler_attempts
         self.backoff = backoff or ExponentialBackoff(base=0.2, cap=5.0)
-        self.serializer: Serializer = serializer or JsonSerializer()
+        self.serializer: Serializer | EventSerializer = serializer or JsonSerializer()
         self.inbox = inbox
         self.consumer_name = consumer_name
 
@@ -104,6 +104,8 @@ class MessageDispatcher:
                 f"message of {len(message.payload)} bytes exceeds the limit of "
                 f"{self.max_message_bytes} bytes"
             )
+        if hasattr(self.serializer, "loads_event"):
+            return self._decode_event(message, self.serializer)  # type: ignore[arg-type]
         try:
             data = self.serializer.loads(message.payload)
         except (ValueError, UnicodeDecodeError) as exc:
@@ -111,16 +113,29 @@ class MessageDispatcher:
         if not isinstance(data, dict):
             raise ValueError(f"payload must be an object, got {type(data).__name__}")
         name = message.message_name or data.get("event_name")
+        event_type = self._event_type(name)
+        try:
+            return event_type.from_dict(data)  # type: ignore[attr-defined]
+        except (ModelValidationError, ValueError, TypeError) as exc:
+            raise ValueError(f"invalid {name}: {exc}") from exc
+
+    def _decode_event(self, message: Message, serializer: EventSerializer) -> Any:
+        event_type = self._event_type(message.message_name)
+        try:
+            return serializer.loads_event(message.payload, event_type)
+        except Exception as exc:
+            raise ValueError(
+                f"invalid {message.message_name} ({serializer.content_type}): {exc}"
+            ) from exc
+
+    def _event_type(self, name: Any) -> type:
         if not isinstance(name, str) or not name:
             raise ValueError("message names no event (no event-type header, no event_name field)")
         event_type = self.event_types.get(name)
         if event_type is None:
             known = ", ".join(sorted(self.event_types)) or "none"
             raise ValueError(f"unknown event {name!r}; this consumer handles: {known}")
-        try:
-            return event_type.from_dict(data)  # type: ignore[attr-defined]
-        except (ModelValidationError, ValueError, TypeError) as exc:
-            raise ValueError(f"invalid {name}: {exc}") from exc
+        return event_type
 
     async def dispatch(self, message: Message) -> Outcome:
         """Handle `message`; never raises except on cancellation."""

@@ -12,7 +12,7 @@ from cqrs.events.fallback import EventHandlerFallback
 from cqrs.events.map import EventHandlerBinding, EventMap
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import Message, MessageBroker
-from cqrs.protocols.serializer import Serializer
+from cqrs.protocols.serializer import EventSerializer, Serializer
 
 __all__ = ["EventEmitter", "EventStep"]
 
@@ -36,7 +36,7 @@ class EventEmitter:
         container: Container,
         message_broker: MessageBroker | None = None,
         *,
-        serializer: Serializer | None = None,
+        serializer: Serializer | EventSerializer | None = None,
     ) -> None:
         self._event_map = event_map
         self._handlers = HandlerSource(container)

@@ -12,7 +12,7 @@ from typing import Any
 from cqrs.outbox._encoding import RowCodec
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
-from cqrs.protocols.serializer import Compressor, Serializer
+from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
 
 __all__ = ["MemoryOutboxSession", "MemoryOutboxedEventRepository"]
 
@@ -50,7 +50,7 @@ class MemoryOutboxedEventRepository:
     def __init__(
         self,
         *,
-        serializer: Serializer | None = None,
+        serializer: Serializer | EventSerializer | None = None,
         compressor: Compressor | None = None,
         clock: Callable[[], datetime.datetime] = _utcnow,
     ) -> None:

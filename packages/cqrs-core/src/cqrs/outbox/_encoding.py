@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from cqrs.protocols.models import INotificationEvent
-from cqrs.protocols.serializer import Compressor, Serializer
-from cqrs.serializers import JsonSerializer
+from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
+from cqrs.serializers import JsonSerializer, event_dumper
 
 __all__: list[str] = []
 
@@ -14,14 +14,17 @@ __all__: list[str] = []
 class RowCodec:
     """Serializes events for storage (then compresses, if a compressor is set) and reverses it."""
 
-    __slots__ = ("compressor", "serializer")
+    __slots__ = ("_dump", "compressor", "serializer")
 
-    def __init__(self, serializer: Serializer | None, compressor: Compressor | None) -> None:
-        self.serializer: Serializer = serializer or JsonSerializer()
+    def __init__(
+        self, serializer: Serializer | EventSerializer | None, compressor: Compressor | None
+    ) -> None:
+        self.serializer: Serializer | EventSerializer = serializer or JsonSerializer()
         self.compressor = compressor
+        self._dump = event_dumper(self.serializer)
 
     def encode(self, event: INotificationEvent) -> bytes:
-        raw = self.serializer.dumps(event.to_dict())
+        raw = self._dump(event)
         return self.compressor.compress(raw) if self.compressor is not None else raw
 
     def decode(self, stored: bytes) -> bytes:

@@ -8,7 +8,7 @@ from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamin
 from cqrs.protocols.message_broker import HEADER_NAMES, Message, MessageBroker
 from cqrs.protocols.middleware import HandleFunc, Middleware
 from cqrs.protocols.models import IEvent, INotificationEvent, IRequest, IResponse
-from cqrs.protocols.serializer import Compressor, Serializer
+from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
 
 __all__ = [
     "HEADER_NAMES",
@@ -32,5 +32,6 @@ __all__ = [
     "Message",
     "MessageBroker",
     "Middleware",
+    "EventSerializer",
     "Serializer",
 ]

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from cqrs.protocols.models import INotificationEvent
-    from cqrs.protocols.serializer import Serializer
+    from cqrs.protocols.serializer import EventSerializer, Serializer
 
 __all__ = ["HEADER_NAMES", "Message", "MessageBroker"]
 
@@ -41,15 +41,17 @@ class Message:
     extra_headers: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_event(cls, event: INotificationEvent, serializer: Serializer | None = None) -> Message:
+    def from_event(
+        cls, event: INotificationEvent, serializer: Serializer | EventSerializer | None = None
+    ) -> Message:
         """Serialize a notification event (JSON unless a serializer is given) into a message."""
-        if serializer is None:
-            from cqrs.serializers import JsonSerializer
+        from cqrs.serializers import JsonSerializer, event_dumper
 
+        if serializer is None:
             serializer = JsonSerializer()
         return cls(
             topic=event.topic,
-            payload=serializer.dumps(event.to_dict()),
+            payload=event_dumper(serializer)(event),
             message_name=event.event_name,
             message_id=event.event_id,
             key=event.partition_key,

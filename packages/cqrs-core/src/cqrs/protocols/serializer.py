@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
-__all__ = ["Compressor", "Serializer"]
+__all__ = ["Compressor", "EventSerializer", "Serializer"]
+
+E = TypeVar("E")
 
 
 @runtime_checkable
@@ -16,6 +18,22 @@ class Serializer(Protocol):
     def dumps(self, data: Any) -> bytes: ...
 
     def loads(self, raw: bytes) -> Any: ...
+
+
+@runtime_checkable
+class EventSerializer(Protocol):
+    """Serializes whole events, for schema-bound formats such as protobuf.
+
+    Outboxes, brokers and consumers given one call it instead of serializing `event.to_dict()`;
+    `loads_event(dumps_event(e), type(e))` rebuilds an event equal to `e`, and a payload that
+    does not decode raises `ValueError`.
+    """
+
+    content_type: str
+
+    def dumps_event(self, event: Any) -> bytes: ...
+
+    def loads_event(self, raw: bytes, event_type: type[E]) -> E: ...
 
 
 @runtime_checkable

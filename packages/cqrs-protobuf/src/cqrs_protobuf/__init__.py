@@ -1,0 +1,3 @@
+"""Protobuf serialization of cqrs notification events for brokers and the outbox."""
+
+__all__: list[str] = []

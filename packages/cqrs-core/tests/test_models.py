@@ -164,6 +164,18 @@ class TestConversion:
         assert data["by_sku"] == {"A": {"sku": "A", "qty": 1, "price": "0"}}
         assert data["channel"] == "shop"
 
+    def test_flat_model_to_dict_holds_only_its_fields_and_is_a_copy(self) -> None:
+        class Flat(cqrs.Model):
+            name: str
+            count: int = 0
+
+        flat = Flat(name="a")
+        first = flat.to_dict()
+        first["count"] = 99
+        assert flat.to_dict() == {"name": "a", "count": 0}
+        flat._cache = "not a field"  # type: ignore[attr-defined]
+        assert flat.to_dict() == {"name": "a", "count": 0}
+
     def test_rebuilt_values_have_their_declared_types(self) -> None:
         rebuilt = Order.from_dict(make_order().to_dict())
         assert isinstance(rebuilt.order_id, uuid.UUID)

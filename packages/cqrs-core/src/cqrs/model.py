@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any, Self, dataclass_transform
 
-from cqrs._convert import from_builtins, to_builtins
+from cqrs._convert import _encoders, from_builtins, to_builtins
 
 __all__ = ["Model"]
 
@@ -21,7 +21,8 @@ class Model:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the model as JSON-compatible builtins (datetimes, UUIDs and enums as strings)."""
-        result: dict[str, Any] = to_builtins(self)
+        encode = _encoders.get(self.__class__)
+        result: dict[str, Any] = to_builtins(self) if encode is None else encode(self)
         return result
 
     @classmethod

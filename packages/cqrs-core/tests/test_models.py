@@ -165,7 +165,7 @@ class TestConversion:
         assert data["channel"] == "shop"
 
     def test_flat_model_to_dict_holds_only_its_fields_and_is_a_copy(self) -> None:
-        class Flat(cqrs.Model):
+        class Flat(cqrs.Response):
             name: str
             count: int = 0
 

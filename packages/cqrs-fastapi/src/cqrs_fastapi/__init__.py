@@ -1,3 +1,42 @@
-"""FastAPI integration for cqrs: mediator dependencies, lifespan, Server-Sent Events, problem responses."""
+"""FastAPI integration for cqrs: mediator dependencies with a request scope, a lifespan that
+opens brokers and runs outbox relays, Server-Sent Events for streams and sagas, and problem
+responses for the framework's exceptions.
 
-__all__: list[str] = []
+Example::
+
+    app = fastapi.FastAPI(lifespan=cqrs_lifespan(brokers=[broker]))
+    add_exception_handlers(app)
+    Mediator = mediator_dependency(mediator_factory, container=container)
+
+    @app.post("/files")
+    async def process(command: ProcessFiles, mediator=fastapi.Depends(Streaming)):
+        return EventStreamResponse(mediator.stream(command))
+"""
+
+from cqrs_fastapi.dependencies import ScopedContainer, mediator_dependency, request_scope
+from cqrs_fastapi.lifespan import cqrs_lifespan, open_brokers, running_relays
+from cqrs_fastapi.problems import (
+    DEFAULT_STATUSES,
+    PROBLEM_CONTENT_TYPE,
+    ProblemResponse,
+    add_exception_handlers,
+    problem_body,
+)
+from cqrs_fastapi.sse import EventStreamResponse, format_event, to_jsonable
+
+__all__ = [
+    "DEFAULT_STATUSES",
+    "PROBLEM_CONTENT_TYPE",
+    "EventStreamResponse",
+    "ProblemResponse",
+    "ScopedContainer",
+    "add_exception_handlers",
+    "cqrs_lifespan",
+    "format_event",
+    "mediator_dependency",
+    "open_brokers",
+    "problem_body",
+    "request_scope",
+    "running_relays",
+    "to_jsonable",
+]

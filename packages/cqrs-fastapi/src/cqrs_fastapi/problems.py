@@ -44,6 +44,8 @@ DEFAULT_STATUSES: Mapping[type[Exception], int] = {
 
 _log = logging.getLogger("cqrs_fastapi")
 
+_STATUSES_STATE_KEY = "cqrs_problem_statuses"
+
 
 class ProblemResponse(JSONResponse):
     """A JSON response with the `application/problem+json` media type."""
@@ -77,8 +79,13 @@ def add_exception_handlers(
     app: FastAPI, statuses: Mapping[type[Exception], int] | None = None
 ) -> None:
     """Answer the framework's exceptions, and those in `statuses` (exception class -> HTTP
-    status, e.g. `{LookupError: 404}`), with problem responses; 5xx ones are logged."""
+    status, e.g. `{LookupError: 404}`), with problem responses; 5xx ones are logged.
+
+    The table is also kept in `app.state`, so the error events of `EventStreamResponse` use
+    the same statuses.
+    """
     table: dict[type[Exception], int] = {**DEFAULT_STATUSES, **(statuses or {})}
+    setattr(app.state, _STATUSES_STATE_KEY, table)
 
     async def handle(request: Request, exc: Exception) -> ProblemResponse:
         status = _status_for(exc, table)

@@ -2,8 +2,10 @@
 
 One `result` event per item the stream yields (its JSON form), then an `end` event; when the
 handler raises, an `error` event carrying a problem document instead. When the client goes away
-the stream is cancelled at once, which closes the handler's generator (its `finally` runs), even
-while it is waiting between two results. Example::
+the stream is cancelled at once, even while the handler waits between two results, which closes
+the handler's generator: its `finally` runs and may still await its cleanup. Built on
+Starlette's `StreamingResponse` rather than `fastapi.sse`, which only serves path operations that
+are generators themselves and leaves errors and disconnects to them. Example::
 
     @app.post("/files")
     async def process(command: ProcessFiles, mediator=Depends(streaming)) -> EventStreamResponse:
@@ -12,12 +14,14 @@ while it is waiting between two results. Example::
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import dataclasses
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 
 import anyio
@@ -25,7 +29,12 @@ from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from cqrs.saga.step import SagaStepResult
-from cqrs_fastapi.problems import DEFAULT_STATUSES, _status_for, problem_body
+from cqrs_fastapi.problems import (
+    _STATUSES_STATE_KEY,
+    DEFAULT_STATUSES,
+    _status_for,
+    problem_body,
+)
 
 __all__ = ["EventStreamResponse", "format_event", "to_jsonable"]
 
@@ -64,12 +73,40 @@ def format_event(data: Any, *, event: str | None = None, event_id: str | None = 
     return ("\n".join(lines) + "\n\n").encode()
 
 
+class _OnceSender:
+    """Serializes sends from the stream and the pinger, dropping anything after the last chunk."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self._lock = asyncio.Lock()
+        self.started = asyncio.Event()
+        self.finished = False
+
+    async def __call__(self, message: Message) -> None:
+        async with self._lock:
+            if self.finished:
+                return
+            await self._send(message)
+            if message["type"] == "http.response.start":
+                self.started.set()
+            elif not message.get("more_body", False):
+                self.finished = True
+
+
+async def _wait_for_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
 class EventStreamResponse(StreamingResponse):
-    """Streams `results` as Server-Sent Events, cancelling the stream when the client leaves.
+    """Streams `results` as Server-Sent Events, closing the stream when the client leaves.
 
     `event` names the per-item events; `serialize` turns an item into JSON data
     (`to_jsonable` by default); `ping_interval` seconds of silence send a `: ping` comment so
-    proxies keep the connection open (`None`: never).
+    proxies keep the connection open (`None`: never). The error event's status comes from
+    `statuses`, else from the table `add_exception_handlers` installed on the app, else from
+    `DEFAULT_STATUSES`. The stream runs in the context the response was created in, so it
+    stays inside the request's container scope.
     """
 
     media_type = "text/event-stream"
@@ -81,6 +118,7 @@ class EventStreamResponse(StreamingResponse):
         event: str = "result",
         serialize: Callable[[Any], Any] = to_jsonable,
         ping_interval: float | None = 15.0,
+        statuses: Mapping[type[Exception], int] | None = None,
         headers: Mapping[str, str] | None = None,
         status_code: int = 200,
     ) -> None:
@@ -88,68 +126,71 @@ class EventStreamResponse(StreamingResponse):
         self.event = event
         self.serialize = serialize
         self.ping_interval = ping_interval
+        self.statuses = statuses
+        self._statuses: Mapping[type[Exception], int] = DEFAULT_STATUSES
+        self._instance: str | None = None
+        self._context = contextvars.copy_context()
+        self._body = self._events()
         merged = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **(headers or {})}
-        super().__init__(self._events(), status_code=status_code, headers=merged)
+        super().__init__(self._body, status_code=status_code, headers=merged)
 
-    async def _events(self) -> AsyncIterator[bytes]:
+    async def _events(self) -> AsyncGenerator[bytes, None]:
         count = 0
-        closing = getattr(self.results, "aclose", None)
         try:
             try:
                 async for item in self.results:
                     count += 1
                     yield format_event(self.serialize(item), event=self.event, event_id=str(count))
             except Exception as exc:
-                status = _status_for(exc, DEFAULT_STATUSES)
-                _log.error("event stream failed after %d result(s)", count, exc_info=exc)
-                yield format_event(problem_body(exc, status), event="error")
+                status = _status_for(exc, self._statuses)
+                if status >= 500:
+                    _log.error("event stream failed after %d result(s)", count, exc_info=exc)
+                yield format_event(problem_body(exc, status, self._instance), event="error")
                 return
             yield format_event({"count": count}, event="end")
         finally:
+            closing = getattr(self.results, "aclose", None)
             if closing is not None:
                 with contextlib.suppress(Exception):
                     await closing()
 
+    async def _stream(self, send: Send) -> None:
+        try:
+            await self.stream_response(send)
+        except OSError:
+            _log.debug("client went away while an event was being written")
+        finally:
+            await self._body.aclose()
+
+    async def _ping(self, send: _OnceSender) -> None:
+        assert self.ping_interval is not None
+        await send.started.wait()
+        while not send.finished:
+            await asyncio.sleep(self.ping_interval)
+            await send({"type": "http.response.body", "body": b": ping\n\n", "more_body": True})
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        lock = anyio.Lock()
-        started = anyio.Event()
-        finished = False
-
-        async def locked_send(message: Message) -> None:
-            nonlocal finished
-            async with lock:
-                if finished:
-                    return
-                await send(message)
-                if message["type"] == "http.response.start":
-                    started.set()
-                elif not message.get("more_body", False):
-                    finished = True
-
-        async with anyio.create_task_group() as group:
-
-            async def stream() -> None:
-                with contextlib.suppress(OSError):  # the client went away mid-write
-                    await self.stream_response(locked_send)
-                group.cancel_scope.cancel()
-
-            async def watch_disconnect() -> None:
-                while (await receive())["type"] != "http.disconnect":
-                    pass
-                group.cancel_scope.cancel()
-
-            async def ping() -> None:
-                assert self.ping_interval is not None
-                await started.wait()
-                while True:
-                    await anyio.sleep(self.ping_interval)
-                    await locked_send(
-                        {"type": "http.response.body", "body": b": ping\n\n", "more_body": True}
-                    )
-
-            group.start_soon(stream)
-            group.start_soon(watch_disconnect)
-            if self.ping_interval is not None:
-                group.start_soon(ping)
+        if self.statuses is not None:
+            self._statuses = {**DEFAULT_STATUSES, **self.statuses}
+        else:
+            app_state = getattr(scope.get("app"), "state", None)
+            self._statuses = getattr(app_state, _STATUSES_STATE_KEY, DEFAULT_STATUSES)
+        self._instance = scope.get("path")
+        sender = _OnceSender(send)
+        # A plain task, cancelled once: the handler's `finally` may still await its cleanup.
+        stream = asyncio.create_task(self._stream(sender), context=self._context.copy())
+        disconnect = asyncio.create_task(_wait_for_disconnect(receive))
+        helpers = [disconnect]
+        if self.ping_interval is not None:
+            helpers.append(asyncio.create_task(self._ping(sender)))
+        try:
+            await asyncio.wait((stream, disconnect), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (stream, *helpers):
+                task.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(stream, *helpers, return_exceptions=True)
+        if not stream.cancelled():
+            stream.result()
         if self.background is not None:
             await self.background()

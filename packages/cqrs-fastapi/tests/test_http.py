@@ -100,12 +100,14 @@ class OverloadedHandler(cqrs.RequestHandler[Overloaded, None]):
 class ProcessFiles(cqrs.Request):
     count: int
     fail_after: int | None = None
+    fail_with: str = "disk"
     stall_after: int | None = None
 
 
 class FileProcessed(cqrs.Response):
     file_id: int
     status: str
+    request_token: str
 
 
 class Probe:
@@ -117,19 +119,24 @@ class Probe:
 
 
 class ProcessFilesHandler(StreamingRequestHandler[ProcessFiles, FileProcessed]):
-    def __init__(self, probe: Probe) -> None:
+    def __init__(self, probe: Probe, audit: Audit) -> None:
         self.probe = probe
+        self.audit = audit
 
     async def handle(self, request: ProcessFiles) -> AsyncIterator[FileProcessed]:  # type: ignore[override]
         try:
             for file_id in range(1, request.count + 1):
                 if request.fail_after is not None and file_id > request.fail_after:
+                    if request.fail_with == "lookup":
+                        raise MeetingNotFound(f"no file {file_id}")
                     raise RuntimeError("disk on fire")
                 if request.stall_after is not None and file_id > request.stall_after:
                     await asyncio.sleep(30)
                 self.probe.produced += 1
-                yield FileProcessed(file_id=file_id, status="done")
+                yield FileProcessed(file_id=file_id, status="done", request_token=self.audit.token)
         finally:
+            # cleanup that awaits, like closing a session: it must not be cut short
+            await asyncio.sleep(0.01)
             self.probe.closed.set()
 
 
@@ -186,6 +193,10 @@ def build_app(*, lifespan: Any = None) -> tuple[fastapi.FastAPI, cqrs.BuiltinCon
         saga_storage=MemorySagaStorage(),
     )
     Mediator = mediator_dependency(lambda: mediator, container=container)
+
+    def mediator_factory() -> cqrs.RequestMediator:
+        return mediator
+
     Streaming = mediator_dependency(lambda: streaming, container=container)
 
     app = fastapi.FastAPI(lifespan=lifespan)
@@ -206,6 +217,13 @@ def build_app(*, lifespan: Any = None) -> tuple[fastapi.FastAPI, cqrs.BuiltinCon
         view = await mediator.send(GetMeeting(meeting_id=meeting_id))
         return view.to_dict()
 
+    @app.get("/plain/{meeting_id}")
+    async def plain(
+        meeting_id: str, mediator: cqrs.RequestMediator = fastapi.Depends(mediator_factory)
+    ) -> dict[str, Any]:
+        view = await mediator.send(GetMeeting(meeting_id=meeting_id))
+        return view.to_dict()
+
     @app.post("/validate")
     async def validate(body: dict[str, Any]) -> dict[str, Any]:
         return CreateMeeting.from_dict(body).to_dict()
@@ -222,11 +240,15 @@ def build_app(*, lifespan: Any = None) -> tuple[fastapi.FastAPI, cqrs.BuiltinCon
     async def files(
         count: int,
         fail_after: int | None = None,
+        fail_with: str = "disk",
         stall_after: int | None = None,
         mediator: cqrs.StreamingRequestMediator = fastapi.Depends(Streaming),
     ) -> EventStreamResponse:
-        command = ProcessFiles(count=count, fail_after=fail_after, stall_after=stall_after)
-        return EventStreamResponse(mediator.stream(command))
+        command = ProcessFiles(
+            count=count, fail_after=fail_after, fail_with=fail_with, stall_after=stall_after
+        )
+        token = container.get(Audit).token
+        return EventStreamResponse(mediator.stream(command), headers={"X-Request-Token": token})
 
     @app.post("/orders/{order_id}")
     async def order(order_id: str) -> EventStreamResponse:
@@ -351,3 +373,44 @@ async def test_sse_event_ids_count_results(serve: Any, sse: Any, count: int) -> 
         events = [event async for event in sse(response)]
     assert [e.id for e in events if e.event == "result"] == [str(n) for n in range(1, count + 1)]
     assert events[-1].data == {"count": count}
+
+
+async def test_the_seeds_plain_dependency_style_works(serve: Any) -> None:
+    app, _, _ = build_app()
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        await client.post("/meetings/m1", params={"title": "Planning"})
+        view = await client.get("/plain/m1")
+    assert view.status_code == 200
+    assert view.json()["title"] == "Planning"
+
+
+async def test_a_stream_runs_inside_its_requests_container_scope(serve: Any, sse: Any) -> None:
+    app, _, _ = build_app()
+    tokens = []
+    async with serve(app) as url, httpx.AsyncClient(base_url=url) as client:
+        for _ in range(2):
+            async with client.stream("GET", "/files", params={"count": 3}) as response:
+                events = [event async for event in sse(response)]
+            seen = {e.data["request_token"] for e in events if e.event == "result"}
+            assert seen == {response.headers["x-request-token"]}
+            tokens.append(seen.pop())
+    assert tokens[0] != tokens[1]
+
+
+async def test_a_stream_error_uses_the_apps_status_mapping(serve: Any, sse: Any) -> None:
+    app, _, _ = build_app()
+    params = {"count": 3, "fail_after": 2, "fail_with": "lookup"}
+    async with (
+        serve(app) as url,
+        httpx.AsyncClient(base_url=url) as client,
+        client.stream("GET", "/files", params=params) as response,
+    ):
+        events = [event async for event in sse(response)]
+    assert [e.event for e in events] == ["result", "result", "error"]
+    assert events[-1].data == {
+        "type": "about:blank",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "no file 3",
+        "instance": "/files",
+    }

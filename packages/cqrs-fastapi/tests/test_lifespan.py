@@ -109,3 +109,53 @@ async def test_a_broker_that_fails_to_connect_closes_those_already_open() -> Non
         async with open_brokers([TrackedBroker("a", log), Unreachable("b", log)]):
             pass
     assert log == ["connect a", "close a"]
+
+
+class GatedBroker(cqrs.MemoryMessageBroker):
+    """The in-memory broker holding every send after the first `open_for` until the relay is
+    asked to stop, so shutdown deterministically finds a batch in flight and rows unclaimed."""
+
+    def __init__(self, open_for: int) -> None:
+        super().__init__()
+        self.open_for = open_for
+        self.relay: OutboxRelay | None = None
+
+    async def send_message(self, message: cqrs.Message) -> None:
+        if sum(map(len, self.messages.values())) >= self.open_for:
+            while self.relay is None or not self.relay.stopping:
+                await asyncio.sleep(0.001)
+        await super().send_message(message)
+
+
+async def test_shutdown_mid_flow_loses_nothing_and_leaves_nothing_leased(serve: Any) -> None:
+    outbox = cqrs.MemoryOutboxedEventRepository()
+    broker = GatedBroker(open_for=50)
+    relay = broker.relay = OutboxRelay(outbox, broker, batch_size=20, poll_interval=0.001)
+    app = fastapi.FastAPI(lifespan=cqrs_lifespan(relays=[relay]))
+    written: list[str] = []
+
+    @app.post("/bulk/{count}")
+    async def bulk(count: int) -> None:
+        async with outbox as session:
+            for n in range(count):
+                event = Paid(event_name="OrderPaid", topic="orders", payload={"n": n})
+                outbox.add(session, event)
+                written.append(str(event.event_id))
+            await outbox.commit(session)
+
+    async with serve(app) as url:
+        async with httpx.AsyncClient(base_url=url) as client:
+            assert (await client.post("/bulk/300")).status_code == 200
+        async with asyncio.timeout(5):
+            while len(broker.messages.get("orders", ())) < 50:
+                await asyncio.sleep(0.001)
+    published_by_app = len(broker.messages["orders"])
+    stats = await outbox.stats()
+    assert stats.leased == 0, "rows claimed when the app stopped were settled or released"
+    assert stats.pending == 300 - published_by_app
+    assert 50 < published_by_app < 300, "the batch in flight at shutdown was published"
+
+    broker.open_for = 300
+    await OutboxRelay(outbox, broker).run_until_idle()
+    delivered = [str(m.message_id) for m in broker.messages["orders"]]
+    assert sorted(delivered) == sorted(written), "every event exactly once, none lost"

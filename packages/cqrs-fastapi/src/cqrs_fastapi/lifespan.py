@@ -58,11 +58,10 @@ async def running_relays(relays: Sequence[OutboxRelay]) -> AsyncIterator[None]:
     finally:
         for relay in relays:
             relay.stop()
-        for task in tasks:
-            try:
-                await task
-            except Exception:
-                _log.exception("outbox relay task %s failed", task.get_name())
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, outcome in zip(tasks, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                _log.error("outbox relay task %s failed", task.get_name(), exc_info=outcome)
 
 
 def cqrs_lifespan(

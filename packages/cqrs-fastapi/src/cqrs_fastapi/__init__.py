@@ -23,6 +23,7 @@ from cqrs_fastapi.problems import (
     problem_body,
 )
 from cqrs_fastapi.sse import EventStreamResponse, format_event, to_jsonable
+from cqrs_fastapi.sse_reader import SseEvent, read_events
 
 __all__ = [
     "DEFAULT_STATUSES",
@@ -30,12 +31,14 @@ __all__ = [
     "EventStreamResponse",
     "ProblemResponse",
     "ScopedContainer",
+    "SseEvent",
     "add_exception_handlers",
     "cqrs_lifespan",
     "format_event",
     "mediator_dependency",
     "open_brokers",
     "problem_body",
+    "read_events",
     "request_scope",
     "running_relays",
     "to_jsonable",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from typing import ClassVar, Protocol
+from typing import ClassVar, Generic, Protocol, TypeVar
 
 import pytest
 
@@ -13,6 +13,18 @@ from cqrs import BuiltinContainer, ContainerError
 from cqrs.events.map import EventMap
 from cqrs.requests.bootstrap import bootstrap
 from cqrs.requests.map import RequestMap
+
+
+BoxT = TypeVar("BoxT")
+
+
+class Box(Generic[BoxT]):
+    """A generic dependency, annotated parametrized (`Box[int]`) but registered bare."""
+
+
+class UsesIntBox:
+    def __init__(self, box: Box[int]) -> None:
+        self.box = box
 
 
 class Clock:
@@ -204,6 +216,15 @@ class TestLifetimes:
         assert container.get(Clock) is clock
         assert container.get(Service).clock is clock
         assert container.get(Repository).clock is clock
+
+    def test_a_parametrized_annotation_resolves_to_its_bare_registration(
+        self, container: BuiltinContainer
+    ) -> None:
+        with pytest.raises(ContainerError, match="Box"):
+            container.get(UsesIntBox)
+        box: Box[int] = Box()
+        container.register_instance(Box, box)
+        assert container.get(UsesIntBox).box is box
 
     def test_registering_again_replaces_a_built_singleton(
         self, container: BuiltinContainer

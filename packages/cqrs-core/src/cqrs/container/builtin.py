@@ -105,6 +105,9 @@ class BuiltinContainer:
             path = " -> ".join(t.__qualname__ for t in (*chain, type_))
             raise ContainerError(f"circular dependency: {path}")
         reg = self._registrations.get(type_)
+        origin = typing.get_origin(type_)
+        if reg is None and origin is not None and origin in self._registrations:
+            return self._compile(origin, chain)  # `Repo[int]` is whatever provides `Repo`
         if reg is None:
             if (
                 not isinstance(type_, type)

@@ -14,7 +14,6 @@ from cqrs.events.map import EventMap
 from cqrs.requests.bootstrap import bootstrap
 from cqrs.requests.map import RequestMap
 
-
 BoxT = TypeVar("BoxT")
 
 

@@ -106,6 +106,10 @@ async def raw_body(message: Any) -> Any:
     return message.body
 
 
+FAST = {"session_timeout_ms": 2000, "heartbeat_interval_ms": 500}
+"""Consumer group timings that let tansu finish a group join in well under a second."""
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -116,6 +120,20 @@ def unique(prefix: str) -> str:
 @pytest.fixture
 def amqp_url() -> str:
     return require_service("rabbitmq").url
+
+
+@pytest.fixture
+async def name(amqp_url: str) -> AsyncIterator[str]:
+    """A unique queue name; the queue and its `.dead-letter` queue are deleted afterwards."""
+    import aio_pika
+
+    queue_name = unique("fs")
+    yield queue_name
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        for leftover in (queue_name, f"{queue_name}.dead-letter"):
+            await channel.queue_delete(leftover)
 
 
 def queue(name: str) -> RabbitQueue:
@@ -135,7 +153,7 @@ async def rabbit_consumer(
 ) -> AsyncIterator[tuple[RabbitBroker, list[tuple[bytes, dict[str, Any]]]]]:
     """A started FastStream RabbitMQ broker consuming `name` into `recorder`, with dead
     letters published to `<name>.dead-letter` and collected in the yielded list."""
-    broker = RabbitBroker(url, logger=None)
+    broker = RabbitBroker(url, logger=None, graceful_timeout=1.0)
     dead_letters: list[tuple[bytes, dict[str, Any]]] = []
     dead_queue = queue(f"{name}.dead-letter")
     subscribe_events(
@@ -157,10 +175,9 @@ async def rabbit_consumer(
 
 @pytest.mark.rabbitmq
 async def test_rabbitmq_events_reach_the_mediator_typed_and_bad_ones_are_dead_lettered(
-    amqp_url: str,
+    amqp_url: str, name: str
 ) -> None:
     recorder = Recorder()
-    name = unique("fs")
     bad = bad_messages()
     async with rabbit_consumer(amqp_url, name, recorder) as (broker, dead_letters):
         sent = [await publish_rabbit(broker, queue(name), joined(u)) for u in ("ada", "bob")]
@@ -178,11 +195,10 @@ async def test_rabbitmq_events_reach_the_mediator_typed_and_bad_ones_are_dead_le
 
 @pytest.mark.rabbitmq
 async def test_rabbitmq_a_failing_handler_is_retried_before_the_message_is_acked(
-    amqp_url: str,
+    amqp_url: str, name: str
 ) -> None:
     recorder = Recorder()
     recorder.fail_first = {"ada"}
-    name = unique("fs")
     async with rabbit_consumer(amqp_url, name, recorder) as (broker, dead_letters):
         await publish_rabbit(broker, queue(name), joined("ada"))
         await eventually(lambda: recorder.user_ids == ["ada"])
@@ -191,12 +207,13 @@ async def test_rabbitmq_a_failing_handler_is_retried_before_the_message_is_acked
 
 
 @pytest.mark.rabbitmq
-async def test_rabbitmq_a_message_is_not_acked_before_it_is_handled(amqp_url: str) -> None:
+async def test_rabbitmq_a_message_is_not_acked_before_it_is_handled(
+    amqp_url: str, name: str
+) -> None:
     """The consumer stops while the handler is busy: the message goes back to the queue and
     the next consumer handles it, so nothing is lost."""
     first = Recorder()
     first.block = asyncio.Event()
-    name = unique("fs")
     async with rabbit_consumer(amqp_url, name, first) as (broker, _):
         sent = await publish_rabbit(broker, queue(name), joined("ada"))
         async with asyncio.timeout(10):
@@ -210,11 +227,10 @@ async def test_rabbitmq_a_message_is_not_acked_before_it_is_handled(amqp_url: st
 
 
 @pytest.mark.rabbitmq
-async def test_rabbitmq_the_seeds_decoder_style_with_manual_ack(amqp_url: str) -> None:
+async def test_rabbitmq_the_seeds_decoder_style_with_manual_ack(amqp_url: str, name: str) -> None:
     recorder = Recorder()
     dispatcher = dispatcher_for(recorder)
     bodies: list[Any] = []
-    name = unique("fs")
     broker = RabbitBroker(amqp_url, logger=None)
 
     @broker.subscriber(queue(name), decoder=EventDecoder(dispatcher), ack_policy=AckPolicy.MANUAL)
@@ -232,6 +248,76 @@ async def test_rabbitmq_the_seeds_decoder_style_with_manual_ack(amqp_url: str) -
     assert bodies[0] is None
     assert isinstance(bodies[1], UserJoined)
     assert recorder.user_ids == ["ada"]
+
+
+class _FailingOnce:
+    """A dead-letter publisher whose first publish fails, as when the broker is unreachable."""
+
+    def __init__(self, publisher: Any) -> None:
+        self.publisher = publisher
+        self.calls = 0
+
+    async def publish(self, body: bytes, *, headers: dict[str, str]) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            raise ConnectionError("dead-letter queue unreachable")
+        await self.publisher.publish(body, headers=headers)
+
+
+@pytest.mark.rabbitmq
+async def test_rabbitmq_a_dead_letter_that_cannot_be_published_is_redelivered(
+    amqp_url: str, name: str
+) -> None:
+    recorder = Recorder()
+    broker = RabbitBroker(amqp_url, logger=None, graceful_timeout=1.0)
+    dead_queue = queue(f"{name}.dead-letter")
+    dead_letter = _FailingOnce(broker.publisher(dead_queue))
+    subscribe_events(
+        broker, queue(name), dispatcher=dispatcher_for(recorder), dead_letter=dead_letter
+    )
+    dead_letters: list[str] = []
+
+    @broker.subscriber(dead_queue, decoder=raw_body)
+    async def collect(body: Any, message: RabbitMessage) -> None:
+        dead_letters.append(str(message.headers[DEAD_LETTER_REASON_HEADER]))
+
+    async with broker:
+        await broker.start()
+        await broker.publish(b"{not json", queue(name), headers={"event-type": "UserJoined"})
+        await publish_rabbit(broker, queue(name), joined("ada"))
+        await eventually(lambda: len(dead_letters) == 1 and recorder.user_ids == ["ada"])
+    assert dead_letter.calls == 2
+    assert "not valid application/json" in dead_letters[0]
+
+
+@pytest.mark.rabbitmq
+async def test_rabbitmq_without_a_dead_letter_publisher_the_queue_dlx_gets_the_message(
+    amqp_url: str, name: str
+) -> None:
+    """Rejected without requeue, a bad message goes to the dead-letter exchange of its queue."""
+    recorder = Recorder()
+    broker = RabbitBroker(amqp_url, logger=None, graceful_timeout=1.0)
+    dead_queue = queue(f"{name}.dead-letter")
+    source = RabbitQueue(
+        name,
+        arguments={
+            "x-expires": 60_000,
+            "x-dead-letter-exchange": "",
+            "x-dead-letter-routing-key": dead_queue.name,
+        },
+    )
+    subscribe_events(broker, source, dispatcher=dispatcher_for(recorder))
+    dead: list[bytes] = []
+
+    @broker.subscriber(dead_queue, decoder=raw_body)
+    async def collect(body: Any, message: RabbitMessage) -> None:
+        dead.append(message.body)
+
+    async with broker:
+        await broker.start()
+        await broker.publish(b"{not json", source, headers={"event-type": "UserJoined"})
+        await publish_rabbit(broker, source, joined("ada"))
+        await eventually(lambda: dead == [b"{not json"] and recorder.user_ids == ["ada"])
 
 
 # --- Kafka (tansu) ----------------------------------------------------------------------
@@ -259,13 +345,14 @@ async def test_kafka_events_reach_the_mediator_and_bad_ones_go_to_the_dead_lette
         topic,
         group_id=unique("group"),
         auto_offset_reset="earliest",
+        **FAST,
         dispatcher=dispatcher_for(recorder),
         dead_letter=broker.publisher(dead_topic),
     )
     dead_letters: list[tuple[bytes, dict[str, Any]]] = []
 
     @broker.subscriber(
-        dead_topic, group_id=unique("dead"), auto_offset_reset="earliest", decoder=raw_body
+        dead_topic, group_id=unique("dead"), auto_offset_reset="earliest", **FAST, decoder=raw_body
     )
     async def collect(body: Any, message: KafkaMessage) -> None:
         dead_letters.append((message.body, dict(message.headers)))
@@ -300,12 +387,13 @@ async def test_kafka_offsets_are_committed_only_after_handling(kafka: str) -> No
     first.block = asyncio.Event()
 
     def consumer(recorder: Recorder) -> KafkaBroker:
-        broker = KafkaBroker(kafka, logger=None)
+        broker = KafkaBroker(kafka, logger=None, graceful_timeout=1.0)
         subscribe_events(
             broker,
             topic,
             group_id=group,
             auto_offset_reset="earliest",
+            **FAST,
             dispatcher=dispatcher_for(recorder),
         )
         return broker
@@ -327,3 +415,26 @@ async def test_kafka_offsets_are_committed_only_after_handling(kafka: str) -> No
     async with successor:
         await successor.start()
         await eventually(lambda: second.user_ids == ["ada"], 30)
+
+
+@pytest.mark.kafka
+async def test_kafka_a_failing_handler_is_retried_and_the_next_message_follows(kafka: str) -> None:
+    topic = unique("fs")
+    recorder = Recorder()
+    recorder.fail_first = {"ada"}
+    broker = KafkaBroker(kafka, logger=None)
+    subscribe_events(
+        broker,
+        topic,
+        group_id=unique("group"),
+        auto_offset_reset="earliest",
+        **FAST,
+        dispatcher=dispatcher_for(recorder),
+    )
+    async with broker:
+        await broker.start()
+        for user in ("ada", "bob"):
+            message = Message.from_event(joined(user, topic=topic))
+            await broker.publish(message.payload, topic, key=b"m1", headers=message.headers())
+        await eventually(lambda: recorder.user_ids == ["ada", "bob"], 30)
+    assert recorder.attempts == {"ada": 2, "bob": 1}

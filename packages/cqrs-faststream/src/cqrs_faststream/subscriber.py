@@ -46,7 +46,9 @@ def subscribe_events(
     is published to `dead_letter` (a FastStream publisher, e.g. `broker.publisher("x.dlq")`)
     with the reason in the `dead-letter-reason` header, then acked; without `dead_letter` it
     is rejected (RabbitMQ routes it to the queue's dead-letter exchange, Kafka skips it) and
-    the reason logged as an error. The subscriber keeps consuming either way.
+    the reason logged as an error. The subscriber keeps consuming either way; if publishing
+    the dead letter fails, the message is nacked (requeued on RabbitMQ, its offset rewound on
+    Kafka) so it is not lost.
     """
     options: dict[str, Any] = {"ack_policy": AckPolicy.MANUAL, "decoder": _raw_body}
     options.update(subscriber_options)
@@ -64,7 +66,12 @@ def subscribe_events(
             await message.reject()
             return
         headers = {**received.headers(), DEAD_LETTER_REASON_HEADER: reason}
-        await dead_letter.publish(received.payload, headers=headers)
+        try:
+            await dead_letter.publish(received.payload, headers=headers)
+        except Exception:
+            _log.exception("could not dead-letter %s; redelivering it", received.message_id)
+            await message.nack()
+            return
         await message.ack()
 
     subscriber(consume)

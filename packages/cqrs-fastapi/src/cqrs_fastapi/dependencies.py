@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 __all__ = ["ScopedContainer", "mediator_dependency", "request_scope"]
 
 M = TypeVar("M")
 
 
+@runtime_checkable
 class ScopedContainer(Protocol):
     """A container with a request scope, such as `cqrs.BuiltinContainer`: objects registered
     with the `request` lifetime are shared inside one `scope()` and fresh in the next.

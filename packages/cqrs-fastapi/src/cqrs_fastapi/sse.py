@@ -32,6 +32,7 @@ from cqrs.saga.step import SagaStepResult
 from cqrs_fastapi.problems import (
     _STATUSES_STATE_KEY,
     DEFAULT_STATUSES,
+    _logs_failure,
     _status_for,
     problem_body,
 )
@@ -143,7 +144,7 @@ class EventStreamResponse(StreamingResponse):
                     yield format_event(self.serialize(item), event=self.event, event_id=str(count))
             except Exception as exc:
                 status = _status_for(exc, self._statuses)
-                if status >= 500:
+                if _logs_failure(exc, status):
                     _log.error("event stream failed after %d result(s)", count, exc_info=exc)
                 yield format_event(problem_body(exc, status, self._instance), event="error")
                 return

@@ -191,6 +191,7 @@ async def test_rabbitmq_events_reach_the_mediator_typed_and_bad_ones_are_dead_le
     for (body, headers), (sent_body, _, reason) in zip(dead_letters, bad, strict=True):
         assert body == sent_body
         assert reason in headers[DEAD_LETTER_REASON_HEADER]
+        assert headers["original-topic"] == name
 
 
 @pytest.mark.rabbitmq
@@ -374,6 +375,8 @@ async def test_kafka_events_reach_the_mediator_and_bad_ones_go_to_the_dead_lette
     assert recorder.user_ids == ["ada", "bob", "cy"]
     assert [e.event_id for e in recorder.handled] == [e.event_id for e in [*events, last]]
     reasons = sorted(str(headers[DEAD_LETTER_REASON_HEADER]) for _, headers in dead_letters)
+    assert {headers["original-topic"] for _, headers in dead_letters} == {topic}
+    assert all(int(headers["original-offset"]) >= 0 for _, headers in dead_letters)
     for _, _, fragment in bad_messages():
         assert any(fragment in reason for reason in reasons), (fragment, reasons)
 

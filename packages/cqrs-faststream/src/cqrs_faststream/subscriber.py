@@ -26,6 +26,23 @@ __all__ = ["subscribe_events"]
 _log = logging.getLogger("cqrs_faststream")
 
 
+def _dead_letter(
+    headers: dict[str, str], raw: Any, reason: str
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """Headers and publish options of the dead letter of a message: the reason and where it
+    came from (as `cqrs_kafka.KafkaEventConsumer` writes them), and on Kafka the same key."""
+    headers = {**headers, DEAD_LETTER_REASON_HEADER: reason}
+    topic = getattr(raw, "topic", None) or getattr(raw, "routing_key", None)
+    if topic:
+        headers["original-topic"] = str(topic)
+    options: dict[str, Any] = {}
+    if isinstance(getattr(raw, "partition", None), int):
+        headers["original-partition"] = str(raw.partition)
+        headers["original-offset"] = str(raw.offset)
+        options["key"] = raw.key
+    return headers, options
+
+
 async def _raw_body(message: StreamMessage[Any]) -> Any:
     return message.body
 
@@ -44,11 +61,12 @@ def subscribe_events(
     event was handled, or recognised as a duplicate by the dispatcher's inbox. A message the
     dispatcher dead-letters (malformed, unknown, invalid, or still failing after its retries)
     is published to `dead_letter` (a FastStream publisher, e.g. `broker.publisher("x.dlq")`)
-    with the reason in the `dead-letter-reason` header, then acked; without `dead_letter` it
-    is rejected (RabbitMQ routes it to the queue's dead-letter exchange, Kafka skips it) and
-    the reason logged as an error. The subscriber keeps consuming either way; if publishing
-    the dead letter fails, the message is nacked (requeued on RabbitMQ, its offset rewound on
-    Kafka) so it is not lost.
+    with the reason in the `dead-letter-reason` header (plus `original-topic`, and on Kafka
+    `original-partition`, `original-offset` and the record's key), then acked; without
+    `dead_letter` it is rejected (RabbitMQ routes it to the queue's dead-letter exchange,
+    Kafka skips it) and the reason logged as an error. The subscriber keeps consuming either
+    way; if publishing the dead letter fails, the message is nacked (requeued on RabbitMQ, its
+    offset rewound on Kafka) so it is not lost.
     """
     options: dict[str, Any] = {"ack_policy": AckPolicy.MANUAL, "decoder": _raw_body}
     options.update(subscriber_options)
@@ -65,9 +83,9 @@ def subscribe_events(
             _log.error("rejecting message %s: %s", received.message_id, reason)
             await message.reject()
             return
-        headers = {**received.headers(), DEAD_LETTER_REASON_HEADER: reason}
+        headers, publish_options = _dead_letter(received.headers(), message.raw_message, reason)
         try:
-            await dead_letter.publish(received.payload, headers=headers)
+            await dead_letter.publish(received.payload, headers=headers, **publish_options)
         except Exception:
             _log.exception("could not dead-letter %s; redelivering it", received.message_id)
             await message.nack()

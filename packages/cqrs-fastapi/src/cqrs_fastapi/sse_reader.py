@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from typing import Any
 
 __all__ = ["SseEvent", "read_events"]
@@ -26,7 +26,7 @@ class SseEvent:
     id: str | None = None
 
 
-async def read_events(lines: AsyncIterable[str]) -> AsyncIterator[SseEvent]:
+async def read_events(lines: AsyncIterable[str]) -> AsyncGenerator[SseEvent, None]:
     """Yield each event of an SSE stream given as lines (without their line breaks), such as
     httpx's `response.aiter_lines()`; comments such as keep-alive pings are skipped."""
     fields: dict[str, list[str]] = {}

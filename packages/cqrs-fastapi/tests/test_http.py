@@ -414,3 +414,34 @@ async def test_a_stream_error_uses_the_apps_status_mapping(serve: Any, sse: Any)
         "detail": "no file 3",
         "instance": "/files",
     }
+
+
+async def test_a_silent_stream_sends_keep_alive_comments(serve: Any) -> None:
+    """The handler waits until the client has seen a ping, so no timing is assumed."""
+    pinged = asyncio.Event()
+
+    async def results() -> AsyncIterator[dict[str, int]]:
+        yield {"n": 1}
+        await pinged.wait()
+        yield {"n": 2}
+
+    app = fastapi.FastAPI()
+
+    @app.get("/quiet")
+    async def quiet() -> EventStreamResponse:
+        return EventStreamResponse(results(), ping_interval=0.01)
+
+    lines = []
+    async with (
+        serve(app) as url,
+        httpx.AsyncClient(base_url=url) as client,
+        client.stream("GET", "/quiet") as response,
+    ):
+        async for line in response.aiter_lines():
+            lines.append(line)
+            if line == ": ping":
+                pinged.set()
+    first_ping = lines.index(": ping")
+    assert lines[:first_ping] == ["event: result", "id: 1", 'data: {"n":1}', ""]
+    assert 'data: {"n":2}' in lines[first_ping:]
+    assert [line for line in lines if line.startswith("data:")][-1] == 'data: {"count":2}'

@@ -20,6 +20,7 @@ import contextvars
 import dataclasses
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
@@ -40,6 +41,8 @@ from cqrs_fastapi.problems import (
 __all__ = ["EventStreamResponse", "format_event", "to_jsonable"]
 
 _log = logging.getLogger("cqrs_fastapi")
+
+_PING = b": ping\n\n"
 
 
 def to_jsonable(value: Any) -> Any:
@@ -82,12 +85,14 @@ class _OnceSender:
         self._lock = asyncio.Lock()
         self.started = asyncio.Event()
         self.finished = False
+        self.last_sent = time.monotonic()
 
     async def __call__(self, message: Message) -> None:
         async with self._lock:
             if self.finished:
                 return
             await self._send(message)
+            self.last_sent = time.monotonic()
             if message["type"] == "http.response.start":
                 self.started.set()
             elif not message.get("more_body", False):
@@ -164,11 +169,13 @@ class EventStreamResponse(StreamingResponse):
             await self._body.aclose()
 
     async def _ping(self, send: _OnceSender) -> None:
-        assert self.ping_interval is not None
+        interval = self.ping_interval
+        assert interval is not None
         await send.started.wait()
         while not send.finished:
-            await asyncio.sleep(self.ping_interval)
-            await send({"type": "http.response.body", "body": b": ping\n\n", "more_body": True})
+            await asyncio.sleep(send.last_sent + interval - time.monotonic())
+            if time.monotonic() - send.last_sent >= interval:
+                await send({"type": "http.response.body", "body": _PING, "more_body": True})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.statuses is not None:

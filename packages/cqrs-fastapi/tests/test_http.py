@@ -150,14 +150,26 @@ class Reserved(cqrs.Response):
     order_id: str
 
 
+COMPENSATED: list[str] = []
+
+
 class Reserve(SagaStepHandler[OrderContext, Reserved]):
     async def act(self, context: OrderContext) -> SagaStepResult[OrderContext, Reserved]:
         context.reserved = True
         return self._generate_step_result(Reserved(order_id=context.order_id))
 
+    async def compensate(self, context: OrderContext) -> None:
+        COMPENSATED.append(context.order_id)
+
+
+class CardDeclined(Exception):
+    pass
+
 
 class Charge(SagaStepHandler[OrderContext, Reserved]):
     async def act(self, context: OrderContext) -> SagaStepResult[OrderContext, Reserved]:
+        if context.order_id.startswith("declined"):
+            raise CardDeclined(f"card declined for {context.order_id}")
         context.charged = True
         return self._generate_step_result(Reserved(order_id=context.order_id))
 
@@ -200,7 +212,7 @@ def build_app(*, lifespan: Any = None) -> tuple[fastapi.FastAPI, cqrs.BuiltinCon
     Streaming = mediator_dependency(lambda: streaming, container=container)
 
     app = fastapi.FastAPI(lifespan=lifespan)
-    add_exception_handlers(app, {MeetingNotFound: 404})
+    add_exception_handlers(app, {MeetingNotFound: 404, CardDeclined: 402})
 
     @app.post("/meetings/{meeting_id}")
     async def create(
@@ -445,3 +457,19 @@ async def test_a_silent_stream_sends_keep_alive_comments(serve: Any) -> None:
     assert lines[:first_ping] == ["event: result", "id: 1", 'data: {"n":1}', ""]
     assert 'data: {"n":2}' in lines[first_ping:]
     assert [line for line in lines if line.startswith("data:")][-1] == 'data: {"count":2}'
+
+
+async def test_a_failing_saga_is_compensated_then_ends_with_an_error_event(
+    serve: Any, sse: Any
+) -> None:
+    app, _, _ = build_app()
+    async with (
+        serve(app) as url,
+        httpx.AsyncClient(base_url=url) as client,
+        client.stream("POST", "/orders/declined-1") as response,
+    ):
+        events = [event async for event in sse(response)]
+    assert [e.event for e in events] == ["step", "error"]
+    assert events[1].data["status"] == 402
+    assert events[1].data["detail"] == "card declined for declined-1"
+    assert "declined-1" in COMPENSATED

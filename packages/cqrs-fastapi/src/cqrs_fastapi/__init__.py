@@ -4,12 +4,14 @@ responses for the framework's exceptions.
 
 Example::
 
-    app = fastapi.FastAPI(lifespan=cqrs_lifespan(brokers=[broker]))
-    add_exception_handlers(app)
-    Mediator = mediator_dependency(mediator_factory, container=container)
+    app = fastapi.FastAPI(lifespan=cqrs_lifespan(brokers=[broker], relays=[relay]))
+    add_exception_handlers(app, {MeetingNotFound: 404})
+    Streaming = mediator_dependency(lambda: streaming_mediator, container=container)
 
-    @app.post("/files")
-    async def process(command: ProcessFiles, mediator=fastapi.Depends(Streaming)):
+    @app.post("/process-files")
+    async def process(
+        command: ProcessFiles, mediator: cqrs.StreamingRequestMediator = Depends(Streaming)
+    ) -> EventStreamResponse:
         return EventStreamResponse(mediator.stream(command))
 """
 

@@ -348,7 +348,7 @@ async def test_kafka_events_reach_the_mediator_and_bad_ones_go_to_the_dead_lette
         auto_offset_reset="earliest",
         **FAST,
         dispatcher=dispatcher_for(recorder),
-        dead_letter=broker.publisher(dead_topic),
+        dead_letter=dead_topic,
     )
     dead_letters: list[tuple[bytes, dict[str, Any]]] = []
 

@@ -44,8 +44,18 @@ def to_cqrs_message(message: StreamMessage[Any]) -> Message:
         headers["content-type"] = message.content_type
     raw = getattr(message, "raw_message", None)
     topic = getattr(raw, "topic", None) or getattr(raw, "routing_key", None) or ""
-    body = message.body if isinstance(message.body, bytes) else bytes(message.body)
-    return Message.from_headers(str(topic), body, headers)
+    return Message.from_headers(str(topic), _payload(message.body), headers)
+
+
+def _payload(body: Any) -> bytes:
+    if isinstance(body, bytes | bytearray | memoryview):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode()
+    raise TypeError(
+        f"expected the raw message body, got {type(body).__name__}; "
+        "drop value deserializers from subscribers that read cqrs messages"
+    )
 
 
 class _DecodeOnly:

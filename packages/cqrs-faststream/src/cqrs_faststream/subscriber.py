@@ -60,7 +60,8 @@ def subscribe_events(
     Acknowledgement is manual: a message is acked (Kafka: its offset committed) only once its
     event was handled, or recognised as a duplicate by the dispatcher's inbox. A message the
     dispatcher dead-letters (malformed, unknown, invalid, or still failing after its retries)
-    is published to `dead_letter` (a FastStream publisher, e.g. `broker.publisher("x.dlq")`)
+    is published to `dead_letter` (a FastStream publisher, or a topic / queue name to publish
+    to through `broker`)
     with the reason in the `dead-letter-reason` header (plus `original-topic`, and on Kafka
     `original-partition`, `original-offset` and the record's key), then acked; without
     `dead_letter` it is rejected (RabbitMQ routes it to the queue's dead-letter exchange,
@@ -68,6 +69,8 @@ def subscribe_events(
     way; if publishing the dead letter fails, the message is nacked (requeued on RabbitMQ, its
     offset rewound on Kafka) so it is not lost.
     """
+    if isinstance(dead_letter, str):
+        dead_letter = broker.publisher(dead_letter)
     options: dict[str, Any] = {"ack_policy": AckPolicy.MANUAL, "decoder": _raw_body}
     options.update(subscriber_options)
     subscriber = broker.subscriber(*subscriber_args, **options)

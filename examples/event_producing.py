@@ -17,11 +17,9 @@ event metadata travels as headers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import os
-from collections.abc import Iterator
 
+from _kafka import kafka_servers
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
 import cqrs
@@ -74,18 +72,6 @@ class JoinMeetingCommandHandler(cqrs.RequestHandler[JoinMeetingCommand, None]):
                 partition_key=key,
             )
         )
-
-
-@contextlib.contextmanager
-def kafka_servers() -> Iterator[str]:
-    """The Kafka named by `CQRS_EXAMPLE_KAFKA`, else a tansu started for this run."""
-    if servers := os.environ.get("CQRS_EXAMPLE_KAFKA"):
-        yield servers
-        return
-    from cqrs_kafka.testing import TansuBroker
-
-    with TansuBroker() as tansu:
-        yield tansu.bootstrap_servers
 
 
 async def read_back(servers: str, topic: str) -> None:

@@ -16,11 +16,9 @@ the topic's dead-letter topic with its reason, and the consumer keeps running un
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import uuid
-from collections.abc import Iterator
 
+from _kafka import kafka_servers
 from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
 
 import cqrs
@@ -44,18 +42,6 @@ UserJoined = cqrs.NotificationEvent[UserJoinedPayload]
 class UserJoinedEventHandler(cqrs.EventHandler[UserJoined]):
     async def handle(self, event: UserJoined) -> None:
         print(f"handler: {event.payload.user_id} joined meeting {event.payload.meeting_id}")
-
-
-@contextlib.contextmanager
-def kafka_servers() -> Iterator[str]:
-    """The Kafka named by `CQRS_EXAMPLE_KAFKA`, else a tansu started for this run."""
-    if servers := os.environ.get("CQRS_EXAMPLE_KAFKA"):
-        yield servers
-        return
-    from cqrs_kafka.testing import TansuBroker
-
-    with TansuBroker() as tansu:
-        yield tansu.bootstrap_servers
 
 
 async def publish(servers: str) -> None:

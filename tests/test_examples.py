@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from cqrs.testing.services import require_service
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -84,5 +84,22 @@ def bench(session: nox.Session) -> None:
     )
 
 
+PROTO_DIRS = ["examples", "packages/cqrs-protobuf/tests/protos"]
+"""Directories whose `.proto` files have their generated `_pb2.py`/`_pb2.pyi` committed beside."""
+
+
+@nox.session(python=PYTHON)
+def protos(session: nox.Session) -> None:
+    """Regenerate the committed protobuf code of the examples and tests with grpcio-tools."""
+    _sync(session, "--no-install-workspace", "--only-group", "protos")
+    for directory in PROTO_DIRS:
+        for proto in sorted((ROOT / directory).glob("*.proto")):
+            out = str(proto.parent)
+            session.run(
+                "python", "-m", "grpc_tools.protoc", f"-I{out}", f"--python_out={out}",
+                f"--pyi_out={out}", str(proto),
+            )  # fmt: skip
+
+
 if os.environ.get("CI"):
     nox.options.reuse_existing_virtualenvs = False

@@ -31,7 +31,11 @@ _HEADER = re.compile(r"^# (expect|needs): (.+)$", re.MULTILINE)
 
 
 def _programs() -> list[Path]:
-    return sorted(p for p in EXAMPLES.glob("*.py") if not p.name.startswith("_"))
+    return sorted(
+        p
+        for p in EXAMPLES.glob("*.py")
+        if not p.name.startswith("_") and not p.name.endswith("_pb2.py")
+    )
 
 
 def _contract(program: Path) -> tuple[list[str], set[str]]:

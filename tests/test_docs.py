@@ -154,6 +154,12 @@ def _close(loop: asyncio.AbstractEventLoop) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _examples_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages import the generated protobuf code kept under examples/ (`meetings_pb2`)."""
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
+
+
+@pytest.fixture(autouse=True)
 def _fresh_plugin_manager() -> Iterator[None]:
     """Each page starts with a new plugin manager, so in-process registrations do not leak."""
     set_plugin_manager(None)

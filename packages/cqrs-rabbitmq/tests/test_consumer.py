@@ -398,9 +398,11 @@ async def test_stop_returns_during_an_outage_and_nothing_is_lost(
 
     second = Recorder()
     successor = await harness.start(dispatcher(second))
-    await eventually(lambda: second.user_ids == ["u2"])
+    await eventually(lambda: "u2" in second.user_ids)
     await harness.stop(successor)
     assert recorder.user_ids == ["u1"]
+    # u1's ack may have been on its way when the connection was cut: at least once, in order.
+    assert second.user_ids in (["u2"], ["u1", "u2"])
 
 
 async def test_concurrency_spreads_keys_over_workers_and_keeps_each_key_in_order(

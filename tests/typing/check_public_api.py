@@ -9,10 +9,13 @@ from __future__ import annotations
 import uuid
 from typing import assert_type
 
+from google.protobuf import wrappers_pb2
+
 import cqrs
 from cqrs.events import EventMap
 from cqrs.requests import RequestMap
 from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
+from cqrs_protobuf import ProtobufEvent, ProtobufSerializer
 
 
 class Payload(cqrs.Response):
@@ -71,3 +74,23 @@ async def mediators() -> None:
     container = cqrs.BuiltinContainer()
     assert_type(await container.resolve(CreateUserHandler), CreateUserHandler)
     assert_type(container.get(CreateUserHandler), CreateUserHandler)
+
+
+class Greeted(cqrs.NotificationEvent[Payload]):
+    def proto(self) -> wrappers_pb2.StringValue:
+        return wrappers_pb2.StringValue(value=self.payload.user_id)
+
+    @classmethod
+    def from_proto(cls, proto: wrappers_pb2.StringValue) -> Greeted:
+        return cls(event_name="Greeted", topic="greetings", payload=Payload(user_id=proto.value))
+
+
+def protobuf() -> None:
+    serializer: cqrs.EventSerializer = ProtobufSerializer()
+    event = Greeted(event_name="Greeted", topic="greetings", payload=Payload(user_id="1"))
+    assert_type(ProtobufSerializer().loads_event(b"", Greeted), Greeted)
+    assert_type(serializer.dumps_event(event), bytes)
+    convertible: ProtobufEvent[wrappers_pb2.StringValue] = event
+    assert_type(convertible.proto(), wrappers_pb2.StringValue)
+    wrong: ProtobufEvent[wrappers_pb2.Int64Value] = event  # type: ignore[assignment]
+    assert_type(wrong.proto(), wrappers_pb2.Int64Value)

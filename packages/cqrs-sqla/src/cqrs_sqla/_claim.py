@@ -98,6 +98,12 @@ _RETURNED = (
 )
 """The columns a relay needs back from a claim (the lease columns it just wrote are not)."""
 
+
+def returned_columns(table: sa.Table) -> list[sa.Column[Any]]:
+    """`table`'s columns a claim returns, in `_RETURNED` order: rows unpack by position."""
+    return [table.c[name] for name in _RETURNED]
+
+
 _postgresql_claims: dict[sa.Table, Any] = {}
 
 
@@ -142,7 +148,7 @@ def _postgresql_claim(table: sa.Table) -> Any:
             lease_owner=sa.bindparam("worker_id", type_=t.lease_owner.type),
             lease_until=sa.bindparam("until", type_=t.lease_until.type),
         )
-        .returning(*(t[name] for name in _RETURNED))
+        .returning(*returned_columns(table))
     )
     _postgresql_claims[table] = statement
     return statement
@@ -173,7 +179,7 @@ async def _claim_generic(
     """Lock candidates, find the earliest unsettled row of each key outside them, lease the rest."""
     t = table.c
     query = (
-        sa.select(table)
+        sa.select(*returned_columns(table))
         .where(_due(table, now), _not_parked(table, now))
         .order_by(t.id)
         .limit(batch_size)

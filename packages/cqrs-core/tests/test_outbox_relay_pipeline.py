@@ -1,4 +1,4 @@
-"""`OutboxRelay.run_until_idle`: the next claim and the last settle overlap publishing."""
+"""`OutboxRelay.run_until_idle`: two batches in flight; claims and settles overlap publishing."""
 
 from __future__ import annotations
 
@@ -91,8 +91,10 @@ class GatedBroker:
         self.gate.set()
         self.refuse = set(refuse or ())
         self.accepted: list[Message] = []
+        self.at_gate = 0
 
     async def send_many(self, messages: list[Message]) -> None:
+        self.at_gate += 1
         await self.gate.wait()
         refused = [m for m in messages if number(m) in self.refuse]
         self.accepted.extend(m for m in messages if number(m) not in self.refuse)
@@ -164,17 +166,44 @@ async def test_a_batch_is_settled_while_the_next_one_is_published() -> None:
     ]
 
 
-async def test_stopping_releases_the_batch_claimed_ahead() -> None:
+async def test_stopping_finishes_the_batches_in_flight_and_claims_no_more() -> None:
     outbox = RecordingOutbox()
     broker = GatedBroker()
-    await write(outbox, [event(n, f"k{n}") for n in range(8)])
+    await write(outbox, [event(n, f"k{n}") for n in range(12)])
     relay = OutboxRelay(outbox, broker, batch_size=4)
     broker.gate.clear()
     running = asyncio.ensure_future(relay.run_until_idle())
-    await outbox.claims(2)
+    async with asyncio.timeout(5):
+        while broker.at_gate < 2:
+            await asyncio.sleep(0)
+    assert broker.accepted == [], "both batches wait for the broker together"
     relay.stop()
     broker.gate.set()
     assert await running == 8
+    assert sorted(number(m) for m in broker.accepted) == list(range(8))
+    assert outbox.claimed_count() == 2
+    assert relay.counters.published == 8
+    rows = await outbox.claim(worker_id="other", batch_size=10, lease_seconds=5)
+    assert [number(r) for r in rows] == [8, 9, 10, 11]
+
+
+async def test_a_batch_not_yet_sent_when_stop_comes_is_released() -> None:
+    outbox = RecordingOutbox()
+    await write(outbox, [event(n, f"k{n}") for n in range(8)])
+    broker = GatedBroker()
+    relay = OutboxRelay(outbox, broker, batch_size=4)
+    stopped = False
+
+    async def send_many(messages: list[Message]) -> None:
+        nonlocal stopped
+        if not stopped:  # the first batch's call stops the relay before the second is sent
+            stopped = True
+            relay.stop()
+            await asyncio.sleep(0.01)
+        await GatedBroker.send_many(broker, messages)
+
+    broker.send_many = send_many  # type: ignore[method-assign]
+    assert await relay.run_until_idle() == 8
     assert sorted(number(m) for m in broker.accepted) == [0, 1, 2, 3]
     assert ("released", [4, 5, 6, 7]) in outbox.log
     assert relay.counters.released == 4
@@ -225,7 +254,7 @@ async def test_many_pipelined_relays_publish_every_row_once_in_key_order() -> No
     assert sum(r.counters.published for r in relays) == 400
 
 
-async def test_a_failing_round_gives_back_the_batch_claimed_ahead() -> None:
+async def test_a_failing_round_still_settles_the_batch_in_flight_beside_it() -> None:
     outbox = RecordingOutbox()
     broker = GatedBroker(refuse={1})
     await write(outbox, [event(n, f"k{n}") for n in range(8)])
@@ -234,9 +263,10 @@ async def test_a_failing_round_gives_back_the_batch_claimed_ahead() -> None:
     with pytest.raises(RuntimeError, match="database gone"):
         await relay.run_until_idle()
     assert ("claim", [4, 5, 6, 7]) in outbox.log
-    assert ("released", [4, 5, 6, 7]) in outbox.log
+    assert ("published", [4, 5, 6, 7]) in outbox.log
     rows = await outbox.claim(worker_id="other", batch_size=10, lease_seconds=5)
-    assert [number(r) for r in rows] == [4, 5, 6, 7], "rows 0-3 stay leased to the failed round"
+    assert rows == [], "rows 0-3 stay leased to the failed round; 4-7 are settled"
+    assert (await outbox.stats()).pending == 4
 
 
 async def test_run_uses_the_pipeline_and_stops_cleanly() -> None:

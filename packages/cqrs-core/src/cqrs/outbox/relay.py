@@ -32,6 +32,9 @@ _log = logging.getLogger("cqrs.outbox.relay")
 _Outcome = tuple[list[OutboxedEvent], list[OutboxedEvent]]
 """What publishing a batch gave: the rows the broker accepted, and the rows to release."""
 
+_BATCHES_IN_FLIGHT = 2
+"""Batches `run_until_idle` publishes at once (their keys are disjoint, see there)."""
+
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
@@ -59,9 +62,9 @@ class OutboxRelay:
     refused row is retried after an exponential backoff with jitter; after `max_attempts` it is
     dead-lettered, holding back the later rows of its key. Rows whose lease is nearly over are
     released unpublished rather than risk a second worker publishing them at the same time.
-    While there is work, `run` claims the next batch (after settling the previous one) while
-    the current one is being published; rows claimed but not yet published when it stops are
-    released.
+    While there is work, `run` keeps two batches in flight (their keys never overlap), settling
+    one and claiming the next while the broker confirms the other; rows claimed but not yet
+    sent when it stops are released.
     """
 
     def __init__(
@@ -135,34 +138,29 @@ class OutboxRelay:
     async def run_until_idle(self) -> int:
         """Relay batches back to back until a claim finds nothing or `stop` is called.
 
-        While a batch is published, the previous one is settled and then the next one claimed,
-        so PostgreSQL round trips overlap the broker's. Key order still holds: the rows of a
-        batch being published are leased, hence unsettled, and hold back every later row of
-        their keys from the claim that runs meanwhile. Returns how many rows were claimed.
+        Two batches are in flight at once: while one awaits the broker's confirmations, the
+        batch before it is settled, the next one claimed and its publishing started, so the
+        broker and the database always have work. Key order still holds: the rows of a batch
+        being published are leased, hence unsettled, and hold back every later row of their
+        keys from the claims made meanwhile, so batches in flight together never share a key.
+        Returns how many rows were claimed.
         """
         total = 0
-        current = await self._claim()
-        unsettled: _Outcome | None = None
-        while current is not None or unsettled is not None:
-            if current is None:
-                # The claim made while publishing found nothing, perhaps only because the rows
-                # in flight held the rest back: settle them, then look again.
-                assert unsettled is not None
-                await self._settle(unsettled)
-                unsettled = None
-                if not self._stopping.is_set():
-                    current = await self._claim()
-                continue
-            total += len(current[0])
-            ahead = asyncio.ensure_future(self._settle_then_claim(unsettled))
-            unsettled = None
-            try:
-                outcome = await self._publish(*current)
-            except BaseException:
-                await self._abandon(ahead)
-                raise
-            unsettled = outcome
-            current = await ahead
+        publishing: collections.deque[asyncio.Future[_Outcome]] = collections.deque()
+        try:
+            claimed = await self._claim()
+            while claimed is not None or publishing:
+                if claimed is not None:
+                    total += len(claimed[0])
+                    publishing.append(asyncio.ensure_future(self._publish(*claimed)))
+                if claimed is None or len(publishing) == _BATCHES_IN_FLIGHT:
+                    # A claim that found nothing may only have been held back by rows in
+                    # flight: settle the oldest batch, then look again.
+                    await self._settle(await publishing.popleft())
+                claimed = None if self._stopping.is_set() else await self._claim()
+        except BaseException:
+            await self._abandon(publishing)
+            raise
         return total
 
     async def _claim(self) -> tuple[Sequence[OutboxedEvent], float] | None:
@@ -176,29 +174,18 @@ class OutboxRelay:
         self.counters.batches += 1
         return batch, started
 
-    async def _settle_then_claim(
-        self, outcome: _Outcome | None
-    ) -> tuple[Sequence[OutboxedEvent], float] | None:
-        if outcome is not None:
-            await self._settle(outcome)
-        if self._stopping.is_set():
-            return None
-        return await self._claim()
-
-    async def _abandon(
-        self, ahead: asyncio.Future[tuple[Sequence[OutboxedEvent], float] | None]
-    ) -> None:
-        """After a failed publish: let the claim in progress finish and give its rows back."""
+    async def _abandon(self, publishing: collections.deque[asyncio.Future[_Outcome]]) -> None:
+        """After a failure: settle the batches still publishing, or cancel them if this task is
+        being cancelled (their rows stay leased until the lease ends, then go out again)."""
         task = asyncio.current_task()
         if task is not None and task.cancelling():
-            ahead.cancel()
+            for future in publishing:
+                future.cancel()
+            await asyncio.gather(*publishing, return_exceptions=True)
             return
-        try:
-            claimed = await ahead
-        except Exception:
-            return
-        if claimed is not None:
-            await self._settle(([], list(claimed[0])))
+        for future in publishing:
+            with contextlib.suppress(Exception):
+                await self._settle(await future)
 
     async def _publish(self, batch: Sequence[OutboxedEvent], started: float) -> _Outcome:
         """Publish a claimed batch; returns the rows published and the rows to release."""

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cqrs.protocols.outbox import OutboxStatus
+from cqrs_sqla import _asyncpg
 
 __all__: list[str] = []
 
@@ -64,9 +65,16 @@ async def claim_rows(
 ) -> Sequence[Any]:
     """Lease up to `batch_size` claimable rows to `worker_id`; returns them in id order."""
     dialect = engine.dialect.name
+    rows: Sequence[Any]
     if dialect == "postgresql":
-        async with engine.begin() as conn:
-            rows = await _claim_postgresql(conn, table, worker_id, batch_size, now, until)
+        rows = await _asyncpg.pg_fetch(
+            engine,
+            _postgresql_claim(engine, table),
+            _asyncpg.naive_utc(now),
+            batch_size,
+            worker_id,
+            _asyncpg.naive_utc(until),
+        )
     elif dialect == "sqlite":
         async with engine.connect() as conn:
             await conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -78,7 +86,7 @@ async def claim_rows(
             conn = await conn.execution_options(**options)
             async with conn.begin():
                 rows = await _claim_generic(conn, table, worker_id, batch_size, now, until, True)
-    return sorted(rows, key=lambda row: row.id)
+    return sorted(rows, key=lambda row: row[0])
 
 
 _RETURNED = (
@@ -104,67 +112,47 @@ def returned_columns(table: sa.Table) -> list[sa.Column[Any]]:
     return [table.c[name] for name in _RETURNED]
 
 
-_postgresql_claims: dict[sa.Table, Any] = {}
+_postgresql_claims: dict[sa.Table, str] = {}
 
 
-def _postgresql_claim(table: sa.Table) -> Any:
-    """The claim statement for `table`, built once: its values are bound per call."""
+def _postgresql_claim(engine: AsyncEngine, table: sa.Table) -> str:
+    """The claim statement for `table`, built once: lock candidates in id order skipping locked
+    rows, keep those no unsettled earlier row of their key holds back, lease and return them.
+
+    Parameters: `$1` now, `$2` batch size, `$3` worker id, `$4` lease end (naive UTC).
+    """
     statement = _postgresql_claims.get(table)
     if statement is not None:
         return statement
-    t = table.c
-    now = sa.bindparam("now", type_=t.available_at.type)
-    candidates = (
-        sa.select(t.id, t.partition_key)
-        .where(
-            t.status == _PENDING,
-            t.available_at <= now,
-            sa.or_(t.lease_until.is_(None), t.lease_until <= now),
-            _not_parked(table, now),
+    name = engine.dialect.identifier_preparer.format_table(table)
+    unsettled = f"({_PENDING}, {_DEAD})"
+    statement = f"""
+        WITH candidates AS (
+            SELECT pending.id, pending.partition_key FROM {name} AS pending
+            WHERE pending.status = {_PENDING} AND pending.available_at <= $1
+              AND (pending.lease_until IS NULL OR pending.lease_until <= $1)
+              AND (pending.partition_key IS NULL OR NOT EXISTS (
+                  SELECT 1 FROM {name} AS blocker
+                  WHERE blocker.partition_key = pending.partition_key AND blocker.id < pending.id
+                    AND blocker.status IN {unsettled}
+                    AND (blocker.status = {_DEAD} OR blocker.available_at > $1
+                         OR blocker.lease_until > $1)))
+            ORDER BY pending.id
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
         )
-        .order_by(t.id)
-        .limit(sa.bindparam("batch_size", type_=sa.Integer()))
-        .with_for_update(skip_locked=True)
-        .cte("candidates")
-    )
-    earlier = table.alias("earlier")
-    held_back = (
-        sa.select(sa.literal(1))
-        .where(
-            earlier.c.partition_key == candidates.c.partition_key,
-            earlier.c.id < candidates.c.id,
-            earlier.c.status.in_((_PENDING, _DEAD)),
-            earlier.c.id.not_in(sa.select(candidates.c.id)),
-        )
-        .exists()
-    )
-    claimable = sa.select(candidates.c.id).where(
-        sa.or_(candidates.c.partition_key.is_(None), ~held_back)
-    )
-    statement = (
-        sa.update(table)
-        .where(t.id.in_(claimable))
-        .values(
-            lease_owner=sa.bindparam("worker_id", type_=t.lease_owner.type),
-            lease_until=sa.bindparam("until", type_=t.lease_until.type),
-        )
-        .returning(*returned_columns(table))
-    )
+        UPDATE {name} SET lease_owner = $3, lease_until = $4
+        WHERE id IN (
+            SELECT candidate.id FROM candidates AS candidate
+            WHERE candidate.partition_key IS NULL OR NOT EXISTS (
+                SELECT 1 FROM {name} AS earlier
+                WHERE earlier.partition_key = candidate.partition_key
+                  AND earlier.id < candidate.id AND earlier.status IN {unsettled}
+                  AND earlier.id NOT IN (SELECT id FROM candidates)))
+        RETURNING {", ".join(_RETURNED)}
+    """
     _postgresql_claims[table] = statement
     return statement
-
-
-async def _claim_postgresql(
-    conn: AsyncConnection,
-    table: sa.Table,
-    worker_id: str,
-    batch_size: int,
-    now: datetime.datetime,
-    until: datetime.datetime,
-) -> Sequence[Any]:
-    """One statement: lock candidates, keep those not held back, lease and return them."""
-    parameters = {"now": now, "batch_size": batch_size, "worker_id": worker_id, "until": until}
-    return (await conn.execute(_postgresql_claim(table), parameters)).all()
 
 
 async def _claim_generic(

@@ -33,6 +33,7 @@ from cqrs.outbox._encoding import RowCodec
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
+from cqrs_sqla import _asyncpg
 from cqrs_sqla._claim import claim_rows, returned_columns
 from cqrs_sqla._unit_of_work import UnitOfWork
 from cqrs_sqla.schema import outbox_table
@@ -154,6 +155,8 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         builds hundreds of these, and attribute access on rows costs several times more)."""
         (id_, event_id, name, topic, payload, key, correlation, causation, created_at,
          content_type, status, attempts, last_error) = row  # fmt: skip
+        if created_at.tzinfo is None:  # asyncpg's raw rows of a TIMESTAMP column: naive UTC
+            created_at = created_at.replace(tzinfo=datetime.UTC)
         return OutboxedEvent(
             id=id_,
             event_id=event_id,
@@ -189,7 +192,20 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         if not events:
             return 0
         ids = [e.id for e in events]
+        if self.engine.dialect.name == "postgresql":
+            status = await _asyncpg.pg_execute(
+                self.engine, self._postgresql_settle(), ids, worker_id
+            )
+            return int(status.rpartition(" ")[2])
         return await self._write(sa.delete(self.table).where(self._held_by(ids, worker_id)))
+
+    def _postgresql_settle(self) -> str:
+        """`DELETE` of the rows among `$1` (ids) still leased to `$2` (worker id), autocommitted."""
+        name = self.engine.dialect.identifier_preparer.format_table(self.table)
+        return (
+            f"DELETE FROM {name} WHERE id = ANY($1::bigint[]) AND lease_owner = $2 "
+            f"AND status = {_PENDING}"
+        )
 
     async def release(self, events: Sequence[OutboxedEvent], *, worker_id: str) -> None:
         if not events:

@@ -19,11 +19,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from sqlalchemy.util import greenlet_spawn
 
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
 from cqrs.saga.storage.protocol import SagaConcurrencyError
+from cqrs_sqla import _asyncpg
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import saga_log_table, saga_table
 
@@ -128,25 +128,8 @@ class SqlAlchemySagaStorage:
         return SagaState(**{**values, "status": SagaStatus.RUNNING})
 
     async def _pg(self, sql: str, *args: Any) -> str:
-        """Run one statement on a pooled asyncpg connection, autocommitted: one round trip.
-
-        The raw pool checkout skips building a SQLAlchemy `Connection` (a third of the
-        statement's client-side cost)."""
-        import asyncpg  # type: ignore[import-untyped,import-not-found,unused-ignore]
-
-        fairy = await self.engine.raw_connection()
-        try:
-            status: str = await fairy.driver_connection.execute(sql, *args)  # type: ignore[union-attr]
-        except BaseException as exc:
-            if not isinstance(exc, asyncpg.PostgresError) or isinstance(
-                exc, asyncpg.PostgresConnectionError
-            ):
-                # interrupted or broken: never hand this connection out again
-                await greenlet_spawn(fairy.invalidate)
-            raise
-        finally:
-            await greenlet_spawn(fairy.close)  # the pool may close it, which awaits
-        return status
+        """Run one statement autocommitted on a pooled asyncpg connection: one round trip."""
+        return await _asyncpg.pg_execute(self.engine, sql, *args)
 
     async def _pg_create(self, values: dict[str, Any]) -> None:
         import asyncpg  # type: ignore[import-untyped,import-not-found,unused-ignore]

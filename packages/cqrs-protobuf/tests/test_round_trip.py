@@ -96,7 +96,7 @@ async def test_events_round_trip_through_the_outbox_rabbitmq_and_an_inbox(
     consumer = RabbitMQEventConsumer(
         require_service("rabbitmq").url, queue, ["orders"], dispatcher, exchange=exchange
     )
-    wire = await channel.declare_queue(f"cqrs.test.wire.{suffix}", auto_delete=True)
+    wire = await channel.declare_queue(f"cqrs.test.wire.{suffix}")
     events: list[Any] = [placed(f"o{i}") for i in range(4)]
     events += [cancelled("o1"), placed("o1", tags={})]
     later = cancelled("o9", reason="out of stock")
@@ -132,6 +132,7 @@ async def test_events_round_trip_through_the_outbox_rabbitmq_and_an_inbox(
         consumer.stop()
         await running
         await channel.queue_delete(queue)
+        await channel.queue_delete(wire.name)
         await channel.queue_delete(consumer.dead_letter_queue)
         await channel.exchange_delete(exchange)
 

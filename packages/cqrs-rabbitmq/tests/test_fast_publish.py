@@ -51,6 +51,16 @@ SAMPLES = [
         content_type="",
     ),
     Message(topic="k", payload=b"2", message_name="K", extra_headers={"h" * 200: "long name"}),
+    Message(  # every standard header and no extra one: the encoder's short path
+        topic="orders.shipped",
+        payload=b"{}",
+        message_name="Shipped",
+        key="ørder-9",
+        timestamp=datetime.datetime(2024, 5, 17, 9, 30, 15, tzinfo=datetime.UTC),
+        correlation_id="corr-8",
+        causation_id="cause-4",
+        content_type="application/x-protobuf",
+    ),
 ]
 
 

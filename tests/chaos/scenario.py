@@ -112,6 +112,7 @@ class _Relays:
         self.outbox_url = outbox_url
         self.broker_url = broker_url
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.started = 0
         for _ in range(count):
             self.processes.append(self._start())
 
@@ -134,7 +135,12 @@ class _Relays:
             "--progress",
             "0",
         ]
-        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        log_dir = os.environ.get("CQRS_CHAOS_LOG_DIR")
+        if not log_dir:
+            return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.started += 1
+        with open(os.path.join(log_dir, f"relay-{os.getpid()}-{self.started}.log"), "wb") as log:
+            return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
 
     def kill_one(self, rng: random.Random) -> None:
         index = rng.randrange(len(self.processes))

@@ -119,6 +119,13 @@ def _postgresql_claim(engine: AsyncEngine, table: sa.Table) -> str:
     """The claim statement for `table`, built once: lock candidates in id order skipping locked
     rows, keep those no unsettled earlier row of their key holds back, lease and return them.
 
+    A candidate is skipped before the `LIMIT` when the head of its key (its earliest row: the
+    table holds only unsettled rows, so `min(id)`, one index probe whatever the planner's
+    statistics) is out of reach: dead, backing off or leased. Looking only at the head
+    keeps a claim linear in the batch even behind a backlog of thousands of rows per key (checking
+    every earlier row made it quadratic, slower than a short lease); the final `held_back` test
+    still checks every earlier row of the few candidates kept, so key order holds regardless.
+
     Parameters: `$1` now, `$2` batch size, `$3` worker id, `$4` lease end (naive UTC).
     """
     statement = _postgresql_claims.get(table)
@@ -133,8 +140,10 @@ def _postgresql_claim(engine: AsyncEngine, table: sa.Table) -> str:
               AND (pending.lease_until IS NULL OR pending.lease_until <= $1)
               AND (pending.partition_key IS NULL OR NOT EXISTS (
                   SELECT 1 FROM {name} AS blocker
-                  WHERE blocker.partition_key = pending.partition_key AND blocker.id < pending.id
-                    AND blocker.status IN {unsettled}
+                  WHERE blocker.id = (
+                      SELECT min(head.id) FROM {name} AS head
+                      WHERE head.partition_key = pending.partition_key)
+                    AND blocker.id < pending.id
                     AND (blocker.status = {_DEAD} OR blocker.available_at > $1
                          OR blocker.lease_until > $1)))
             ORDER BY pending.id

@@ -8,14 +8,13 @@ and processing its result rows: most of the client-side cost of a claim or a sag
 from __future__ import annotations
 
 import contextlib
-import datetime
 from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util import greenlet_spawn
 
-__all__ = ["naive_utc", "pg_execute", "pg_fetch"]
+__all__ = ["pg_execute", "pg_fetch"]
 
 
 @contextlib.asynccontextmanager
@@ -51,10 +50,3 @@ async def pg_fetch(engine: AsyncEngine, sql: str, *args: Any) -> list[Any]:
     async with _driver_connection(engine) as connection:
         rows: list[Any] = await connection.fetch(sql, *args)
     return rows
-
-
-def naive_utc(value: datetime.datetime) -> datetime.datetime:
-    """`value` as the naive UTC datetime a `TIMESTAMP WITHOUT TIME ZONE` column stores."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(datetime.UTC).replace(tzinfo=None)

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cqrs.protocols.outbox import OutboxStatus
 from cqrs_sqla import _asyncpg
+from cqrs_sqla.schema import naive_utc
 
 __all__: list[str] = []
 
@@ -70,10 +71,10 @@ async def claim_rows(
         rows = await _asyncpg.pg_fetch(
             engine,
             _postgresql_claim(engine, table),
-            _asyncpg.naive_utc(now),
+            naive_utc(now),
             batch_size,
             worker_id,
-            _asyncpg.naive_utc(until),
+            naive_utc(until),
         )
     elif dialect == "sqlite":
         async with engine.connect() as conn:
@@ -119,12 +120,13 @@ def _postgresql_claim(engine: AsyncEngine, table: sa.Table) -> str:
     """The claim statement for `table`, built once: lock candidates in id order skipping locked
     rows, keep those no unsettled earlier row of their key holds back, lease and return them.
 
-    A candidate is skipped before the `LIMIT` when the head of its key (its earliest row: the
-    table holds only unsettled rows, so `min(id)`, one index probe whatever the planner's
-    statistics) is out of reach: dead, backing off or leased. Looking only at the head
-    keeps a claim linear in the batch even behind a backlog of thousands of rows per key (checking
-    every earlier row made it quadratic, slower than a short lease); the final `held_back` test
-    still checks every earlier row of the few candidates kept, so key order holds regardless.
+    Unlike `_not_parked` (which MariaDB and SQLite run fast: they walk the id index and stop at
+    the `LIMIT`), a candidate is skipped only when the head of its key (its earliest row: the
+    table holds only unsettled rows, so `min(id)`, one index probe) is out of reach. PostgreSQL
+    without fresh statistics checks every pending row against every earlier row of its key, a
+    quadratic claim (1.3-5 s behind 16,000 rows over 12 keys, 0.15 s this way). Key order does
+    not rest on this filter: the `UPDATE` still holds back any row with an earlier unsettled row
+    outside the batch.
 
     Parameters: `$1` now, `$2` batch size, `$3` worker id, `$4` lease end (naive UTC).
     """

@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -36,7 +37,7 @@ from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
 from cqrs_sqla import _asyncpg
 from cqrs_sqla._claim import claim_rows, returned_columns
 from cqrs_sqla._unit_of_work import UnitOfWork
-from cqrs_sqla.schema import outbox_table
+from cqrs_sqla.schema import aware_utc, outbox_table
 
 __all__ = ["SqlAlchemyOutboxedEventRepository"]
 
@@ -155,8 +156,6 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         builds hundreds of these, and attribute access on rows costs several times more)."""
         (id_, event_id, name, topic, payload, key, correlation, causation, created_at,
          content_type, status, attempts, last_error) = row  # fmt: skip
-        if created_at.tzinfo is None:  # asyncpg's raw rows of a TIMESTAMP column: naive UTC
-            created_at = created_at.replace(tzinfo=datetime.UTC)
         return OutboxedEvent(
             id=id_,
             event_id=event_id,
@@ -166,7 +165,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
             partition_key=key,
             correlation_id=correlation,
             causation_id=causation,
-            created_at=created_at,
+            created_at=aware_utc(created_at),  # raw asyncpg rows hold it naive
             content_type=content_type,
             status=_STATUSES[status],
             attempts=attempts,
@@ -193,12 +192,11 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
             return 0
         ids = [e.id for e in events]
         if self.engine.dialect.name == "postgresql":
-            status = await _asyncpg.pg_execute(
-                self.engine, self._postgresql_settle(), ids, worker_id
-            )
+            status = await _asyncpg.pg_execute(self.engine, self._postgresql_settle, ids, worker_id)
             return int(status.rpartition(" ")[2])
         return await self._write(sa.delete(self.table).where(self._held_by(ids, worker_id)))
 
+    @functools.cached_property
     def _postgresql_settle(self) -> str:
         """`DELETE` of the rows among `$1` (ids) still leased to `$2` (worker id), autocommitted."""
         name = self.engine.dialect.identifier_preparer.format_table(self.table)

@@ -23,6 +23,8 @@ __all__ = [
     "outbox_table",
     "table_name_from_env",
     "validate_identifier",
+    "aware_utc",
+    "naive_utc",
 ]
 
 DEFAULT_TABLE = "outbox"
@@ -67,18 +69,24 @@ class UTCDateTime(sa.types.TypeDecorator[datetime.datetime]):
     def process_bind_param(
         self, value: datetime.datetime | None, dialect: sa.Dialect
     ) -> datetime.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is not None:
-            value = value.astimezone(datetime.UTC).replace(tzinfo=None)
-        return value
+        return None if value is None else naive_utc(value)
 
     def process_result_value(
         self, value: datetime.datetime | None, dialect: sa.Dialect
     ) -> datetime.datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=datetime.UTC)
+        return None if value is None else aware_utc(value)
+
+
+def naive_utc(value: datetime.datetime) -> datetime.datetime:
+    """`value` as the naive UTC datetime the timestamp columns store (naive values are UTC)."""
+    if value.tzinfo is None:
+        return value
+    return value.astimezone(datetime.UTC).replace(tzinfo=None)
+
+
+def aware_utc(value: datetime.datetime) -> datetime.datetime:
+    """A stored timestamp back as an aware UTC datetime (aware values are kept)."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
 
 
 def _table(

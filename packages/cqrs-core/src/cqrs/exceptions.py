@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cqrs.protocols.message_broker import Message
+
 __all__ = [
     "CQRSError",
     "CircuitOpenError",
     "ContainerError",
+    "DestinationUnavailableError",
     "HandlerNotBoundError",
+    "InvalidTopicError",
+    "MessageRejectedError",
     "ModelValidationError",
     "PluginError",
+    "PublishBatchError",
     "UnknownSchemeError",
 ]
 
@@ -44,3 +53,51 @@ class PluginError(CQRSError):
 
 class UnknownSchemeError(PluginError, ValueError):
     """No installed plugin handles a URL's scheme; the message lists what is installed."""
+
+
+class DestinationUnavailableError(CQRSError, ConnectionError):
+    """A broker or service cannot take messages now (down, unreachable, refusing the credentials,
+    no route to the topic yet, pushing back): wait and retry, the message is not at fault.
+
+    `topic` is set when only that destination is unavailable (other topics may keep flowing),
+    `None` when the whole service is.
+    """
+
+    def __init__(self, message: str, *, topic: str | None = None) -> None:
+        super().__init__(message)
+        self.topic = topic
+
+
+class MessageRejectedError(CQRSError, ValueError):
+    """The destination refused this message itself (too large, invalid topic, ...): sending it
+    again cannot succeed, so it is dead-lettered with this error as the reason."""
+
+
+class InvalidTopicError(MessageRejectedError):
+    """A topic name no broker can take (empty, too long, control characters, or outside the
+    broker's rules); raised where the event is added, before anything is written."""
+
+
+class PublishBatchError(CQRSError):
+    """`send_many` delivered only part of a batch.
+
+    `delivered` lists the messages the broker accepted, `failed` each refused message with its
+    error, and `unsent` the messages never tried (they are not at fault).
+    """
+
+    def __init__(
+        self,
+        delivered: list[Message],
+        failed: list[tuple[Message, BaseException]],
+        unsent: list[Message] | None = None,
+    ) -> None:
+        unsent = unsent or []
+        if failed:
+            first = failed[0][1]
+            what = f"{len(failed)} message(s) refused (first: {type(first).__name__}: {first})"
+        else:
+            what = "no message refused"
+        super().__init__(f"{what}; {len(delivered)} delivered, {len(unsent)} not sent")
+        self.delivered = delivered
+        self.failed = failed
+        self.unsent = unsent

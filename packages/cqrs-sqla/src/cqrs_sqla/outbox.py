@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import registry
 
 from cqrs.outbox._encoding import RowCodec
+from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
@@ -78,11 +79,12 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         *,
         table: str | sa.Table | None = None,
         serializer: Serializer | EventSerializer | None = None,
+        topic_rules: TopicRules = DEFAULT_TOPIC_RULES,
     ) -> None:
         super().__init__(session_factory)
         self.table = table if isinstance(table, sa.Table) else outbox_table(table)
         self._row = _row_class(self.table)
-        self._codec = RowCodec(serializer, compressor)
+        self._codec = RowCodec(serializer, compressor, topic_rules)
         self._owns_engine = False
 
     @classmethod
@@ -205,15 +207,20 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
             f"AND status = {_PENDING}"
         )
 
-    async def release(self, events: Sequence[OutboxedEvent], *, worker_id: str) -> None:
+    async def release(
+        self,
+        events: Sequence[OutboxedEvent],
+        *,
+        worker_id: str,
+        retry_at: datetime.datetime | None = None,
+    ) -> None:
         if not events:
             return
         ids = [e.id for e in events]
-        await self._write(
-            sa.update(self.table)
-            .where(self._held_by(ids, worker_id))
-            .values(lease_owner=None, lease_until=None)
-        )
+        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
+        if retry_at is not None:
+            values["available_at"] = retry_at
+        await self._write(sa.update(self.table).where(self._held_by(ids, worker_id)).values(values))
 
     async def mark_failed(
         self,
@@ -274,11 +281,19 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         t = self.table.c
         now = _utcnow()
         pending = t.status == _PENDING
+        leased = sa.and_(pending, t.lease_until > now)
         query = sa.select(
             _count(pending),
-            _count(sa.and_(pending, t.lease_until > now)),
+            _count(leased),
             _count(t.status == _DEAD),
             sa.func.min(sa.case((pending, t.created_at))),
+            _count(
+                sa.and_(
+                    pending,
+                    sa.or_(t.lease_until.is_(None), t.lease_until <= now),
+                    t.available_at > now,
+                )
+            ),
         )
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).one()
@@ -288,6 +303,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
             int(row[1] or 0),
             int(row[2] or 0),
             None if oldest is None else now - oldest,
+            delayed=int(row[4] or 0),
         )
 
 

@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from cqrs.outbox._encoding import RowCodec
+from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
@@ -53,8 +54,9 @@ class MemoryOutboxedEventRepository:
         serializer: Serializer | EventSerializer | None = None,
         compressor: Compressor | None = None,
         clock: Callable[[], datetime.datetime] = _utcnow,
+        topic_rules: TopicRules = DEFAULT_TOPIC_RULES,
     ) -> None:
-        self._codec = RowCodec(serializer, compressor)
+        self._codec = RowCodec(serializer, compressor, topic_rules)
         self._clock = clock
         self._rows: dict[int, _Row] = {}
         self._by_key: dict[str, list[int]] = {}
@@ -168,11 +170,19 @@ class MemoryOutboxedEventRepository:
         self.published_total += count
         return count
 
-    async def release(self, events: Sequence[OutboxedEvent], *, worker_id: str) -> None:
+    async def release(
+        self,
+        events: Sequence[OutboxedEvent],
+        *,
+        worker_id: str,
+        retry_at: datetime.datetime | None = None,
+    ) -> None:
         for event in events:
             row = self._leased(event.id, worker_id)
             if row is not None:
                 row.lease_owner = row.lease_until = None
+                if retry_at is not None:
+                    row.available_at = retry_at
 
     async def mark_failed(
         self,
@@ -221,7 +231,7 @@ class MemoryOutboxedEventRepository:
 
     async def stats(self) -> OutboxStats:
         now = self._clock()
-        pending = leased = dead = 0
+        pending = leased = dead = delayed = 0
         oldest: datetime.datetime | None = None
         for row in self._rows.values():
             if row.event.status is OutboxStatus.DEAD:
@@ -230,6 +240,9 @@ class MemoryOutboxedEventRepository:
             pending += 1
             if row.lease_until is not None and row.lease_until > now:
                 leased += 1
+            elif row.available_at > now:
+                delayed += 1
             if oldest is None:
                 oldest = row.event.created_at
-        return OutboxStats(pending, leased, dead, None if oldest is None else now - oldest)
+        lag = None if oldest is None else now - oldest
+        return OutboxStats(pending, leased, dead, lag, delayed=delayed)

@@ -4,23 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from cqrs.exceptions import MessageRejectedError
+from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules, check_topic
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
 from cqrs.serializers import JsonSerializer, event_dumper
 
 __all__: list[str] = []
 
+_MAX_FIELD_CHARS = 255
+"""Size of the outbox's name, key and trace id columns."""
+
 
 class RowCodec:
     """Serializes events for storage (then compresses, if a compressor is set) and reverses it."""
 
-    __slots__ = ("_dump", "compressor", "serializer")
+    __slots__ = ("_dump", "compressor", "serializer", "topic_rules")
 
     def __init__(
-        self, serializer: Serializer | EventSerializer | None, compressor: Compressor | None
+        self,
+        serializer: Serializer | EventSerializer | None,
+        compressor: Compressor | None,
+        topic_rules: TopicRules = DEFAULT_TOPIC_RULES,
     ) -> None:
         self.serializer: Serializer | EventSerializer = serializer or JsonSerializer()
         self.compressor = compressor
+        self.topic_rules = topic_rules
         self._dump = event_dumper(self.serializer)
 
     def encode(self, event: INotificationEvent) -> bytes:
@@ -31,11 +40,21 @@ class RowCodec:
         return self.compressor.decompress(stored) if self.compressor is not None else stored
 
     def columns(self, event: INotificationEvent) -> dict[str, Any]:
-        """Every stored field of `event`'s row except its id and delivery state."""
+        """Every stored field of `event`'s row except its id and delivery state.
+
+        Raises `InvalidTopicError` for a topic the rules refuse, before anything is staged.
+        """
+        for field in ("event_name", "partition_key", "correlation_id", "causation_id"):
+            value = getattr(event, field)
+            if value is not None and len(value) > _MAX_FIELD_CHARS:
+                raise MessageRejectedError(
+                    f"{field} of {type(event).__name__} has {len(value)} characters; "
+                    f"the outbox stores at most {_MAX_FIELD_CHARS}"
+                )
         return {
             "event_id": event.event_id,
             "event_name": event.event_name,
-            "topic": event.topic,
+            "topic": check_topic(event.topic, self.topic_rules),
             "partition_key": event.partition_key,
             "correlation_id": event.correlation_id,
             "causation_id": event.causation_id,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from cqrs.faults import Fault
     from cqrs.protocols.container import Container
     from cqrs.protocols.message_broker import MessageBroker
     from cqrs.protocols.outbox import OutboxedEventRepository
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "cqrs_adapt_container",
+    "cqrs_classify_error",
     "cqrs_list_schemes",
     "cqrs_make_message_broker",
     "cqrs_make_outbox_repository",
@@ -52,3 +54,10 @@ def cqrs_adapt_container(container: Any) -> Container | None:
 @hookspec
 def cqrs_list_schemes() -> dict[str, list[str]]:  # type: ignore[empty-body]
     """Map each role the plugin serves (`"message_broker"`, ...) to the URL schemes it owns."""
+
+
+@hookspec(firstresult=True)
+def cqrs_classify_error(error: BaseException) -> Fault | None:
+    """Say whether `error`, raised by the plugin's library, is a destination fault (the service
+    is unavailable: retry, never dead-letter) or a message fault; `None` if it is not the
+    plugin's to judge. Import nothing heavy: look at `type(error).__module__` first."""

@@ -9,6 +9,7 @@ from cqrs.plugins.manager import PluginManager, get_plugin_manager
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.protocols.outbox import OutboxedEventRepository
+from cqrs.redaction import redact_url
 from cqrs.saga.storage.protocol import SagaStorage
 
 __all__ = [
@@ -46,19 +47,6 @@ def url_scheme(url: str) -> str:
     if not sep or not scheme:
         raise ValueError(f"not a URL (expected scheme://...): {redact_url(url)!r}")
     return scheme.lower()
-
-
-def redact_url(url: str) -> str:
-    """`url` with any password replaced by `***`, safe to log or put in an error."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority, slash, path = rest.partition("/")
-    userinfo, at, host = authority.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}{slash}{path}"
 
 
 def installed_schemes(role: str, manager: PluginManager | None = None) -> dict[str, str]:

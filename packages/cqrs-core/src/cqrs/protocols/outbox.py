@@ -87,6 +87,8 @@ class OutboxStats:
     leased: int
     dead: int
     lag: datetime.timedelta | None
+    delayed: int = 0
+    """Pending rows waiting for a retry time (a refused attempt, or a destination outage)."""
 
 
 @runtime_checkable
@@ -135,8 +137,15 @@ class OutboxedEventRepository(Protocol[SessionT]):
         """Settle rows the broker accepted; only rows still leased to `worker_id` count."""
         ...
 
-    async def release(self, events: Sequence[OutboxedEvent], *, worker_id: str) -> None:
-        """Give rows back unpublished and without counting an attempt (shutdown, held back)."""
+    async def release(
+        self,
+        events: Sequence[OutboxedEvent],
+        *,
+        worker_id: str,
+        retry_at: datetime.datetime | None = None,
+    ) -> None:
+        """Give rows back unpublished and without counting an attempt (shutdown, held back,
+        destination unavailable); with `retry_at`, no worker claims them before that time."""
 
     async def mark_failed(
         self,

@@ -13,6 +13,7 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 from aio_pika.exceptions import PublishError
 
+from cqrs.exceptions import DestinationUnavailableError
 from cqrs.protocols.message_broker import Message
 from cqrs_rabbitmq import RabbitMQMessageBroker
 
@@ -125,8 +126,10 @@ async def test_message_is_queued_when_send_returns(
 
 
 async def test_unroutable_message_raises_when_mandatory(broker: RabbitMQMessageBroker) -> None:
-    with pytest.raises(PublishError):
+    with pytest.raises(DestinationUnavailableError, match="no queue is bound") as raised:
         await broker.send_message(_message("nobody.listens"))
+    assert raised.value.topic == "nobody.listens", "only this topic is unavailable"
+    assert isinstance(raised.value.__cause__, PublishError)
     queue = await _queue(broker, "still.works")  # the channel survived the return
     await broker.send_message(_message("still.works"))
     assert (await queue.get(no_ack=True, timeout=5)).body == b"0"

@@ -20,6 +20,7 @@ from aiormq.abc import ChannelFrame
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
+from cqrs.exceptions import DestinationUnavailableError, InvalidTopicError, PublishBatchError
 from cqrs.protocols.message_broker import Message
 from cqrs_rabbitmq import RabbitMQMessageBroker, _frames
 from cqrs_rabbitmq._codec import to_amqp
@@ -195,8 +196,16 @@ async def test_an_unroutable_message_raises_and_the_rest_are_delivered(
 ) -> None:
     queue = await _queue(broker, "routed")
     batch = [_message("routed", 0), _message("nobody.listens", 1), _message("routed", 2)]
-    with pytest.raises(PublishError):
+    with pytest.raises(PublishBatchError) as raised:
         await broker.send_many(batch)
+    assert raised.value.delivered == [batch[0], batch[2]]
+    ((refused, error),) = raised.value.failed
+    assert refused is batch[1]
+    assert isinstance(error, DestinationUnavailableError), (
+        "a missing queue is not the message's fault"
+    )
+    assert error.topic == "nobody.listens"
+    assert isinstance(error.__cause__, PublishError)
     assert [m.payload for m in await read_queue(queue, 2, 5)] == [b"0", b"2"]
     await broker.send_message(_message("routed", 3))  # the channel survived the return
     assert [m.payload for m in await read_queue(queue, 1, 5)] == [b"3"]
@@ -206,8 +215,14 @@ async def test_an_unroutable_message_raises_and_the_rest_are_delivered(
 async def test_a_nack_raises_delivery_error(broker: RabbitMQMessageBroker) -> None:
     queue = await _queue(broker, "full", **{"x-max-length": 1, "x-overflow": "reject-publish"})
     await broker.send_message(_message("full", 0))
-    with pytest.raises(DeliveryError):
+    with pytest.raises(PublishBatchError) as raised:
         await broker.send_many([_message("full", 1), _message("full", 2)])
+    errors = [error for _, error in raised.value.failed]
+    assert errors, "the nacked messages are reported"
+    assert all(isinstance(e, DestinationUnavailableError) for e in errors), (
+        "a full queue pushes back"
+    )
+    assert all(isinstance(e.__cause__, DeliveryError) for e in errors)
     await queue.purge()
     await broker.send_message(_message("full", 3))
 
@@ -217,8 +232,11 @@ async def test_a_routing_key_too_long_fails_alone(
     broker: RabbitMQMessageBroker, read_queue: Reader
 ) -> None:
     queue = await _queue(broker, "fine")
-    with pytest.raises(ValueError, match="Routing key too long"):
+    with pytest.raises(PublishBatchError) as raised:
         await broker.send_many([_message("fine", 0), _message("r" * 256), _message("fine", 2)])
+    ((_, error),) = raised.value.failed
+    assert isinstance(error, InvalidTopicError), "refused before sending, as a message fault"
+    assert "at most 255" in str(error)
     assert [m.payload for m in await read_queue(queue, 2, 5)] == [b"0", b"2"]
 
 

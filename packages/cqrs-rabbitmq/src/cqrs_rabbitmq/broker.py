@@ -37,18 +37,29 @@ from aio_pika.abc import (
     AbstractRobustQueue,
 )
 
-from cqrs.plugins import redact_url
+from cqrs.exceptions import (
+    DestinationUnavailableError,
+    InvalidTopicError,
+    MessageRejectedError,
+    PublishBatchError,
+)
+from cqrs.outbox.topics import AMQP_TOPIC_RULES, check_topic
 from cqrs.protocols.message_broker import Message
+from cqrs.redaction import redact_text, redact_url
 from cqrs_rabbitmq import _frames
 from cqrs_rabbitmq._codec import to_amqp
 
 if TYPE_CHECKING:
     from pamqp.common import FieldTable
 
-__all__ = ["DEFAULT_EXCHANGE", "RabbitMQMessageBroker"]
+__all__ = ["DEFAULT_EXCHANGE", "DEFAULT_MAX_MESSAGE_BYTES", "RabbitMQMessageBroker"]
 
 DEFAULT_EXCHANGE = "cqrs.events"
 """The exchange messages go to unless another is configured."""
+
+DEFAULT_MAX_MESSAGE_BYTES = 128 * 1024 * 1024
+"""RabbitMQ's default `max_message_size`: a larger message would close the publishing channel
+(failing every message in flight beside it), so it is refused before it is sent."""
 
 _RETRYABLE = (
     amqp_errors.AMQPConnectionError,
@@ -56,6 +67,10 @@ _RETRYABLE = (
     ConnectionError,
 )
 """Failures caused by a lost connection: the message is published again once it is back."""
+
+
+_VALID_TOPICS_KEPT = 10_000
+"""Topics remembered as checked, so the check costs a set lookup per message."""
 
 
 def _retryable(error: BaseException) -> bool:
@@ -70,14 +85,17 @@ def _retryable(error: BaseException) -> bool:
 class RabbitMQMessageBroker:
     """Publishes each message to an exchange, routing key = topic, and waits for the confirm.
 
-    `send_message` returns once RabbitMQ has confirmed the message; it raises
-    `aio_pika.exceptions.DeliveryError` on a nack and, with `mandatory` (the default),
-    `aio_pika.exceptions.PublishError` when no queue is bound to the topic, so an event is
-    never dropped silently. Messages are persistent. The connection is opened on first use
-    (or by `connect()` / `async with`) and recovers by itself after a network failure: a send
-    that meets a lost connection waits up to `reconnect_timeout` seconds for it to come back
-    and publishes again. Delivery is therefore at least once: a message whose confirm was lost
-    may arrive twice, with the same `event-id` header.
+    `send_message` returns once RabbitMQ has confirmed the message. It raises
+    `cqrs.exceptions.DestinationUnavailableError` (a destination fault: retry later) when
+    RabbitMQ is unreachable or refuses the credentials, on a nack and, with `mandatory` (the
+    default), when no queue is bound to the topic, so an event is never dropped silently; it
+    raises `cqrs.exceptions.MessageRejectedError` (a message fault) for a message larger than
+    `max_message_bytes` or an invalid routing key, before sending it. Messages are persistent.
+    The connection is opened on first use (or by `connect()` / `async with`) and recovers by
+    itself after a network failure: a send that meets a lost connection waits up to
+    `reconnect_timeout` seconds for it to come back and publishes again. Delivery is therefore
+    at least once: a message whose confirm was lost may arrive twice, with the same `event-id`
+    header.
     """
 
     def __init__(
@@ -89,6 +107,7 @@ class RabbitMQMessageBroker:
         mandatory: bool = True,
         reconnect_timeout: float = 30.0,
         connection_name: str | None = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.url = url
         self.exchange_name = exchange
@@ -96,12 +115,14 @@ class RabbitMQMessageBroker:
         self.mandatory = mandatory
         self.reconnect_timeout = reconnect_timeout
         self.connection_name = connection_name
+        self.max_message_bytes = max_message_bytes
         self._connection: AbstractRobustConnection | None = None
         self._channel: AbstractRobustChannel | None = None
         self._exchange: AbstractRobustExchange | None = None
         self._topology: AbstractRobustChannel | None = None
         self._lock = asyncio.Lock()
         self._raw_frames = False
+        self._valid_topics: set[str] = set()
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RabbitMQMessageBroker:
@@ -155,43 +176,152 @@ class RabbitMQMessageBroker:
         await self.close()
 
     async def send_message(self, message: Message) -> None:
-        """Publish `message` and return once RabbitMQ has confirmed it."""
-        await self.send_many((message,))
+        """Publish `message` and return once RabbitMQ has confirmed it.
+
+        Raises `DestinationUnavailableError` when RabbitMQ cannot take it now (unreachable,
+        refusing the credentials, no queue bound to the topic, a nack) and
+        `MessageRejectedError` when it never will (too large, invalid routing key).
+        """
+        failed, _ = await self._send([message])
+        if failed:
+            raise failed[0][1]
 
     async def send_many(self, messages: Iterable[Message]) -> None:
         """Publish all `messages` in order, then wait for every confirm.
 
         Much faster than one `send_message` after another, with the same ordering: RabbitMQ
         queues them in the order given. If the connection drops midway, every message from the
-        first unconfirmed one on is published again, in order, once it is back.
+        first unconfirmed one on is published again, in order, once it is back. A message
+        refused before sending (too large, invalid routing key) is skipped together with the
+        later messages of its key; then `PublishBatchError` says which were delivered, which
+        were refused (with their errors) and which were not sent.
         """
         batch = list(messages)
+        failed, unsent = await self._send(batch)
+        if failed or unsent:
+            refused = {id(m) for m, _ in failed} | {id(m) for m in unsent}
+            delivered = [m for m in batch if id(m) not in refused]
+            raise PublishBatchError(delivered, failed, unsent)
+
+    async def _send(
+        self, batch: list[Message]
+    ) -> tuple[list[tuple[Message, BaseException]], list[Message]]:
+        """Publish `batch`; the refused messages with their errors, and those never sent."""
+        failed: list[tuple[Message, BaseException]] = []
+        unsent: list[Message] = []
+        sendable = batch
+        refusals = [self._refusal(message) for message in batch]
+        if any(refusals):
+            blocked_keys: set[str] = set()
+            sendable = []
+            for message, refusal in zip(batch, refusals, strict=True):
+                if refusal is not None:
+                    failed.append((message, refusal))
+                    if message.key is not None:
+                        blocked_keys.add(message.key)
+                elif message.key is not None and message.key in blocked_keys:
+                    unsent.append(message)
+                else:
+                    sendable.append(message)
+        if sendable:
+            failed += await self._publish_confirmed(sendable)
+        return failed, unsent
+
+    def _refusal(self, message: Message) -> MessageRejectedError | None:
+        """Why RabbitMQ could never take `message`, found before anything is sent."""
+        size = len(message.payload)
+        if size > self.max_message_bytes:
+            return MessageRejectedError(
+                f"message {message.message_id} of {size} bytes exceeds RabbitMQ's "
+                f"max_message_size of {self.max_message_bytes} bytes"
+            )
+        if message.topic not in self._valid_topics:
+            try:
+                check_topic(message.topic, AMQP_TOPIC_RULES)
+            except InvalidTopicError as error:
+                return error
+            if len(self._valid_topics) < _VALID_TOPICS_KEPT:
+                self._valid_topics.add(message.topic)
+        return None
+
+    async def _publish_confirmed(self, batch: list[Message]) -> list[tuple[Message, BaseException]]:
+        """Publish until every message is confirmed or refused; returns the refused ones.
+
+        A lost connection is waited for (up to `reconnect_timeout`) and the unconfirmed
+        messages are published again in order; after that they fail as unavailable.
+        """
         amqp: list[aio_pika.Message] = []
         now = datetime.datetime.now(datetime.UTC)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.reconnect_timeout
+        refused: list[tuple[Message, BaseException]] = []
         attempt = start = 0
         while start < len(batch):
-            exchange = await self._ready_exchange()
+            try:
+                exchange = await self._ready_exchange()
+            except Exception as failure:
+                unavailable = self._unavailable(failure)
+                return refused + [(message, unavailable) for message in batch[start:]]
             results: list[BaseException | None]
             if self._raw_frames:
                 results = await self._publish_frames(batch[start:], now)
             else:
                 amqp = amqp or [to_amqp(message) for message in batch]
                 results = await self._publish_each(exchange, batch[start:], amqp[start:])
-            failures = [(i, r) for i, r in enumerate(results) if r is not None]
-            if not failures:
-                return
-            for _, error in failures:
-                if not _retryable(error):
-                    raise error
-            first, error = failures[0]
+            retry_from: int | None = None
+            for offset, outcome in enumerate(results):
+                if outcome is None:
+                    continue
+                if _retryable(outcome):
+                    retry_from = offset if retry_from is None else retry_from
+                elif retry_from is None:
+                    message = batch[start + offset]
+                    refused.append((message, self._refused(outcome, message)))
+            if retry_from is None:
+                return refused
+            lost = results[retry_from]
+            assert lost is not None
             remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise error
-            start += first
-            await self._wait_recovered(remaining, attempt, error)
+            if remaining <= 0 or not await self._wait_recovered(remaining, attempt):
+                unavailable = self._unavailable(lost)
+                return refused + [(message, unavailable) for message in batch[start + retry_from :]]
+            start += retry_from
             attempt += 1
+        return refused
+
+    def _unavailable(self, error: BaseException) -> DestinationUnavailableError:
+        """The error for a RabbitMQ that cannot be reached (or refuses us) right now."""
+        if isinstance(error, DestinationUnavailableError):
+            return error
+        described = redact_text(f"{type(error).__name__}: {error}")
+        unavailable = DestinationUnavailableError(
+            f"RabbitMQ at {redact_url(self.url)} is unavailable ({described})"
+        )
+        unavailable.__cause__ = error
+        return unavailable
+
+    def _refused(self, error: BaseException, message: Message) -> BaseException:
+        """`error` for one message, as a destination or message fault where the cause is known."""
+        converted: BaseException = error
+        if isinstance(error, amqp_errors.PublishError):
+            converted = DestinationUnavailableError(
+                f"no queue is bound to topic {message.topic!r} on exchange "
+                f"{self.exchange_name!r} (returned unroutable); it is kept until one is",
+                topic=message.topic,
+            )
+        elif isinstance(error, amqp_errors.DeliveryError):
+            converted = DestinationUnavailableError(
+                f"RabbitMQ refused message {message.message_id} for topic {message.topic!r} "
+                "(nack: a queue is full or the broker failed)",
+                topic=message.topic,
+            )
+        elif isinstance(error, ValueError | TypeError | OverflowError):
+            converted = MessageRejectedError(f"cannot encode message {message.message_id}: {error}")
+        elif isinstance(error, amqp_errors.AMQPError):
+            converted = self._unavailable(error)
+        if converted is not error:
+            converted.__cause__ = error
+        return converted
 
     async def _publish_frames(
         self, messages: list[Message], now: datetime.datetime
@@ -297,14 +427,16 @@ class RabbitMQMessageBroker:
                 self._topology = topology
             return self._topology
 
-    async def _wait_recovered(self, timeout: float, attempt: int, error: BaseException) -> None:
+    async def _wait_recovered(self, timeout: float, attempt: int) -> bool:
+        """Wait for the robust connection to come back; False if it did not within `timeout`."""
         channel = self._channel
         if channel is None:  # closed meanwhile: the next round opens a new connection
-            return
+            return True
         try:
             async with asyncio.timeout(timeout):
                 # Back off first: the channel may not have noticed the loss yet.
                 await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
                 await channel.ready()
         except TimeoutError:
-            raise error from None
+            return False
+        return True

@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 import cqrs
 from cqrs.events.event import NotificationEvent
+from cqrs.exceptions import DestinationUnavailableError, InvalidTopicError, MessageRejectedError
 from cqrs.plugins import make_message_broker
 from cqrs.protocols.message_broker import Message
 from cqrs.requests.bootstrap import bootstrap
@@ -113,6 +114,8 @@ async def test_send_many_reports_what_was_and_was_not_delivered(
 
     assert [m.message_id for m in info.value.delivered] == [m.message_id for m in ok]
     assert [m.message_id for m, _ in info.value.failed] == [too_big.message_id]
+    assert isinstance(info.value.failed[0][1], MessageRejectedError), "too large: its own fault"
+    assert info.value.unsent == [after], "a refused message holds back the rest of its key"
     received = await read_topic(topic, 3)
     assert [dict(r.headers)["event-id"].decode() for r in received] == [
         str(m.message_id) for m in ok
@@ -191,8 +194,9 @@ async def test_unreachable_broker_fails_the_send_and_a_later_send_connects() -> 
     tansu = TansuBroker()
     broker = KafkaMessageBroker(kafka_producer_factory(dsn=tansu.bootstrap_servers))
     message = Message(topic=f"late-{uuid.uuid4().hex}", payload=b"1", message_name="N")
-    with pytest.raises(KafkaConnectionError):
+    with pytest.raises(DestinationUnavailableError, match="Kafka at") as raised:
         await broker.send_message(message)
+    assert isinstance(raised.value.__cause__, KafkaConnectionError)
     assert not broker.producer.started
     with tansu:
         try:
@@ -214,8 +218,9 @@ async def test_undeliverable_message_raises_once_the_delivery_timeout_passes(
             await broker.send_message(Message(topic=topic, payload=b"1", message_name="N"))
             tansu.stop()
             async with asyncio.timeout(20):
-                with pytest.raises(KafkaError):
+                with pytest.raises(DestinationUnavailableError) as raised:
                     await broker.send_message(Message(topic=topic, payload=b"2", message_name="N"))
+                assert isinstance(raised.value.__cause__, KafkaError)
         finally:
             await broker.close()
 
@@ -253,3 +258,42 @@ async def test_producer_reconnects_after_a_broker_restart(
             await broker.close()
         (record,) = await read_records(tansu.bootstrap_servers, topic, 1)
     assert (record.key, record.value) == (b"k", b"after")
+
+
+@pytest.mark.parametrize(
+    "topic", ["", "has space", "tab\tin", "x" * 250, "ünïcode", ".", "..", "a/b"]
+)
+async def test_an_invalid_topic_is_refused_before_sending(
+    broker: KafkaMessageBroker, topic: str
+) -> None:
+    """Before: aiokafka waited for the request timeout, then raised UnknownTopicOrPartition."""
+    with pytest.raises(InvalidTopicError):
+        await broker.send_message(Message(topic=topic, payload=b"1", message_name="N"))
+
+
+async def test_send_many_skips_only_the_invalid_topic_and_its_key(
+    broker: KafkaMessageBroker, read_topic: ReadTopic, unique_topic: Topic
+) -> None:
+    topic = unique_topic("mixed")
+    good = Message(topic=topic, payload=b"good", message_name="N", key="a")
+    bad = Message(topic="no good", payload=b"bad", message_name="N", key="b")
+    behind = Message(topic=topic, payload=b"behind", message_name="N", key="b")
+    with pytest.raises(KafkaDeliveryError) as info:
+        await broker.send_many([good, bad, behind])
+    assert info.value.delivered == [good]
+    assert [m for m, _ in info.value.failed] == [bad]
+    assert info.value.unsent == [behind]
+    (record,) = await read_topic(topic, 1)
+    assert record.value == b"good"
+
+
+def test_plugin_classifies_aiokafka_errors() -> None:
+    from aiokafka import errors
+
+    from cqrs.faults import Fault, classify
+
+    assert classify(errors.KafkaConnectionError("down")) is Fault.DESTINATION
+    assert classify(errors.RequestTimedOutError()) is Fault.DESTINATION
+    assert classify(errors.UnknownTopicOrPartitionError()) is Fault.DESTINATION
+    assert classify(errors.MessageSizeTooLargeError()) is Fault.MESSAGE
+    assert classify(errors.CorruptRecordException()) is Fault.MESSAGE

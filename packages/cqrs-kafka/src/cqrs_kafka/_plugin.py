@@ -19,3 +19,13 @@ def cqrs_make_message_broker(url: str) -> Any:
 @hookimpl
 def cqrs_list_schemes() -> dict[str, list[str]]:
     return {"message_broker": ["kafka"]}
+
+
+@hookimpl
+def cqrs_classify_error(error: BaseException) -> Any:
+    """aiokafka's errors as destination or message faults (`None` for anyone else's)."""
+    if not type(error).__module__.startswith(("aiokafka", "kafka")):
+        return None
+    from cqrs_kafka._errors import classify_kafka
+
+    return classify_kafka(error)

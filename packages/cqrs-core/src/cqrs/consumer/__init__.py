@@ -2,10 +2,22 @@
 
 from cqrs.consumer.dispatcher import (
     DEAD_LETTER_REASON_HEADER,
+    DEFAULT_MAX_DEPTH,
+    DEFAULT_MAX_MESSAGE_BYTES,
+    MAX_REASON_CHARS,
     MessageDispatcher,
     Outcome,
     Verdict,
     inbox_session,
 )
 
-__all__ = ["DEAD_LETTER_REASON_HEADER", "MessageDispatcher", "Outcome", "Verdict", "inbox_session"]
+__all__ = [
+    "DEAD_LETTER_REASON_HEADER",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "MAX_REASON_CHARS",
+    "MessageDispatcher",
+    "Outcome",
+    "Verdict",
+    "inbox_session",
+]

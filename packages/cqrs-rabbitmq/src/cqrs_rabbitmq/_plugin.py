@@ -23,3 +23,13 @@ def cqrs_make_message_broker(url: str) -> Any:
 def cqrs_list_schemes() -> dict[str, list[str]]:
     """The URL schemes this plugin serves."""
     return {"message_broker": list(_SCHEMES)}
+
+
+@hookimpl
+def cqrs_classify_error(error: BaseException) -> Any:
+    """aio-pika's and aiormq's errors: connection, channel, return, nack are destination faults."""
+    if not type(error).__module__.startswith(("aiormq", "aio_pika", "pamqp")):
+        return None
+    from cqrs_rabbitmq._errors import classify_amqp
+
+    return classify_amqp(error)

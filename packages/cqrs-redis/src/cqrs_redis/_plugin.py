@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from cqrs.plugins import hookimpl
 
 if TYPE_CHECKING:
+    from cqrs.faults import Fault
     from cqrs.saga.storage.protocol import SagaStorage
 
 
@@ -24,3 +25,15 @@ def cqrs_make_saga_storage(url: str) -> SagaStorage | None:
 def cqrs_list_schemes() -> dict[str, list[str]]:
     """The schemes this plugin owns, by role."""
     return {"saga_storage": ["redis", "rediss"]}
+
+
+@hookimpl
+def cqrs_classify_error(error: BaseException) -> Fault | None:
+    """redis-py's connection, timeout, loading and read-only errors are destination faults."""
+    if not type(error).__module__.startswith("redis"):
+        return None
+    from cqrs.faults import Fault
+
+    names = {cls.__name__ for cls in type(error).__mro__}
+    unavailable = {"ConnectionError", "TimeoutError", "BusyLoadingError", "ReadOnlyError"}
+    return Fault.DESTINATION if names & unavailable else None

@@ -30,3 +30,16 @@ def cqrs_make_saga_storage(url: str) -> Any:
 @hookimpl
 def cqrs_list_schemes() -> dict[str, list[str]]:
     return {"outbox": list(_SCHEMES), "saga_storage": list(_SCHEMES)}
+
+
+@hookimpl
+def cqrs_classify_error(error: BaseException) -> Any:
+    """Database errors that mean "unavailable" (connection, credentials, shutdown, deadlock)."""
+    if not type(error).__module__.startswith(_DATABASE_MODULES):
+        return None
+    from cqrs_sqla._errors import classify_database
+
+    return classify_database(error)
+
+
+_DATABASE_MODULES = ("sqlalchemy", "asyncpg", "asyncmy", "pymysql", "aiosqlite", "sqlite3")

@@ -55,8 +55,8 @@ class UserJoined(cqrs.Response):
     user_id: str
 
 
-class MeetingNotFound(LookupError):
-    """Answered with 404 by the problem handlers."""
+class MeetingNotFound(cqrs.PublicError, LookupError):
+    """Answered with 404 by the problem handlers; public, so clients see its message."""
 
 
 class MeetingAPIProtocol(Protocol):

@@ -51,8 +51,8 @@ class FileProcessedEvent(cqrs.DomainEvent):
     file_id: int
 
 
-class UnreadableFile(ValueError):
-    """Answered with 422: the client sent a file we cannot process."""
+class UnreadableFile(cqrs.PublicError, ValueError):
+    """Answered with 422 (its message public): the client sent a file we cannot process."""
 
 
 class Index:

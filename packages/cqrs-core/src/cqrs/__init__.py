@@ -85,6 +85,7 @@ _EXPORTS: dict[str, str] = {
     "HandlerNotBoundError": "cqrs.exceptions",
     "ModelValidationError": "cqrs.exceptions",
     "PluginError": "cqrs.exceptions",
+    "PublicError": "cqrs.exceptions",
     "UnknownSchemeError": "cqrs.exceptions",
 }
 
@@ -156,6 +157,7 @@ __all__ = [
     "OutboxedEvent",
     "OutboxedEventRepository",
     "PluginError",
+    "PublicError",
     "PydanticDomainEvent",
     "PydanticEvent",
     "PydanticNotificationEvent",
@@ -244,6 +246,7 @@ if TYPE_CHECKING:
         HandlerNotBoundError,
         ModelValidationError,
         PluginError,
+        PublicError,
         UnknownSchemeError,
     )
     from cqrs.mediators.event import EventMediator

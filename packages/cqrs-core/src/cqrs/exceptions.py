@@ -17,6 +17,7 @@ __all__ = [
     "MessageRejectedError",
     "ModelValidationError",
     "PluginError",
+    "PublicError",
     "PublishBatchError",
     "UnknownSchemeError",
 ]
@@ -24,6 +25,11 @@ __all__ = [
 
 class CQRSError(Exception):
     """Base class of the errors raised by the framework."""
+
+
+class PublicError(Exception):
+    """Mixin marking an error whose message is written for the caller (a missing meeting, a
+    declined card): HTTP integrations show it to clients, any other error's text stays inside."""
 
 
 class ModelValidationError(CQRSError, ValueError):
@@ -38,7 +44,7 @@ class ContainerError(CQRSError, LookupError):
     """The container cannot build the requested type; the message says which parameter."""
 
 
-class CircuitOpenError(CQRSError):
+class CircuitOpenError(CQRSError, PublicError):
     """A call was refused because its circuit is open; `retry_after` says when to try again."""
 
     def __init__(self, name: str, retry_after: float) -> None:

@@ -20,8 +20,10 @@ from cqrs_fastapi.lifespan import cqrs_lifespan, open_brokers, running_relays
 from cqrs_fastapi.problems import (
     DEFAULT_STATUSES,
     PROBLEM_CONTENT_TYPE,
+    ProblemPolicy,
     ProblemResponse,
     add_exception_handlers,
+    is_public,
     problem_body,
 )
 from cqrs_fastapi.sse import EventStreamResponse, format_event, to_jsonable
@@ -31,12 +33,14 @@ __all__ = [
     "DEFAULT_STATUSES",
     "PROBLEM_CONTENT_TYPE",
     "EventStreamResponse",
+    "ProblemPolicy",
     "ProblemResponse",
     "ScopedContainer",
     "SseEvent",
     "add_exception_handlers",
     "cqrs_lifespan",
     "format_event",
+    "is_public",
     "mediator_dependency",
     "open_brokers",
     "problem_body",

@@ -1,15 +1,23 @@
 """RFC 9457 problem responses for the framework's exceptions (and any the application maps).
 
-Example::
+A problem's `detail` is the exception's message only when the exception is public (see
+`is_public`); any other exception gets the status title alone, and secrets are redacted from
+details and logs. Example::
+
+    class MeetingNotFound(cqrs.PublicError, LookupError): ...
+
 
     add_exception_handlers(app, {MeetingNotFound: 404})
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Mapping
+import traceback
+from collections.abc import Collection, Mapping
 from http import HTTPStatus
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -21,30 +29,36 @@ from cqrs.exceptions import (
     CQRSError,
     HandlerNotBoundError,
     ModelValidationError,
+    PublicError,
 )
+from cqrs.redaction import redact_text
 
 __all__ = [
     "DEFAULT_STATUSES",
     "PROBLEM_CONTENT_TYPE",
+    "ProblemPolicy",
     "ProblemResponse",
     "add_exception_handlers",
+    "is_public",
     "problem_body",
 ]
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 
-DEFAULT_STATUSES: Mapping[type[Exception], int] = {
-    ModelValidationError: 422,
-    CircuitOpenError: 503,
-    HandlerNotBoundError: 500,
-    ContainerError: 500,
-    CQRSError: 500,
-}
+DEFAULT_STATUSES: Mapping[type[Exception], int] = MappingProxyType(
+    {
+        ModelValidationError: 422,
+        CircuitOpenError: 503,
+        HandlerNotBoundError: 500,
+        ContainerError: 500,
+        CQRSError: 500,
+    }
+)
 """Status of each framework exception; the most specific class in an exception's MRO wins."""
 
 _log = logging.getLogger("cqrs_fastapi")
 
-_STATUSES_STATE_KEY = "cqrs_problem_statuses"
+_POLICY_STATE_KEY = "cqrs_problem_policy"
 
 _RFC_9110_TITLES = {
     413: "Content Too Large",
@@ -60,12 +74,30 @@ class ProblemResponse(JSONResponse):
     media_type = PROBLEM_CONTENT_TYPE
 
 
-def problem_body(exc: BaseException, status: int, instance: str | None = None) -> dict[str, Any]:
-    """The problem document for `exc`: client errors carry the exception's message, server
-    errors only their title, so internals never leak into responses."""
+def is_public(exc: BaseException, public: Collection[type[BaseException]] = ()) -> bool:
+    """Whether `exc`'s message may reach clients: it is a `cqrs.PublicError`, or an instance of
+    a class in `public`. A builtin class listed there (`LookupError`) never exposes the
+    framework's own errors (`HandlerNotBoundError`); only a listed framework class does."""
+    if isinstance(exc, PublicError):
+        return True
+    framework = isinstance(exc, CQRSError)
+    return any(
+        isinstance(exc, cls) and (not framework or issubclass(cls, CQRSError)) for cls in public
+    )
+
+
+def problem_body(
+    exc: BaseException,
+    status: int,
+    instance: str | None = None,
+    *,
+    public: Collection[type[BaseException]] = (),
+) -> dict[str, Any]:
+    """The problem document for `exc`: its message, with secrets redacted, is the `detail`
+    when `exc` is public (see `is_public`); any other exception gets the status title only."""
     body: dict[str, Any] = {"type": "about:blank", "title": _title(status), "status": status}
-    if status < 500 or isinstance(exc, CircuitOpenError):
-        body["detail"] = str(exc)
+    if is_public(exc, public):
+        body["detail"] = redact_text(str(exc))
     if instance is not None:
         body["instance"] = instance
     return body
@@ -80,40 +112,76 @@ def _title(status: int) -> str:
         return "Client Error" if status < 500 else "Server Error"
 
 
-def _logs_failure(exc: BaseException, status: int) -> bool:
-    """Server errors are logged with their traceback, except an open circuit, which is expected
-    while a dependency recovers."""
-    return status >= 500 and not isinstance(exc, CircuitOpenError)
+def _log_redacted(what: str, exc: BaseException) -> None:
+    """Log `exc` as an error with its traceback, secrets redacted; the record carries the
+    redacted text only, so no formatter can render the raw exception."""
+    if not _log.isEnabledFor(logging.ERROR):
+        return
+    summary = redact_text(f"{what}: {type(exc).__name__}: {exc}")
+    path, line, function, _ = _log.findCaller(stacklevel=3)
+    record = _log.makeRecord(_log.name, logging.ERROR, path, line, summary, (), None, function)
+    record.exc_text = redact_text("".join(traceback.format_exception(exc)).rstrip("\n"))
+    _log.handle(record)
 
 
-def _status_for(exc: BaseException, statuses: Mapping[type[Exception], int]) -> int:
-    for cls in type(exc).__mro__:
-        if cls in statuses:
-            return statuses[cls]
-    return 500
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProblemPolicy:
+    """How exceptions become problems: each class's status (the most specific class in an
+    exception's MRO wins, 500 when none matches) and the classes whose messages are public."""
+
+    statuses: Mapping[type[Exception], int] = dataclasses.field(
+        default_factory=lambda: DEFAULT_STATUSES
+    )
+    public: tuple[type[BaseException], ...] = ()
+
+    @classmethod
+    def of(cls, app: Any) -> ProblemPolicy:
+        """The policy `add_exception_handlers` installed on `app`, else the default one."""
+        found = getattr(getattr(app, "state", None), _POLICY_STATE_KEY, None)
+        return found if isinstance(found, ProblemPolicy) else cls()
+
+    def status_for(self, exc: BaseException) -> int:
+        """The HTTP status answering `exc`."""
+        for cls in type(exc).__mro__:
+            if cls in self.statuses:
+                return self.statuses[cls]
+        return 500
+
+    def body(self, exc: BaseException, status: int, instance: str | None = None) -> dict[str, Any]:
+        """The problem document for `exc` (see `problem_body`) under this policy."""
+        return problem_body(exc, status, instance, public=self.public)
+
+    def report(self, exc: BaseException, status: int, what: str) -> None:
+        """Log a server error with its traceback, secrets redacted; client errors and an open
+        circuit (expected while a dependency recovers) are not logged."""
+        if status >= 500 and not isinstance(exc, CircuitOpenError):
+            _log_redacted(what, exc)
 
 
 def add_exception_handlers(
-    app: FastAPI, statuses: Mapping[type[Exception], int] | None = None
+    app: FastAPI,
+    statuses: Mapping[type[Exception], int] | None = None,
+    *,
+    public: Collection[type[BaseException]] = (),
 ) -> None:
     """Answer the framework's exceptions, and those in `statuses` (exception class -> HTTP
-    status, e.g. `{LookupError: 404}`), with problem responses; server errors are logged.
+    status, e.g. `{MeetingNotFound: 404}`), with problem responses; server errors are logged.
 
-    The table is also kept in `app.state`, so the error events of `EventStreamResponse` use
-    the same statuses.
+    Only public exceptions (`cqrs.PublicError`, or classes listed in `public`) show their
+    message as `detail`. The policy is kept in `app.state`, so the error events of
+    `EventStreamResponse` follow it too.
     """
-    table: dict[type[Exception], int] = {**DEFAULT_STATUSES, **(statuses or {})}
-    setattr(app.state, _STATUSES_STATE_KEY, table)
+    policy = ProblemPolicy({**DEFAULT_STATUSES, **(statuses or {})}, tuple(public))
+    setattr(app.state, _POLICY_STATE_KEY, policy)
 
     async def handle(request: Request, exc: Exception) -> ProblemResponse:
-        status = _status_for(exc, table)
-        if _logs_failure(exc, status):
-            _log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        status = policy.status_for(exc)
+        policy.report(exc, status, f"{request.method} {request.url.path} failed")
         headers = None
         if isinstance(exc, CircuitOpenError):
             headers = {"Retry-After": str(max(1, round(exc.retry_after)))}
-        body = problem_body(exc, status, request.url.path)
+        body = policy.body(exc, status, request.url.path)
         return ProblemResponse(body, status_code=status, headers=headers)
 
-    for exc_type in table:
+    for exc_type in policy.statuses:
         app.add_exception_handler(exc_type, handle)

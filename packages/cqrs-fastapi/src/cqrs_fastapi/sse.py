@@ -22,7 +22,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Collection, Mapping
 from typing import Any
 
 import anyio
@@ -30,13 +30,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Message, Receive, Scope, Send
 
 from cqrs.saga.step import SagaStepResult
-from cqrs_fastapi.problems import (
-    _STATUSES_STATE_KEY,
-    DEFAULT_STATUSES,
-    _logs_failure,
-    _status_for,
-    problem_body,
-)
+from cqrs_fastapi.problems import DEFAULT_STATUSES, ProblemPolicy
 
 __all__ = ["EventStreamResponse", "format_event", "to_jsonable"]
 
@@ -109,10 +103,11 @@ class EventStreamResponse(StreamingResponse):
 
     `event` names the per-item events; `serialize` turns an item into JSON data
     (`to_jsonable` by default); `ping_interval` seconds of silence send a `: ping` comment so
-    proxies keep the connection open (`None`: never). The error event's status comes from
-    `statuses`, else from the table `add_exception_handlers` installed on the app, else from
-    `DEFAULT_STATUSES`. The stream runs in the context the response was created in, so it
-    stays inside the request's container scope.
+    proxies keep the connection open (`None`: never). The error event's status, and whether
+    its `detail` shows the exception's message, follow `statuses` and `public` where given,
+    else the policy `add_exception_handlers` installed on the app, else the defaults. The
+    stream runs in the context the response was created in, so it stays inside the request's
+    container scope.
     """
 
     media_type = "text/event-stream"
@@ -125,6 +120,7 @@ class EventStreamResponse(StreamingResponse):
         serialize: Callable[[Any], Any] = to_jsonable,
         ping_interval: float | None = 15.0,
         statuses: Mapping[type[Exception], int] | None = None,
+        public: Collection[type[BaseException]] | None = None,
         headers: Mapping[str, str] | None = None,
         status_code: int = 200,
     ) -> None:
@@ -133,7 +129,8 @@ class EventStreamResponse(StreamingResponse):
         self.serialize = serialize
         self.ping_interval = ping_interval
         self.statuses = statuses
-        self._statuses: Mapping[type[Exception], int] = DEFAULT_STATUSES
+        self.public = public
+        self._policy = ProblemPolicy()
         self._instance: str | None = None
         self._context = contextvars.copy_context()
         self._body = self._events()
@@ -148,10 +145,9 @@ class EventStreamResponse(StreamingResponse):
                     count += 1
                     yield format_event(self.serialize(item), event=self.event, event_id=str(count))
             except Exception as exc:
-                status = _status_for(exc, self._statuses)
-                if _logs_failure(exc, status):
-                    _log.error("event stream failed after %d result(s)", count, exc_info=exc)
-                yield format_event(problem_body(exc, status, self._instance), event="error")
+                status = self._policy.status_for(exc)
+                self._policy.report(exc, status, f"event stream failed after {count} result(s)")
+                yield format_event(self._policy.body(exc, status, self._instance), event="error")
                 return
             yield format_event({"count": count}, event="end")
         finally:
@@ -178,11 +174,11 @@ class EventStreamResponse(StreamingResponse):
                 await send({"type": "http.response.body", "body": _PING, "more_body": True})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.statuses is not None:
-            self._statuses = {**DEFAULT_STATUSES, **self.statuses}
-        else:
-            app_state = getattr(scope.get("app"), "state", None)
-            self._statuses = getattr(app_state, _STATUSES_STATE_KEY, DEFAULT_STATUSES)
+        policy = ProblemPolicy.of(scope.get("app"))
+        self._policy = ProblemPolicy(
+            policy.statuses if self.statuses is None else {**DEFAULT_STATUSES, **self.statuses},
+            policy.public if self.public is None else tuple(self.public),
+        )
         self._instance = scope.get("path")
         sender = _OnceSender(send)
         # A plain task, cancelled once: the handler's `finally` may still await its cleanup.

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import cqrs
+from cqrs.exceptions import MessageRejectedError
 from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import EventProducer, ExponentialBackoff, OutboxRelay, OutboxStatus
 from cqrs.protocols.message_broker import Message
@@ -50,7 +51,7 @@ class FlakyBroker:
         n = number(message)
         if self.failures.get(n, 0) > 0:
             self.failures[n] -= 1
-            raise ConnectionError(f"refused {n}")
+            raise MessageRejectedError(f"refused {n}")
         self.accepted.append(message)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import cqrs
+from cqrs.exceptions import MessageRejectedError
 from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import ExponentialBackoff, OutboxRelay
 from cqrs.protocols.message_broker import Message
@@ -99,7 +100,7 @@ class GatedBroker:
         refused = [m for m in messages if number(m) in self.refuse]
         self.accepted.extend(m for m in messages if number(m) not in self.refuse)
         if refused:
-            raise ConnectionError(f"refused {[number(m) for m in refused]}")
+            raise MessageRejectedError(f"refused {[number(m) for m in refused]}")
 
     async def send_message(self, message: Message) -> None:
         await self.send_many([message])

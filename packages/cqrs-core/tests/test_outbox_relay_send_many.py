@@ -8,6 +8,7 @@ from collections import defaultdict
 from typing import Any
 
 import cqrs
+from cqrs.exceptions import MessageRejectedError
 from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import ExponentialBackoff, OutboxRelay
 from cqrs.protocols.message_broker import Message
@@ -52,13 +53,13 @@ class BatchBroker:
         refused = [m for m in messages if self.refuse.get(number(m), 0) > 0]
         self.accepted.extend(m for m in messages if m not in refused)
         if refused:
-            raise ConnectionError(f"refused {[number(m) for m in refused]}")
+            raise MessageRejectedError(f"refused {[number(m) for m in refused]}")
 
     async def send_message(self, message: Message) -> None:
         await asyncio.sleep(0)
         self.singles += 1
         if self._refused(number(message)):
-            raise ConnectionError(f"refused {number(message)}")
+            raise MessageRejectedError(f"refused {number(message)}")
         self.accepted.append(message)
 
 

@@ -18,9 +18,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from cqrs.faults import Fault, classify
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository
+from cqrs.redaction import redact_text
 
 __all__ = ["EventProducer"]
 
@@ -56,10 +58,23 @@ class EventProducer:
             )
 
     async def send_message(self, event: OutboxedEvent) -> bool:
-        """Publish one claimed row and settle it; returns whether the broker accepted it."""
+        """Publish one claimed row and settle it; returns whether the broker accepted it.
+
+        A destination fault (the broker is unavailable) hands the row back for a later try
+        without charging it an attempt; any other failure counts one.
+        """
         try:
             await self.message_broker.send_message(event.to_message())
         except Exception as exc:
+            if classify(exc) is Fault.DESTINATION:
+                delay = datetime.timedelta(seconds=self.backoff.delay(1))
+                _log.warning("broker unavailable for outbox row %d: %r", event.id, exc)
+                await self.repository.release(
+                    [event],
+                    worker_id=self.worker_id,
+                    retry_at=datetime.datetime.now(datetime.UTC) + delay,
+                )
+                return False
             attempts = event.attempts + 1
             retry_at = None
             if attempts < self.max_attempts:
@@ -69,7 +84,7 @@ class EventProducer:
             await self.repository.mark_failed(
                 event,
                 worker_id=self.worker_id,
-                error=f"{type(exc).__name__}: {exc}",
+                error=redact_text(f"{type(exc).__name__}: {exc}")[:2000],
                 retry_at=retry_at,
             )
             return False

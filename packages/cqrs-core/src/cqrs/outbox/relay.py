@@ -4,6 +4,15 @@ Run one per process (or several per process with different worker ids); any numb
 an outbox. Delivery is at least once: a row is marked published only after the broker
 accepted it, so a crash in between republishes it later (consumers deduplicate by event id,
 for example with an inbox).
+
+Failures are split as `cqrs.faults` describes. A **message fault** (the broker refuses this
+row: too large, invalid topic, cannot be encoded) charges the row an attempt and, after
+`max_attempts`, dead-letters it with its key parked behind it. A **destination fault** (the
+broker or a topic is unavailable, the credentials are refused, nothing is bound to the topic
+yet, the broker pushes back, the database is down) charges nothing and dead-letters nothing:
+the rows are handed back with a retry time, the relay backs off (per topic when only a topic
+is affected, so other topics keep flowing), logs one line when the outage starts and one when
+it ends, and resumes by itself.
 """
 
 from __future__ import annotations
@@ -15,29 +24,43 @@ import dataclasses
 import datetime
 import logging
 import os
+import random
 import socket
-import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from cqrs.exceptions import PublishBatchError
+from cqrs.faults import Fault, classify
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.message_broker import Message, MessageBroker
 from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository, OutboxStatus
+from cqrs.redaction import redact_text
 
-__all__ = ["OutboxRelay", "RelayCounters"]
+__all__ = ["BROKER", "DATABASE", "Outage", "OutboxRelay", "RelayCounters"]
 
 _log = logging.getLogger("cqrs.outbox.relay")
 
-_Outcome = tuple[list[OutboxedEvent], list[OutboxedEvent]]
-"""What publishing a batch gave: the rows the broker accepted, and the rows to release."""
+BROKER = "broker"
+"""`Outage.scope` of an outage of the whole broker."""
+
+DATABASE = "database"
+"""`Outage.scope` of an outage of the outbox's database."""
 
 _BATCHES_IN_FLIGHT = 2
 """Batches `run_until_idle` publishes at once (their keys are disjoint, see there)."""
 
+_MAX_ERROR_CHARS = 2000
+
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
+
+
+def _describe(error: BaseException) -> str:
+    """`error` as one line for logs and the outbox's `last_error`, secrets redacted."""
+    text = f"{type(error).__name__}: {error}".replace("\n", " ")
+    return redact_text(text)[:_MAX_ERROR_CHARS]
 
 
 @dataclasses.dataclass(slots=True)
@@ -46,10 +69,44 @@ class RelayCounters:
 
     published: int = 0
     retried: int = 0
+    """Rows refused for a fault of their own, to be tried again after a backoff."""
     dead_lettered: int = 0
     released: int = 0
+    """Rows handed back unpublished without a charge (stopping, lease nearly over, held back)."""
     batches: int = 0
     errors: int = 0
+    """Rounds that failed for a reason other than an unavailable database."""
+    deferred: int = 0
+    """Rows handed back with a retry time because their destination was unavailable."""
+    outages: int = 0
+    """Outages (of the broker, a topic or the database) that started."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Outage:
+    """A destination the relay is waiting for: `BROKER`, `DATABASE` or a topic name."""
+
+    scope: str
+    reason: str
+    """The last error, secrets redacted."""
+    since: datetime.datetime
+    failures: int
+    """Failed tries since the outage started."""
+    retry_at: datetime.datetime
+    """When the relay tries this destination again."""
+
+
+@dataclasses.dataclass(slots=True)
+class _Outcome:
+    """What publishing a batch gave: rows accepted, rows to hand back, rows to hold back."""
+
+    published: list[OutboxedEvent] = dataclasses.field(default_factory=list)
+    leftovers: list[OutboxedEvent] = dataclasses.field(default_factory=list)
+    deferred: dict[str, list[OutboxedEvent]] = dataclasses.field(default_factory=dict)
+
+    def defer(self, scope: str, rows: Sequence[OutboxedEvent]) -> None:
+        if rows:
+            self.deferred.setdefault(scope, []).extend(rows)
 
 
 class OutboxRelay:
@@ -58,13 +115,15 @@ class OutboxRelay:
     Each round claims up to `batch_size` rows for `lease_seconds`, publishes rows of different
     partition keys concurrently (at most `max_in_flight` at once) and rows of one key one after
     another in write order; a broker with `send_many` gets them in pipelined calls instead (one
-    row per key per call, the next row of a key only once the previous one is confirmed). A
-    refused row is retried after an exponential backoff with jitter; after `max_attempts` it is
-    dead-lettered, holding back the later rows of its key. Rows whose lease is nearly over are
-    released unpublished rather than risk a second worker publishing them at the same time.
-    While there is work, `run` keeps two batches in flight (their keys never overlap), settling
-    one and claiming the next while the broker confirms the other; rows claimed but not yet
-    sent when it stops are released.
+    row per key per call, the next row of a key only once the previous one is confirmed). A row
+    refused for a fault of its own is retried after an exponential backoff with jitter; after
+    `max_attempts` it is dead-lettered, holding back the later rows of its key. A row whose
+    destination is unavailable is held back without a charge until `destination_backoff` says
+    to try again. Rows whose lease is nearly over are released unpublished rather than risk a
+    second worker publishing them at the same time, and a send still unconfirmed then counts as
+    the broker not answering. While there is work, `run` keeps two batches in flight (their
+    keys never overlap), settling one and claiming the next while the broker confirms the
+    other; rows claimed but not yet sent when it stops are released.
     """
 
     def __init__(
@@ -77,6 +136,7 @@ class OutboxRelay:
         lease_seconds: float = 30.0,
         max_attempts: int = 10,
         backoff: ExponentialBackoff | None = None,
+        destination_backoff: ExponentialBackoff | None = None,
         max_in_flight: int = 1000,
         poll_interval: float = 0.05,
         max_poll_interval: float = 0.25,
@@ -91,12 +151,15 @@ class OutboxRelay:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.backoff = backoff or ExponentialBackoff()
+        self.destination_backoff = destination_backoff or ExponentialBackoff(base=0.5, cap=30.0)
         self.max_in_flight = max_in_flight
         self.poll_interval = poll_interval
         self.max_poll_interval = max_poll_interval
         self.counters = RelayCounters()
         self._clock = clock
         self._stopping = asyncio.Event()
+        self._outages: dict[str, Outage] = {}
+        self._failing_rounds = 0
 
     def stop(self) -> None:
         """Ask `run` to finish the batch in hand and return."""
@@ -107,25 +170,62 @@ class OutboxRelay:
         """Whether `stop` was called."""
         return self._stopping.is_set()
 
+    @property
+    def outages(self) -> list[Outage]:
+        """The destinations this relay is waiting for right now (empty when all is well)."""
+        return list(self._outages.values())
+
     async def run(self) -> RelayCounters:
-        """Relay until `stop` is called; polls faster while there is work, slower when idle."""
+        """Relay until `stop` is called; polls faster while there is work, slower when idle.
+
+        A round that fails because the database is unavailable starts a `DATABASE` outage
+        (one log line) and is retried with backoff; any other failing round is logged with its
+        traceback, also with backoff, so a persistent fault cannot flood the log.
+        """
         _log.info("outbox relay %s started (batch %d)", self.worker_id, self.batch_size)
         idle = self.poll_interval
         while not self._stopping.is_set():
             try:
                 handled = await self.run_until_idle()
-            except Exception:
-                self.counters.errors += 1
-                _log.exception("outbox relay %s: round failed; retrying", self.worker_id)
-                handled = 0
+            except Exception as error:
+                await self._pause(self._round_failed(error))
+                continue
+            self._recovered(DATABASE)
+            self._failing_rounds = 0
             if handled:
                 idle = self.poll_interval
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), idle)
+                if not self._holding(BROKER):
+                    continue
+            wait = idle
+            broker_down = self._outages.get(BROKER)
+            if broker_down is not None:
+                wait = max(wait, (broker_down.retry_at - self._clock()).total_seconds())
+            await self._pause(wait)
             idle = min(idle * 2, self.max_poll_interval)
         _log.info("outbox relay %s stopped: %s", self.worker_id, self.counters)
         return self.counters
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if `stop` is called meanwhile."""
+        if seconds > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def _round_failed(self, error: Exception) -> float:
+        """Record a failed round; returns the seconds to wait before the next one."""
+        if classify(error) is Fault.DESTINATION:
+            return self._unavailable(DATABASE, error).total_seconds()
+        self.counters.errors += 1
+        self._failing_rounds += 1
+        delay = self.destination_backoff.delay(self._failing_rounds)
+        _log.exception(
+            "outbox relay %s: round failed (%s); retrying in %.1f s",
+            self.worker_id,
+            _describe(error),
+            delay,
+            exc_info=error,
+        )
+        return delay
 
     async def run_once(self) -> int:
         """Claim and publish one batch; returns how many rows were claimed."""
@@ -136,7 +236,8 @@ class OutboxRelay:
         return len(claimed[0])
 
     async def run_until_idle(self) -> int:
-        """Relay batches back to back until a claim finds nothing or `stop` is called.
+        """Relay batches back to back until a claim finds nothing, the broker is unavailable or
+        `stop` is called.
 
         Two batches are in flight at once: while one awaits the broker's confirmations, the
         batch before it is settled, the next one claimed and its publishing started, so the
@@ -157,15 +258,17 @@ class OutboxRelay:
                     # A claim that found nothing may only have been held back by rows in
                     # flight: settle the oldest batch, then look again.
                     await self._settle(await publishing.popleft())
-                claimed = None if self._stopping.is_set() else await self._claim()
+                claimed = None
+                if not self._stopping.is_set() and not self._holding(BROKER):
+                    claimed = await self._claim()
         except BaseException:
             await self._abandon(publishing)
             raise
         return total
 
     async def _claim(self) -> tuple[Sequence[OutboxedEvent], float] | None:
-        """A freshly leased batch and the monotonic time its lease started, or `None`."""
-        started = time.monotonic()
+        """A freshly leased batch and the loop time its lease started, or `None`."""
+        started = asyncio.get_running_loop().time()
         batch = await self.outbox.claim(
             worker_id=self.worker_id, batch_size=self.batch_size, lease_seconds=self.lease_seconds
         )
@@ -188,16 +291,19 @@ class OutboxRelay:
                 await self._settle(await future)
 
     async def _publish(self, batch: Sequence[OutboxedEvent], started: float) -> _Outcome:
-        """Publish a claimed batch; returns the rows published and the rows to release."""
+        """Publish a claimed batch; returns what was published, released and held back."""
         deadline = started + self.lease_seconds * 0.8
+        outcome = _Outcome()
         send_many = getattr(self.broker, "send_many", None)
         if callable(send_many):
-            return await self._publish_in_waves(batch, deadline, send_many)
-        return await self._publish_each(_sequences(batch), deadline)
+            await self._publish_in_waves(batch, deadline, send_many, outcome)
+        else:
+            await self._publish_each(_sequences(batch), deadline, outcome)
+        return outcome
 
     async def _settle(self, outcome: _Outcome) -> None:
-        """Mark published rows as such and release the leftovers."""
-        published, leftovers = outcome
+        """Mark published rows as such, release the leftovers, hold back the deferred rows."""
+        published = outcome.published
         if published:
             settled = await self.outbox.mark_published(published, worker_id=self.worker_id)
             self.counters.published += settled
@@ -208,95 +314,274 @@ class OutboxRelay:
                     self.worker_id,
                     len(published) - settled,
                 )
-        if leftovers:
-            await self.outbox.release(leftovers, worker_id=self.worker_id)
-            self.counters.released += len(leftovers)
+        if outcome.leftovers:
+            await self.outbox.release(outcome.leftovers, worker_id=self.worker_id)
+            self.counters.released += len(outcome.leftovers)
+        for scope, rows in outcome.deferred.items():
+            outage = self._outages.get(scope)
+            retry_at = outage.retry_at if outage is not None else self._clock()
+            await self.outbox.release(rows, worker_id=self.worker_id, retry_at=retry_at)
+            self.counters.deferred += len(rows)
 
     def _past(self, deadline: float) -> bool:
-        return self._stopping.is_set() or time.monotonic() > deadline
+        return self._stopping.is_set() or asyncio.get_running_loop().time() > deadline
+
+    def _scope(self, error: BaseException) -> str:
+        """The destination an unavailable-destination `error` concerns: a topic or `BROKER`."""
+        topic = getattr(error, "topic", None)
+        return topic if isinstance(topic, str) and topic else BROKER
+
+    def _holding(self, scope: str) -> bool:
+        """Whether rows of `scope` wait: it is unavailable and its retry time has not come."""
+        outage = self._outages.get(scope)
+        return outage is not None and outage.retry_at > self._clock()
+
+    def _blocked(self, row: OutboxedEvent) -> str | None:
+        """The outage scope that holds `row` back in this round, if any."""
+        if not self._outages:
+            return None
+        if self._holding(BROKER):
+            return BROKER
+        return row.topic if self._holding(row.topic) else None
+
+    def _unavailable(self, scope: str, error: BaseException) -> datetime.timedelta:
+        """Record that `scope` is unavailable; returns how long to wait before trying it again.
+
+        Logs when the outage starts; further failures during it are logged at debug level.
+        """
+        now = self._clock()
+        reason = _describe(error)
+        outage = self._outages.get(scope)
+        failures = 1 if outage is None else outage.failures + 1
+        ceiling = self.destination_backoff.delay(failures, rng=_NO_JITTER)
+        delay = datetime.timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+        if outage is None:
+            self.counters.outages += 1
+            what = scope if scope in (BROKER, DATABASE) else f"topic {scope!r}"
+            _log.warning(
+                "outbox relay %s: %s unavailable (%s); holding its rows back (no attempt is "
+                "charged) and retrying with backoff",
+                self.worker_id,
+                what,
+                reason,
+            )
+        else:
+            _log.debug("outbox relay %s: %s still unavailable: %s", self.worker_id, scope, reason)
+        since = now if outage is None else outage.since
+        self._outages[scope] = Outage(scope, reason, since, failures, now + delay)
+        return delay
+
+    def _recovered(self, scope: str) -> None:
+        """Close the outage of `scope`, if there is one (one log line)."""
+        outage = self._outages.pop(scope, None)
+        if outage is not None:
+            what = scope if scope in (BROKER, DATABASE) else f"topic {scope!r}"
+            down = (self._clock() - outage.since).total_seconds()
+            _log.warning(
+                "outbox relay %s: %s available again after %.1f s (%d failed tries)",
+                self.worker_id,
+                what,
+                down,
+                outage.failures,
+            )
+
+    def _delivered(self, row: OutboxedEvent, outcome: _Outcome) -> None:
+        outcome.published.append(row)
+        if self._outages:
+            self._recovered(BROKER)
+            self._recovered(row.topic)
+
+    async def _refused(
+        self,
+        row: OutboxedEvent,
+        error: BaseException,
+        rest: Sequence[OutboxedEvent],
+        outcome: _Outcome,
+    ) -> str | None:
+        """Settle a row the broker did not accept, and hand back the rest of its sequence.
+
+        Returns the outage scope the row was held back for, or `None` for a fault of its own.
+        """
+        if classify(error) is Fault.DESTINATION:
+            scope = self._scope(error)
+            self._unavailable(scope, error)
+            outcome.defer(scope, [row, *rest])
+            return scope
+        await self._failed(row, error)
+        outcome.leftovers.extend(rest)
+        return None
 
     async def _publish_each(
-        self, sequences: list[list[OutboxedEvent]], deadline: float
-    ) -> tuple[list[OutboxedEvent], list[OutboxedEvent]]:
+        self, sequences: list[list[OutboxedEvent]], deadline: float, outcome: _Outcome
+    ) -> None:
         """One `send_message` per row: sequences concurrently, each sequence's rows in order."""
-        published: list[OutboxedEvent] = []
-        leftovers: list[OutboxedEvent] = []
         limit = asyncio.Semaphore(self.max_in_flight)
+        done: set[int] = set()
 
         async def publish_sequence(rows: list[OutboxedEvent]) -> None:
             for index, row in enumerate(rows):
                 if self._past(deadline):
-                    leftovers.extend(rows[index:])
+                    return
+                blocked = self._blocked(row)
+                if blocked is not None:
+                    outcome.defer(blocked, rows[index:])
+                    done.update(r.id for r in rows[index:])
                     return
                 try:
                     async with limit:
                         await self.broker.send_message(row.to_message())
                 except Exception as exc:
-                    await self._failed(row, exc)
-                    leftovers.extend(rows[index + 1 :])
+                    done.update(r.id for r in rows[index:])
+                    await self._refused(row, exc, rows[index + 1 :], outcome)
                     return
-                published.append(row)
+                done.add(row.id)
+                self._delivered(row, outcome)
 
-        await asyncio.gather(*(publish_sequence(rows) for rows in sequences))
-        return published, leftovers
+        try:
+            async with asyncio.timeout_at(deadline + self.lease_seconds * 0.1) as timer:
+                await asyncio.gather(*(publish_sequence(rows) for rows in sequences))
+        except TimeoutError:
+            if not timer.expired():
+                raise
+            self._unavailable(BROKER, TimeoutError("the broker did not confirm in time"))
+        unsent = [row for rows in sequences for row in rows if row.id not in done]
+        if self._holding(BROKER):
+            outcome.defer(BROKER, unsent)
+        else:
+            outcome.leftovers.extend(unsent)
 
     async def _publish_in_waves(
         self,
         batch: Sequence[OutboxedEvent],
         deadline: float,
         send_many: Callable[[list[Message]], Awaitable[None]],
-    ) -> tuple[list[OutboxedEvent], list[OutboxedEvent]]:
+        outcome: _Outcome,
+    ) -> None:
         """Pipelined `send_many` calls of at most `max_in_flight` rows, one row per sequence.
 
         Wave n holds the n-th row of every sequence whose earlier rows were all accepted, so a
-        row is never sent before the broker confirmed the previous row of its key. When a call
-        fails, its rows are sent again one by one (those it delivered arrive twice, which at
-        least once allows) to learn which were refused: a refused row is failed and the rest
-        of its sequence released, as with `send_message`.
+        row is never sent before the broker confirmed the previous row of its key. A broker
+        reporting per message (`PublishBatchError`) settles each row on its own verdict, with
+        nothing sent twice; a call failing for an unavailable destination holds back all its
+        rows; any other failure of a broker that does not say which rows it refused makes the
+        relay send that call's rows one by one to find out (those delivered arrive twice,
+        which at least once allows).
         """
-        published: list[OutboxedEvent] = []
-        leftovers: list[OutboxedEvent] = []
         waiting = [collections.deque(rows) for rows in _sequences(batch)]
         while waiting:
             if self._past(deadline):
                 for rows in waiting:
-                    leftovers.extend(rows)
-                break
-            heads = [rows[0] for rows in waiting]
-            refused: set[int] = set()
+                    outcome.leftovers.extend(rows)
+                return
+            heads: list[OutboxedEvent] = []
+            sending: list[collections.deque[OutboxedEvent]] = []
+            for rows in waiting:
+                blocked = self._blocked(rows[0])
+                if blocked is not None:
+                    outcome.defer(blocked, rows)
+                else:
+                    heads.append(rows[0])
+                    sending.append(rows)
+            refused: dict[int, str | None] = {}
             for start in range(0, len(heads), self.max_in_flight):
                 chunk = heads[start : start + self.max_in_flight]
-                try:
-                    await send_many([row.to_message() for row in chunk])
-                except Exception as exc:
-                    _log.warning(
-                        "outbox relay %s: sending %d rows together failed (%r); "
-                        "sending them one by one",
-                        self.worker_id,
-                        len(chunk),
-                        exc,
-                    )
-                    sent, unsent = await self._publish_each([[row] for row in chunk], deadline)
-                    accepted = {row.id for row in sent}
-                    refused.update(row.id for row in chunk if row.id not in accepted)
-                    # Rows not tried (deadline or stop) are released like refused ones but
-                    # without a failure; `_publish_each` put them in `unsent`.
-                    leftovers.extend(unsent)
-            still: list[collections.deque[OutboxedEvent]] = []
-            for rows in waiting:
+                if self._holding(BROKER):
+                    refused.update(self._defer_chunk(chunk, BROKER, outcome))
+                else:
+                    refused.update(await self._send_chunk(chunk, deadline, send_many, outcome))
+            waiting = []
+            for rows in sending:
                 head = rows.popleft()
-                if head.id in refused:
-                    leftovers.extend(rows)
+                if head.id not in refused:
+                    if rows:
+                        waiting.append(rows)
                     continue
-                published.append(head)
-                if rows:
-                    still.append(rows)
-            waiting = still
-        return published, leftovers
+                scope = refused[head.id]  # the head itself is settled already
+                if scope is None:
+                    outcome.leftovers.extend(rows)
+                else:
+                    outcome.defer(scope, rows)
 
-    async def _failed(self, row: OutboxedEvent, exc: Exception) -> None:
+    async def _send_chunk(
+        self,
+        chunk: list[OutboxedEvent],
+        deadline: float,
+        send_many: Callable[[list[Message]], Awaitable[None]],
+        outcome: _Outcome,
+    ) -> dict[int, str | None]:
+        """Send one wave's chunk and settle each row that was not delivered; returns those
+        rows' ids, each with the outage scope it was held back for (`None`: its own fault, or
+        not tried), so the caller can hand back the rows queued behind it the same way."""
+        messages = [row.to_message() for row in chunk]
+        try:
+            async with asyncio.timeout_at(deadline + self.lease_seconds * 0.1) as timer:
+                await send_many(messages)
+        except PublishBatchError as batch_error:
+            return await self._settle_partial(chunk, batch_error, outcome)
+        except TimeoutError as error:
+            if not timer.expired() and classify(error) is not Fault.DESTINATION:
+                raise
+            self._unavailable(BROKER, TimeoutError("the broker did not confirm in time"))
+            return self._defer_chunk(chunk, BROKER, outcome)
+        except Exception as error:
+            if classify(error) is Fault.DESTINATION:
+                scope = self._scope(error)
+                self._unavailable(scope, error)
+                return self._defer_chunk(chunk, scope, outcome)
+            _log.warning(
+                "outbox relay %s: sending %d rows together failed (%s); sending them one by one",
+                self.worker_id,
+                len(chunk),
+                _describe(error),
+            )
+            singles = _Outcome()
+            await self._publish_each([[row] for row in chunk], deadline, singles)
+            outcome.published += singles.published
+            outcome.leftovers += singles.leftovers
+            verdicts: dict[int, str | None] = {row.id: None for row in chunk}
+            for scope, rows in singles.deferred.items():
+                outcome.defer(scope, rows)
+                verdicts.update((row.id, scope) for row in rows)
+            for row in singles.published:
+                del verdicts[row.id]
+            return verdicts
+        for row in chunk:
+            self._delivered(row, outcome)
+        return {}
+
+    def _defer_chunk(
+        self, chunk: list[OutboxedEvent], scope: str, outcome: _Outcome
+    ) -> dict[int, str | None]:
+        outcome.defer(scope, chunk)
+        return {row.id: scope for row in chunk}
+
+    async def _settle_partial(
+        self, chunk: list[OutboxedEvent], error: PublishBatchError, outcome: _Outcome
+    ) -> dict[int, str | None]:
+        """Settle each row of a chunk on the broker's own verdict for its message."""
+        rows = {row.event_id: row for row in chunk}
+        for message in error.delivered:
+            row = rows.pop(message.message_id, None)
+            if row is not None:
+                self._delivered(row, outcome)
+        verdicts: dict[int, str | None] = {}
+        for message, refusal in error.failed:
+            row = rows.pop(message.message_id, None)
+            if row is not None:
+                verdicts[row.id] = await self._refused(row, refusal, (), outcome)
+        # Unsent rows, and rows the broker did not report on at all.
+        scope = BROKER if self._holding(BROKER) else None
+        for row in rows.values():
+            verdicts[row.id] = scope
+            if scope is None:
+                outcome.leftovers.append(row)
+            else:
+                outcome.defer(scope, [row])
+        return verdicts
+
+    async def _failed(self, row: OutboxedEvent, exc: BaseException) -> None:
         attempts = row.attempts + 1
-        error = f"{type(exc).__name__}: {exc}"[:2000]
+        error = _describe(exc)
         retry_at: datetime.datetime | None = None
         if attempts < self.max_attempts:
             retry_at = self._clock() + datetime.timedelta(seconds=self.backoff.delay(attempts))
@@ -324,6 +609,16 @@ class OutboxRelay:
                 retry_at,
                 error,
             )
+
+
+class _NoJitter(random.Random):
+    """A random source whose `uniform(a, b)` is `b`: the backoff's ceiling."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+_NO_JITTER = _NoJitter()
 
 
 def _sequences(batch: Sequence[OutboxedEvent]) -> list[list[OutboxedEvent]]:

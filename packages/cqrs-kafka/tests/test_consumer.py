@@ -461,3 +461,190 @@ def test_importing_the_package_does_not_import_aiokafka() -> None:
         "cqrs_kafka.KafkaEventConsumer; assert 'aiokafka' in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- failure modes (docs/kafka.md, "When things go wrong") ---------------------------------
+
+
+async def test_deeply_nested_json_is_dead_lettered_and_every_partition_keeps_consuming(
+    tansu: TansuBroker, producer: KafkaProducer, read_topic: ReadTopic, unique_topic: Topic
+) -> None:
+    """10 KB of `[` made the old dispatcher raise RecursionError, which cancelled every
+    partition's lane and ended `run()`: none of the good records after it were handled."""
+    topic = unique_topic("deep")
+    keys = [f"k{i}" for i in range(6)]
+    deep = b"[" * 5000 + b"]" * 5000
+    records = []
+    for n in range(12):
+        records.append(raw(Message.from_event(event(topic, n, key=keys[n % len(keys)]))))
+        if n % 4 == 0:
+            records.append((f"{topic}|{keys[n % len(keys)]}", deep, [("event-type", b"Seat")]))
+    await publish(producer, records)
+    seen: list[int] = []
+    consumer = make_consumer(
+        tansu, topic, f"g-{uuid.uuid4().hex}", dispatcher_calling(recorder(seen))
+    )
+    async with running(consumer):
+        await until(lambda: consumer.commits == 15)
+
+    assert sorted(seen) == list(range(12)), "each good record handled exactly once"
+    assert (consumer.handled, consumer.dead_lettered) == (12, 3)
+    letters = await read_topic(f"{topic}.dead-letter", 3)
+    for letter in letters:
+        assert letter.value == deep
+        reason = dict(letter.headers)["dead-letter-reason"].decode()
+        assert "JSON nesting exceeds the limit of 100 levels" in reason
+
+
+async def test_malformed_id_and_timestamp_headers_are_dead_lettered_with_the_reason(
+    tansu: TansuBroker, producer: KafkaProducer, read_topic: ReadTopic, unique_topic: Topic
+) -> None:
+    topic = unique_topic("headers")
+    good = raw(Message.from_event(event(topic, 1)))
+    bad_id = (good[0], good[1], [("event-type", b"SeatBooked"), ("event-id", b"42")])
+    bad_stamp = (good[0], good[1], [("event-type", b"SeatBooked"), ("event-timestamp", b"noon")])
+    await publish(producer, [bad_id, bad_stamp, good])
+    seen: list[int] = []
+    consumer = make_consumer(
+        tansu, topic, f"g-{uuid.uuid4().hex}", dispatcher_calling(recorder(seen))
+    )
+    async with running(consumer):
+        await until(lambda: consumer.commits == 3)
+    assert seen == [1]
+    reasons = [
+        dict(letter.headers)["dead-letter-reason"].decode()
+        for letter in await read_topic(f"{topic}.dead-letter", 2)
+    ]
+    assert all("invalid message headers" in reason for reason in reasons)
+    assert "UUID" in reasons[0]
+    assert "isoformat" in reasons[1]
+
+
+async def test_a_record_over_a_mebibyte_is_dead_lettered_truncated_with_its_coordinates(
+    tansu: TansuBroker, read_topic: ReadTopic, unique_topic: Topic
+) -> None:
+    """The old consumer's dead-letter producer refused the 1.5 MiB copy (MessageSizeTooLarge)
+    and retried forever, holding the partition: the good record behind it never came."""
+    topic = unique_topic("huge")
+    huge = b'{"event_name": "SeatBooked", "pad": "' + b"x" * (1536 * 1024) + b'"}'
+    big_producer = KafkaProducer(tansu.bootstrap_servers, max_request_size=4 * 1024 * 1024)
+    try:
+        await publish(
+            big_producer,
+            [
+                (f"{topic}|seat-9", huge, [("event-type", b"SeatBooked"), ("x-trace", b"t1")]),
+                raw(Message.from_event(event(topic, 1, key="seat-9"))),
+            ],
+        )
+    finally:
+        await big_producer.stop()
+    seen: list[int] = []
+    consumer = make_consumer(
+        tansu, topic, f"g-{uuid.uuid4().hex}", dispatcher_calling(recorder(seen))
+    )
+    async with running(consumer):
+        await until(lambda: seen == [1] and consumer.commits == 2)
+    assert (consumer.dead_lettered, consumer.truncated_dead_letters) == (1, 1)
+    (letter,) = await read_topic(f"{topic}.dead-letter", 1)
+    headers = dict(letter.headers)
+    assert letter.key == b"seat-9"
+    assert letter.value == huge[: 16 * 1024]
+    assert headers["dead-letter-truncated"] == str(len(huge)).encode()
+    assert b"exceeds the limit of 1048576 bytes" in headers["dead-letter-reason"]
+    assert headers["original-topic"] == topic.encode()
+    assert headers["original-offset"] == b"0"
+    (source,) = await read_topic(topic, 1)
+    assert headers["original-partition"] == str(source.partition).encode()
+    assert headers["x-trace"] == b"t1"
+
+
+async def test_a_destination_fault_in_a_handler_is_waited_out_never_dead_lettered(
+    tansu: TansuBroker, producer: KafkaProducer, unique_topic: Topic
+) -> None:
+    """The old dispatcher dead-lettered a record whose handler met ConnectionError
+    `handler_attempts` times; now the record is held until the service answers again."""
+    topic = unique_topic("outage")
+    await publish_events(producer, [event(topic, n) for n in range(3)])
+    service_up = asyncio.Event()
+    refused = 0
+    seen: list[int] = []
+
+    async def call_service(e: SeatBooked) -> None:
+        nonlocal refused
+        if not service_up.is_set():
+            refused += 1
+            raise ConnectionRefusedError(111, "billing service refused the connection")
+        if e.payload.n == 2:
+            raise LookupError("seat 2 does not exist")  # a message fault: dead-lettered
+        seen.append(e.payload.n)
+
+    dispatcher = dispatcher_calling(
+        call_service,
+        handler_attempts=2,
+        backoff=ExponentialBackoff(base=0.001, cap=0.002),
+        destination_backoff=ExponentialBackoff(base=0.01, cap=0.02),
+    )
+    consumer = make_consumer(tansu, topic, f"g-{uuid.uuid4().hex}", dispatcher)
+    async with running(consumer):
+        await until(lambda: refused >= 10)
+        assert (consumer.commits, consumer.dead_lettered) == (0, 0)
+        assert dispatcher.destination_unavailable
+        service_up.set()
+        await until(lambda: consumer.commits == 3)
+    assert seen == [0, 1]
+    assert (consumer.handled, consumer.dead_lettered) == (2, 1)
+
+
+async def test_stop_during_an_outage_leaves_the_held_record_uncommitted(
+    tansu: TansuBroker, producer: KafkaProducer, unique_topic: Topic
+) -> None:
+    topic = unique_topic("outage-stop")
+    group = f"g-{uuid.uuid4().hex}"
+    await publish_events(producer, [event(topic, 0)])
+    attempts = 0
+
+    async def down(e: SeatBooked) -> None:
+        nonlocal attempts
+        attempts += 1
+        raise ConnectionResetError("database connection lost")
+
+    dispatcher = dispatcher_calling(down, destination_backoff=ExponentialBackoff(base=60))
+    consumer = make_consumer(tansu, topic, group, dispatcher, shutdown_timeout=600)
+    async with running(consumer):
+        await until(lambda: attempts >= 1)
+    assert (consumer.commits, consumer.dead_lettered) == (0, 0)
+
+    seen: list[int] = []
+    again = make_consumer(tansu, topic, group, dispatcher_calling(recorder(seen)))
+    async with running(again):
+        await until(lambda: seen == [0])
+
+
+async def test_start_against_an_unreachable_cluster_fails_with_one_clear_error() -> None:
+    """The old consumer's `wait_started` said only "ended before it started consuming" and
+    `run()` raised aiokafka's KafkaConnectionError."""
+    from cqrs.exceptions import DestinationUnavailableError
+    from cqrs.testing.services import service_reachable
+
+    port = _closed_port()
+    assert not service_reachable("127.0.0.1", port)
+    consumer = KafkaEventConsumer(f"127.0.0.1:{port}", ["t"], "g", dispatcher_calling(recorder([])))
+    run = asyncio.create_task(consumer.run())
+    async with asyncio.timeout(30):
+        with pytest.raises(
+            DestinationUnavailableError, match=f"cannot connect to Kafka at 127.0.0.1:{port}"
+        ):
+            await consumer.wait_started()
+        with pytest.raises(DestinationUnavailableError) as raised:
+            await run
+    assert "\n" not in str(raised.value)
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound then released)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port

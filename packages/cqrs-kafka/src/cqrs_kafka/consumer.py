@@ -48,7 +48,19 @@ from aiokafka.errors import (  # type: ignore[import-untyped]
     KafkaError,
 )
 
-from cqrs.consumer.dispatcher import DEAD_LETTER_REASON_HEADER, MessageDispatcher, Outcome, Verdict
+from cqrs.consumer.dispatcher import (
+    DEAD_LETTER_PREVIEW_BYTES,
+    DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_TRUNCATED_HEADER,
+    MAX_REASON_CHARS,
+    ORIGINAL_OFFSET_HEADER,
+    ORIGINAL_PARTITION_HEADER,
+    ORIGINAL_TOPIC_HEADER,
+    MessageDispatcher,
+    Verdict,
+)
+from cqrs.exceptions import DestinationUnavailableError
+from cqrs.faults import Fault, classify
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.message_broker import Message
 from cqrs_kafka.broker import KafkaMessageBroker
@@ -56,6 +68,7 @@ from cqrs_kafka.producer import KafkaProducer
 
 __all__ = [
     "DEAD_LETTER_SUFFIX",
+    "DEAD_LETTER_TRUNCATED_HEADER",
     "DEFAULT_CONSUMER_OPTIONS",
     "ORIGINAL_OFFSET_HEADER",
     "ORIGINAL_PARTITION_HEADER",
@@ -66,15 +79,6 @@ __all__ = [
 DEAD_LETTER_SUFFIX = ".dead-letter"
 """Dead letters of topic `t` go to `t` + this suffix unless a dead-letter topic is configured."""
 
-ORIGINAL_TOPIC_HEADER = "original-topic"
-"""Dead-letter header: the topic the record was consumed from."""
-
-ORIGINAL_PARTITION_HEADER = "original-partition"
-"""Dead-letter header: the partition the record was consumed from (decimal)."""
-
-ORIGINAL_OFFSET_HEADER = "original-offset"
-"""Dead-letter header: the offset of the record in its partition (decimal)."""
-
 DEFAULT_CONSUMER_OPTIONS: dict[str, Any] = {
     "auto_offset_reset": "earliest",
     "enable_auto_commit": False,
@@ -83,11 +87,13 @@ DEFAULT_CONSUMER_OPTIONS: dict[str, Any] = {
 
 _DEAD_LETTER_HEADERS = {
     DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_TRUNCATED_HEADER,
     ORIGINAL_TOPIC_HEADER,
     ORIGINAL_PARTITION_HEADER,
     ORIGINAL_OFFSET_HEADER,
 }
-_MAX_REASON_CHARS = 2000
+_DEFAULT_MAX_REQUEST_SIZE = 1024 * 1024
+"""aiokafka's `max_request_size` default: a larger dead letter goes truncated at once."""
 
 _log = logging.getLogger(__name__)
 
@@ -99,7 +105,7 @@ def _message_from_record(record: Any) -> Message:
         try:
             headers[name] = raw.decode() if raw is not None else ""
         except UnicodeDecodeError as exc:
-            raise ValueError(f"header {name!r} is not valid UTF-8: {exc}") from None
+            raise ValueError(f"header {name[:100]!r} is not valid UTF-8: {exc}") from None
     if "event-key" not in headers and record.key is not None:
         with contextlib.suppress(UnicodeDecodeError):
             headers["event-key"] = record.key.decode()
@@ -128,14 +134,20 @@ class KafkaEventConsumer:
     A record's offset is committed only once the dispatcher is done with it: handled or a
     duplicate, or dead-lettered, i.e. copied (value, key, headers, plus the `dead-letter-reason`,
     `original-topic`, `original-partition` and `original-offset` headers) to the dead-letter
-    topic and acknowledged by Kafka. A dead letter that cannot be sent is retried in place with
-    capped backoff, holding its partition, so nothing is lost and nothing overtakes it.
+    topic and acknowledged by Kafka. A copy Kafka refuses as such (larger than the producer's
+    `max_request_size` or the topic's limit) is replaced by a truncated one: the first
+    `DEAD_LETTER_PREVIEW_BYTES` of the value, the key, the reason and the coordinates, and a
+    `dead-letter-truncated` header with the original size. A dead letter that cannot be sent
+    (the cluster is unavailable) is retried in place with capped backoff, holding its
+    partition, so nothing is lost and nothing overtakes it; so is a record whose handler meets
+    a destination fault (see `MessageDispatcher`).
 
     Each partition's records are handled one at a time, in order (so events of one key keep
     their order); up to `max_concurrent_partitions` partitions are handled concurrently. Before
     partitions are revoked the message in hand is finished and committed; records fetched but
     not handled are consumed again by the partition's next owner. Delivery is at least once:
-    give the dispatcher an inbox to handle each event once. A consumer runs once.
+    give the dispatcher an inbox to handle each event once. A consumer runs once; `run()` fails
+    at once with `DestinationUnavailableError` when the cluster cannot be reached.
     """
 
     def __init__(
@@ -184,17 +196,22 @@ class KafkaEventConsumer:
         """Records the inbox recognised as already handled."""
         self.dead_lettered = 0
         """Records copied to the dead-letter topic."""
+        self.truncated_dead_letters = 0
+        """Dead letters sent truncated because the whole record was too large."""
         self.dead_letter_failures = 0
         """Failed attempts to send a dead letter (each was retried or left uncommitted)."""
         self.commits = 0
         """Offsets committed."""
         self._ran = False
+        self._start_error: BaseException | None = None
         self._started = asyncio.Event()
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self._generation = 0
+        self._abandon = asyncio.Event()
+        """Set when the records in hand are to be left (stop, revocation); one per generation."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {','.join(self.topics)} group={self.group_id!r}>"
@@ -206,9 +223,13 @@ class KafkaEventConsumer:
     def stop(self) -> None:
         """Ask `run()` to stop: no new records; the ones in hand are finished and committed."""
         self._stopping.set()
+        self._abandon.set()
 
     async def wait_started(self) -> None:
-        """Return once `run()` is connected and subscribed; raise if it ended before that."""
+        """Return once `run()` is connected and subscribed; raise if it ended before that.
+
+        When `run()` could not connect, this raises the same `DestinationUnavailableError`.
+        """
         started = asyncio.ensure_future(self._started.wait())
         finished = asyncio.ensure_future(self._finished.wait())
         try:
@@ -217,13 +238,17 @@ class KafkaEventConsumer:
             started.cancel()
             finished.cancel()
         if not self._started.is_set():
+            if self._start_error is not None:
+                raise self._start_error
             raise RuntimeError(f"{self!r} ended before it started consuming")
 
     async def run(self) -> None:
         """Consume until `stop()`, then finish the records in hand and close.
 
-        Records still in hand `shutdown_timeout` seconds after `stop()` are abandoned without a
-        commit (their handling is cancelled), so they are consumed again later.
+        Raises `DestinationUnavailableError` (one line: the servers and the cause) when the
+        cluster cannot be reached at start. Records still in hand `shutdown_timeout` seconds
+        after `stop()` are abandoned without a commit (their handling is cancelled), so they
+        are consumed again later.
         """
         if self._ran:
             raise RuntimeError("a KafkaEventConsumer runs once; make a new one")
@@ -234,27 +259,40 @@ class KafkaEventConsumer:
             **self.consumer_options,
         )
         try:
-            await consumer.start()
-            consumer.subscribe(topics=self.topics, listener=_Listener(self))
+            await self._start(consumer)
             self._started.set()
             _log.info("%r consuming", self)
             await self._consume(consumer)
         finally:
-            self._stopping.set()
+            self.stop()
             try:
                 await consumer.stop()
             finally:
                 if self._owns_producer:
                     await self.producer.stop()
                 self._finished.set()
-            _log.info(
-                "%r stopped: %d received, %d handled, %d duplicates, %d dead-lettered",
-                self,
-                self.received,
-                self.handled,
-                self.duplicates,
-                self.dead_lettered,
+            if self._started.is_set():
+                _log.info(
+                    "%r stopped: %d received, %d handled, %d duplicates, %d dead-lettered",
+                    self,
+                    self.received,
+                    self.handled,
+                    self.duplicates,
+                    self.dead_lettered,
+                )
+
+    async def _start(self, consumer: Any) -> None:
+        """Connect and subscribe, turning a cluster that cannot be reached into one clear error."""
+        try:
+            await consumer.start()
+        except (KafkaError, OSError) as exc:
+            servers = ",".join(self.bootstrap_servers)
+            error = DestinationUnavailableError(
+                f"{type(self).__name__} cannot connect to Kafka at {servers}: {exc}"
             )
+            self._start_error = error
+            raise error from exc
+        consumer.subscribe(topics=self.topics, listener=_Listener(self))
 
     async def _consume(self, consumer: Any) -> None:
         stopping = asyncio.ensure_future(self._stopping.wait())
@@ -274,10 +312,13 @@ class KafkaEventConsumer:
                     if not exc.retriable:
                         raise
                     poll_failures += 1
-                    _log.warning("%r could not fetch (%r); retrying", self, exc)
+                    if poll_failures == 1:
+                        _log.warning("%r cannot fetch (%r); retrying until it can", self, exc)
                     await self._pause(self.retry_backoff.delay(poll_failures))
                     continue
-                poll_failures = 0
+                if poll_failures:
+                    _log.warning("%r fetching again after %d failures", self, poll_failures)
+                    poll_failures = 0
                 if not batches:
                     continue
                 pending = asyncio.ensure_future(self._handle_batch(consumer, batches))
@@ -299,19 +340,24 @@ class KafkaEventConsumer:
                 pending.cancel()
                 await asyncio.gather(pending, return_exceptions=True)
 
-    async def _pause(self, seconds: float) -> None:
-        """Sleep `seconds`, or less if `stop()` is called meanwhile."""
+    async def _pause(self, seconds: float, until: asyncio.Event | None = None) -> None:
+        """Sleep `seconds`, or less if `until` (else `stop()`) is set meanwhile."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
-                await self._stopping.wait()
+                await (until or self._stopping).wait()
 
     async def _handle_batch(self, consumer: Any, batches: dict[TopicPartition, list[Any]]) -> None:
         generation = self._generation
+        abandon = self._abandon
         limit = asyncio.Semaphore(self.max_concurrent_partitions)
 
         async def lane(tp: TopicPartition, records: list[Any]) -> None:
             async with limit:
-                await self._handle_partition(consumer, tp, records, generation)
+                for record in records:
+                    if abandon.is_set() or generation != self._generation:
+                        return  # not committed: consumed again by this partition's next owner
+                    if not await self._process(consumer, tp, record, abandon):
+                        return
 
         self._idle.clear()
         try:
@@ -321,89 +367,111 @@ class KafkaEventConsumer:
         finally:
             self._idle.set()
 
-    async def _handle_partition(
-        self, consumer: Any, tp: TopicPartition, records: list[Any], generation: int
-    ) -> None:
-        for record in records:
-            if self._stopping.is_set() or generation != self._generation:
-                return  # not committed: consumed again by this partition's next owner
-            if not await self._process(consumer, tp, record, generation):
-                return
-
     async def _process(
-        self, consumer: Any, tp: TopicPartition, record: Any, generation: int
+        self, consumer: Any, tp: TopicPartition, record: Any, abandon: asyncio.Event
     ) -> bool:
         """Dispatch one record and commit it; False when it was left uncommitted."""
         self.received += 1
-        try:
-            message = _message_from_record(record)
-        except ValueError as exc:
-            outcome = Outcome(Verdict.DEAD_LETTER, f"invalid message headers: {exc}")
-        else:
-            outcome = await self.dispatcher.dispatch(message)
+        outcome = await self.dispatcher.dispatch_from(_message_from_record, record, stop=abandon)
         if outcome.verdict is Verdict.HANDLED:
             self.handled += 1
         elif outcome.verdict is Verdict.DUPLICATE:
             self.duplicates += 1
+        elif outcome.verdict is Verdict.DEFERRED:
+            return False
         else:
             reason = outcome.reason or "no reason given"
-            if not await self._dead_letter(record, reason, generation):
+            if not await self._dead_letter(record, reason, abandon):
                 return False
             self.dead_lettered += 1
         return await self._commit(consumer, tp, record.offset + 1)
 
-    async def _dead_letter(self, record: Any, reason: str, generation: int) -> bool:
-        """Send a copy of `record` to its dead-letter topic until Kafka acknowledges it.
-
-        Returns False (the record stays uncommitted) if the consumer stops or loses the
-        partition before the copy could be sent.
-        """
-        topic = self.dead_letter_topic_for(record.topic)
+    def _dead_letter_copy(
+        self, record: Any, reason: str, truncated: bool
+    ) -> tuple[bytes, bytes | None, list[tuple[str, bytes]]]:
+        """Value, key and headers of the dead letter of `record`, whole or truncated."""
+        value: bytes = record.value or b""
         headers = [
-            (name, value if value is not None else b"")
-            for name, value in record.headers or ()
+            (name, raw if raw is not None else b"")
+            for name, raw in record.headers or ()
             if name not in _DEAD_LETTER_HEADERS
         ]
+        key: bytes | None = record.key
+        if truncated:
+            kept = sum(len(n) + len(v) for n, v in headers) + len(key or b"")
+            if kept > DEAD_LETTER_PREVIEW_BYTES:
+                headers = []  # hostile headers: only ours are kept
+                if key is not None and len(key) > DEAD_LETTER_PREVIEW_BYTES:
+                    key = key[:DEAD_LETTER_PREVIEW_BYTES]
+            headers.append((DEAD_LETTER_TRUNCATED_HEADER, str(len(value)).encode()))
+            value = value[:DEAD_LETTER_PREVIEW_BYTES]
         headers += [
-            (DEAD_LETTER_REASON_HEADER, reason[:_MAX_REASON_CHARS].encode()),
+            (DEAD_LETTER_REASON_HEADER, reason[:MAX_REASON_CHARS].encode()),
             (ORIGINAL_TOPIC_HEADER, record.topic.encode()),
             (ORIGINAL_PARTITION_HEADER, str(record.partition).encode()),
             (ORIGINAL_OFFSET_HEADER, str(record.offset).encode()),
         ]
+        return value, key, headers
+
+    def _too_large(self, record: Any) -> bool:
+        """Whether a whole copy of `record` cannot fit the producer's `max_request_size`."""
+        limit = self.producer.options.get("max_request_size", _DEFAULT_MAX_REQUEST_SIZE)
+        size = len(record.value or b"") + len(record.key or b"") + MAX_REASON_CHARS
+        size += sum(len(name) + len(raw or b"") for name, raw in record.headers or ())
+        return bool(size > limit)
+
+    async def _dead_letter(self, record: Any, reason: str, abandon: asyncio.Event) -> bool:
+        """Send a copy of `record` to its dead-letter topic until Kafka acknowledges it.
+
+        A copy refused as a message fault (too large) is sent truncated instead. Returns False
+        (the record stays uncommitted) if the consumer stops or loses the partition before the
+        copy could be sent.
+        """
+        topic = self.dead_letter_topic_for(record.topic)
+        where = f"{record.topic}:{record.partition}@{record.offset}"
+        truncated = self._too_large(record)
         failures = 0
         while True:
+            value, key, headers = self._dead_letter_copy(record, reason, truncated)
             try:
-                delivery = await self.producer.send(
-                    topic, record.value or b"", key=record.key, headers=headers
-                )
+                delivery = await self.producer.send(topic, value, key=key, headers=headers)
                 await delivery
             except Exception as exc:
                 failures += 1
                 self.dead_letter_failures += 1
-                _log.error(
-                    "%r could not dead-letter %s:%d@%d to %r (attempt %d): %r",
-                    self,
-                    record.topic,
-                    record.partition,
-                    record.offset,
-                    topic,
-                    failures,
-                    exc,
-                )
-                if self._stopping.is_set() or generation != self._generation:
+                if not truncated and classify(exc) is Fault.MESSAGE:
+                    _log.warning(
+                        "%r: Kafka refused the dead letter of %s (%r); sending it truncated",
+                        self,
+                        where,
+                        exc,
+                    )
+                    truncated = True
+                    continue
+                if failures == 1 or (truncated and classify(exc) is Fault.MESSAGE):
+                    _log.error(
+                        "%r could not dead-letter %s to %r (%r); retrying until it can",
+                        self,
+                        where,
+                        topic,
+                        exc,
+                    )
+                if abandon.is_set():
                     return False
-                await self._pause(self.retry_backoff.delay(failures))
-                if self._stopping.is_set() or generation != self._generation:
+                await self._pause(self.retry_backoff.delay(failures), abandon)
+                if abandon.is_set():
                     return False
                 continue
+            if truncated:
+                self.truncated_dead_letters += 1
             _log.warning(
-                "%r dead-lettered %s:%d@%d to %r: %s",
+                "%r dead-lettered %s to %r%s after %d failed attempt(s): %s",
                 self,
-                record.topic,
-                record.partition,
-                record.offset,
+                where,
                 topic,
-                reason,
+                " (truncated)" if truncated else "",
+                failures,
+                reason[:MAX_REASON_CHARS],
             )
             return True
 
@@ -428,8 +496,16 @@ class KafkaEventConsumer:
         return True
 
     async def _on_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Stop taking records of the current assignment and let the ones in hand finish."""
+        """Stop taking records of the current assignment and let the ones in hand finish.
+
+        A record held by a destination fault is left at once (uncommitted), so a long outage
+        does not stall the rebalance.
+        """
         self._generation += 1
+        abandon, self._abandon = self._abandon, asyncio.Event()
+        abandon.set()
+        if self._stopping.is_set():
+            self._abandon.set()
         if self._idle.is_set():
             return
         _log.info(

@@ -1,10 +1,15 @@
 """Consuming events from brokers: the broker-neutral message dispatcher used by consumer runners."""
 
 from cqrs.consumer.dispatcher import (
+    DEAD_LETTER_PREVIEW_BYTES,
     DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_TRUNCATED_HEADER,
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_MESSAGE_BYTES,
     MAX_REASON_CHARS,
+    ORIGINAL_OFFSET_HEADER,
+    ORIGINAL_PARTITION_HEADER,
+    ORIGINAL_TOPIC_HEADER,
     MessageDispatcher,
     Outcome,
     Verdict,
@@ -12,10 +17,15 @@ from cqrs.consumer.dispatcher import (
 )
 
 __all__ = [
+    "DEAD_LETTER_PREVIEW_BYTES",
     "DEAD_LETTER_REASON_HEADER",
+    "DEAD_LETTER_TRUNCATED_HEADER",
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "MAX_REASON_CHARS",
+    "ORIGINAL_OFFSET_HEADER",
+    "ORIGINAL_PARTITION_HEADER",
+    "ORIGINAL_TOPIC_HEADER",
     "MessageDispatcher",
     "Outcome",
     "Verdict",

@@ -29,10 +29,15 @@ from cqrs.protocols.serializer import EventSerializer, Serializer
 from cqrs.serializers import JsonSerializer
 
 __all__ = [
+    "DEAD_LETTER_PREVIEW_BYTES",
     "DEAD_LETTER_REASON_HEADER",
+    "DEAD_LETTER_TRUNCATED_HEADER",
     "DEFAULT_MAX_DEPTH",
     "DEFAULT_MAX_MESSAGE_BYTES",
     "MAX_REASON_CHARS",
+    "ORIGINAL_OFFSET_HEADER",
+    "ORIGINAL_PARTITION_HEADER",
+    "ORIGINAL_TOPIC_HEADER",
     "MessageDispatcher",
     "Outcome",
     "Verdict",
@@ -41,6 +46,22 @@ __all__ = [
 
 DEAD_LETTER_REASON_HEADER = "dead-letter-reason"
 """Header carrying why a message was dead-lettered."""
+
+DEAD_LETTER_TRUNCATED_HEADER = "dead-letter-truncated"
+"""Header of a dead letter too large to copy whole: the size in bytes of the original payload,
+of which the dead letter keeps only the beginning (the original stays where it was consumed)."""
+
+ORIGINAL_TOPIC_HEADER = "original-topic"
+"""Dead-letter header: the topic (or queue / routing key) the message was consumed from."""
+
+ORIGINAL_PARTITION_HEADER = "original-partition"
+"""Dead-letter header: the partition the record was consumed from (decimal; Kafka)."""
+
+ORIGINAL_OFFSET_HEADER = "original-offset"
+"""Dead-letter header: the offset of the record in its partition (decimal; Kafka)."""
+
+DEAD_LETTER_PREVIEW_BYTES = 16 * 1024
+"""How much of a payload a truncated dead letter keeps."""
 
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 """Largest payload a dispatcher decodes unless told otherwise (1 MiB, Kafka's default)."""

@@ -36,6 +36,7 @@ from aio_pika.abc import (
     AbstractRobustExchange,
     AbstractRobustQueue,
 )
+from aio_pika.connection import make_url
 
 from cqrs.exceptions import (
     DestinationUnavailableError,
@@ -397,8 +398,13 @@ class RabbitMQMessageBroker:
         client_properties: FieldTable | None = None
         if self.connection_name:
             client_properties = {"connection_name": self.connection_name}
-        connection = await aio_pika.connect_robust(self.url, client_properties=client_properties)
+        connection = aio_pika.RobustConnection(
+            make_url(self.url), client_properties=client_properties
+        )
         try:
+            # Not connect_robust(): a first attempt cancelled there (a timeout) leaves the
+            # connection reconnecting in the background, and the event loop cannot close.
+            await connection.connect()
             channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
             exchange = await channel.declare_exchange(
                 self.exchange_name, self.exchange_type, durable=True

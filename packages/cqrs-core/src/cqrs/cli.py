@@ -4,6 +4,10 @@
 plugins that failed to load; `cqrs relay --outbox URL --broker URL` runs outbox relays;
 `cqrs outbox stats|dead-letters|replay|discard --outbox URL` inspects and repairs the outbox;
 `cqrs saga recover --storage URL --app module:saga_map` runs a saga recovery worker.
+
+A command that cannot start prints one line on stderr and exits with the code of its class of
+failure (`cqrs._cli_support.ExitCode`, tabled in docs/deployment.md); `--debug` adds the
+traceback.
 """
 
 from __future__ import annotations
@@ -26,19 +30,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     run: _Run = args.run
-    return run(args)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        from cqrs._cli_support import report
+
+        return report(error, command=args.command, debug=args.debug)
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cqrs", description="Inspect and operate a cqrs installation."
     )
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name, (help_text, add, run) in _COMMANDS.items():
         sub = commands.add_parser(name, help=help_text, description=help_text)
         add(sub)
-        sub.set_defaults(run=run)
+        # Also accepted after the subcommand; SUPPRESS keeps the global flag's value otherwise.
+        sub.add_argument(
+            "--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP
+        )
+        sub.set_defaults(run=run, command=name)
     return parser
+
+
+_DEBUG_HELP = "show tracebacks and debug logs instead of one-line errors"
 
 
 def _add_plugins(parser: argparse.ArgumentParser) -> None:

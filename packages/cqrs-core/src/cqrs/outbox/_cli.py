@@ -1,4 +1,8 @@
-"""The `cqrs relay` and `cqrs outbox ...` commands: run relays, inspect and repair dead letters."""
+"""The `cqrs relay` and `cqrs outbox ...` commands: run relays, inspect and repair dead letters.
+
+Both check the outbox (and the relay its broker) before doing anything, and fail fast with one
+line and an exit code of `cqrs._cli_support.ExitCode` when a URL or a service is wrong.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +18,26 @@ import sys
 import time
 from typing import Any
 
+from cqrs._cli_support import (
+    CommandError,
+    ExitCode,
+    StartupLogging,
+    add_connect_timeout,
+    build,
+    check_broker,
+    check_outbox,
+    service_error,
+)
+from cqrs.faults import is_destination_fault
 from cqrs.outbox.relay import OutboxRelay, RelayCounters
 from cqrs.plugins.resolve import make_message_broker, make_outbox_repository, redact_url
 
 __all__ = ["add_outbox_arguments", "add_relay_arguments", "run_outbox", "run_relay"]
 
 _log = logging.getLogger("cqrs.outbox.cli")
+
+_QUIET_COUNTERS = frozenset({"published", "batches"})
+"""Counters the progress line leaves out (`published` is shown first, batches say little)."""
 
 
 def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,66 +50,80 @@ def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lease", type=float, default=30.0, help="lease in seconds")
     parser.add_argument("--max-attempts", type=int, default=10, help="attempts before dead letter")
     parser.add_argument(
-        "--progress", type=float, default=5.0, help="seconds between progress lines (0: none)"
+        "--progress",
+        type=float,
+        default=5.0,
+        help="seconds between looks at the progress; a line is printed when it changed (0: none)",
     )
+    add_connect_timeout(parser)
 
 
 def add_outbox_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["stats", "dead-letters", "replay", "discard"])
+    parser.add_argument(
+        "action", choices=["stats", "dead-letters", "replay", "discard", "create-schema"]
+    )
     parser.add_argument("ids", nargs="*", type=int, help="row ids for replay and discard")
     parser.add_argument("--outbox", required=True, help="outbox URL")
     parser.add_argument("--limit", type=int, default=100, help="dead letters to list")
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    add_connect_timeout(parser)
 
 
 def run_relay(args: argparse.Namespace) -> int:
-    """Relay until SIGTERM or SIGINT, printing a progress line every `--progress` seconds."""
+    """Check the outbox and the broker, then relay until SIGTERM or SIGINT."""
     if args.workers < 1:
-        print("--workers must be at least 1", file=sys.stderr)
-        return 2
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    return asyncio.run(_relay(args))
+        print("cqrs relay: --workers must be at least 1", file=sys.stderr)
+        return ExitCode.USAGE
+    logs = StartupLogging(args.debug)
+    return asyncio.run(_relay(args, logs))
 
 
-async def _relay(args: argparse.Namespace) -> int:
-    outbox = make_outbox_repository(args.outbox)
-    broker = make_message_broker(args.broker)
-    relays = [
-        OutboxRelay(
-            outbox,
-            broker,
-            batch_size=args.batch_size,
-            lease_seconds=args.lease,
-            max_attempts=args.max_attempts,
+async def _relay(args: argparse.Namespace, logs: StartupLogging) -> int:
+    async with contextlib.AsyncExitStack() as resources:
+        outbox = build(make_outbox_repository, args.outbox, option="--outbox")
+        resources.push_async_callback(_close, outbox)
+        broker = build(make_message_broker, args.broker, option="--broker")
+        resources.push_async_callback(_close, broker)
+        await check_outbox(outbox, args.outbox, timeout=args.connect_timeout)
+        await check_broker(broker, args.broker, timeout=args.connect_timeout)
+        logs.started()
+        relays = [
+            OutboxRelay(
+                outbox,
+                broker,
+                batch_size=args.batch_size,
+                lease_seconds=args.lease,
+                max_attempts=args.max_attempts,
+            )
+            for _ in range(args.workers)
+        ]
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, _stop_all, relays)
+        print(
+            f"relaying {redact_url(args.outbox)} -> {redact_url(args.broker)} "
+            f"with {args.workers} worker(s); SIGTERM or Ctrl-C stops",
+            file=sys.stderr,
+            flush=True,
         )
-        for _ in range(args.workers)
-    ]
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, _stop_all, relays)
-    print(
-        f"relaying {redact_url(args.outbox)} -> {redact_url(args.broker)} "
-        f"with {args.workers} worker(s); SIGTERM or Ctrl-C stops",
-        file=sys.stderr,
-        flush=True,
-    )
-    progress = (
-        asyncio.create_task(_progress(outbox, relays, args.progress)) if args.progress else None
-    )
-    try:
-        await asyncio.gather(*(relay.run() for relay in relays))
-    finally:
-        if progress is not None:
-            progress.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await progress
-        for resource in (broker, outbox):
-            await _close(resource)
-    total = _total(relays)
-    print(f"stopped: {_describe(total)}", file=sys.stderr, flush=True)
-    return 0
+        started = time.monotonic()
+        progress = _Progress(outbox, relays)
+        watching = asyncio.create_task(progress.watch(args.progress)) if args.progress else None
+        try:
+            await asyncio.gather(*(relay.run() for relay in relays))
+        finally:
+            if watching is not None:
+                watching.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watching
+        backlog = await progress.backlog()
+        elapsed = time.monotonic() - started
+        print(
+            f"stopped: {_counted(_total(relays))} in {elapsed:.1f}s; {backlog}",
+            file=sys.stderr,
+            flush=True,
+        )
+    return ExitCode.OK
 
 
 def _stop_all(relays: list[OutboxRelay]) -> None:
@@ -108,28 +140,74 @@ def _total(relays: list[OutboxRelay]) -> RelayCounters:
     return total
 
 
-def _describe(counters: RelayCounters) -> str:
-    return (
-        f"published={counters.published} retried={counters.retried} "
-        f"dead_lettered={counters.dead_lettered} released={counters.released}"
-    )
+def _counted(counters: RelayCounters) -> str:
+    """`published=N` and every other counter that is not zero, in declaration order."""
+    shown = [f"published={counters.published}"]
+    for field in dataclasses.fields(RelayCounters):
+        value = getattr(counters, field.name)
+        if field.name not in _QUIET_COUNTERS and value:
+            shown.append(f"{field.name}={value}")
+    return " ".join(shown)
 
 
-async def _progress(outbox: Any, relays: list[OutboxRelay], interval: float) -> None:
-    last_published, last_time = 0, time.monotonic()
-    while True:
-        await asyncio.sleep(interval)
-        total = _total(relays)
+class _Progress:
+    """The relay's progress line, printed only when the counters, the backlog or the outages
+    changed since the last one, so an idle relay stays quiet."""
+
+    def __init__(self, outbox: Any, relays: list[OutboxRelay]) -> None:
+        self.outbox = outbox
+        self.relays = relays
+        self._last: tuple[object, ...] | None = None
+        self._published = 0
+        self._since = time.monotonic()
+
+    async def watch(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            line = await self.line()
+            if line is not None:
+                print(line, file=sys.stderr, flush=True)
+
+    async def line(self) -> str | None:
+        """The progress line, or `None` when nothing changed since the last one."""
+        total = _total(self.relays)
+        backlog, state = await self._backlog()
+        waiting = sorted({outage.scope for relay in self.relays for outage in _outages(relay)})
+        key = (dataclasses.astuple(total), state, tuple(waiting))
+        if key == self._last:
+            return None
+        self._last = key
         now = time.monotonic()
-        rate = (total.published - last_published) / max(now - last_time, 1e-9)
-        last_published, last_time = total.published, now
+        rate = (total.published - self._published) / max(now - self._since, 1e-9)
+        self._published, self._since = total.published, now
+        line = f"{_counted(total)} rate={rate:.0f}/s {backlog}"
+        if waiting:
+            line += f" waiting for: {', '.join(waiting)}"
+        return line
+
+    async def backlog(self) -> str:
+        """The outbox's counts now, for the final summary."""
+        return (await self._backlog())[0]
+
+    async def _backlog(self) -> tuple[str, object]:
+        """The outbox's counts as text, and what of them tells a change (not the lag)."""
         try:
-            stats = await outbox.stats()
-            lag = "-" if stats.lag is None else f"{stats.lag.total_seconds():.1f}s"
-            backlog = f"pending={stats.pending} dead={stats.dead} lag={lag}"
-        except Exception as exc:
-            backlog = f"stats unavailable ({type(exc).__name__})"
-        print(f"{_describe(total)} rate={rate:.0f}/s {backlog}", file=sys.stderr, flush=True)
+            stats = await self.outbox.stats()
+        except Exception as error:
+            return f"outbox stats unavailable ({type(error).__name__})", type(error).__name__
+        lag = "-" if stats.lag is None else f"{stats.lag.total_seconds():.1f}s"
+        counts = (stats.pending, stats.delayed, stats.leased, stats.dead)
+        text = (
+            f"pending={stats.pending} delayed={stats.delayed} leased={stats.leased} "
+            f"dead={stats.dead} lag={lag}"
+        )
+        return text, counts
+
+
+def _outages(relay: OutboxRelay) -> list[Any]:
+    """What the relay is waiting for (`OutboxRelay.outages`, where the relay exposes it)."""
+    outages: list[Any] = getattr(relay, "outages", [])
+    return outages
 
 
 async def _close(resource: Any) -> None:
@@ -145,43 +223,31 @@ async def _close(resource: Any) -> None:
 
 
 def run_outbox(args: argparse.Namespace) -> int:
-    """Show stats or dead letters, or replay or discard dead letters by row id."""
+    """Show stats or dead letters, replay or discard dead letters, or create the outbox table."""
+    if args.action in ("replay", "discard") and not args.ids:
+        print(
+            f"cqrs outbox: {args.action} needs row ids (see `cqrs outbox dead-letters`)",
+            file=sys.stderr,
+        )
+        return ExitCode.USAGE
+    StartupLogging(args.debug)
     return asyncio.run(_outbox(args))
 
 
 async def _outbox(args: argparse.Namespace) -> int:
-    outbox = make_outbox_repository(args.outbox)
+    outbox = build(make_outbox_repository, args.outbox, option="--outbox")
     try:
-        if args.action == "stats":
-            stats = await outbox.stats()
-            report: Any = {
-                "pending": stats.pending,
-                "leased": stats.leased,
-                "dead": stats.dead,
-                "lag_seconds": None if stats.lag is None else stats.lag.total_seconds(),
-            }
-        elif args.action == "dead-letters":
-            report = [
-                {
-                    "id": row.id,
-                    "event_id": str(row.event_id),
-                    "event_name": row.event_name,
-                    "topic": row.topic,
-                    "partition_key": row.partition_key,
-                    "attempts": row.attempts,
-                    "last_error": row.last_error,
-                    "created_at": row.created_at.isoformat(),
-                }
-                for row in await outbox.dead_letters(limit=args.limit)
-            ]
-        else:
-            if not args.ids:
-                print(
-                    f"{args.action} needs row ids (see `cqrs outbox dead-letters`)", file=sys.stderr
-                )
-                return 2
-            method = outbox.replay if args.action == "replay" else outbox.discard
-            report = {args.action: await method(args.ids)}
+        if args.action == "create-schema":
+            return await _create_schema(outbox, args)
+        stats = await check_outbox(outbox, args.outbox, timeout=args.connect_timeout)
+        try:
+            report = await _act(outbox, args, stats)
+        except Exception as error:
+            if is_destination_fault(error):
+                raise service_error(
+                    error, option="--outbox", url=args.outbox, what="outbox"
+                ) from error
+            raise
     finally:
         await _close(outbox)
     if args.json or not isinstance(report, list):
@@ -192,4 +258,55 @@ async def _outbox(args: argparse.Namespace) -> int:
                 f"{row['id']}\t{row['event_name']}\t{row['partition_key'] or '-'}\t"
                 f"attempts={row['attempts']}\t{row['last_error']}"
             )
-    return 0
+    return ExitCode.OK
+
+
+async def _act(outbox: Any, args: argparse.Namespace, stats: Any) -> Any:
+    if args.action == "stats":
+        return {
+            "pending": stats.pending,
+            "delayed": stats.delayed,
+            "leased": stats.leased,
+            "dead": stats.dead,
+            "lag_seconds": None if stats.lag is None else stats.lag.total_seconds(),
+        }
+    if args.action == "dead-letters":
+        return [
+            {
+                "id": row.id,
+                "event_id": str(row.event_id),
+                "event_name": row.event_name,
+                "topic": row.topic,
+                "partition_key": row.partition_key,
+                "attempts": row.attempts,
+                "last_error": row.last_error,
+                "created_at": row.created_at.isoformat(),
+            }
+            for row in await outbox.dead_letters(limit=args.limit)
+        ]
+    method = outbox.replay if args.action == "replay" else outbox.discard
+    return {args.action: await method(args.ids)}
+
+
+async def _create_schema(outbox: Any, args: argparse.Namespace) -> int:
+    """Create the outbox table if the outbox has one to create (an existing table is kept)."""
+    create = getattr(outbox, "create_schema", None)
+    if create is None:
+        raise CommandError(
+            f"--outbox {redact_url(args.outbox)}: this outbox ({type(outbox).__name__}) "
+            "has no schema to create",
+            ExitCode.CONFIG,
+        )
+    try:
+        async with asyncio.timeout(args.connect_timeout):
+            await create()
+    except Exception as error:
+        raise service_error(
+            error,
+            option="--outbox",
+            url=args.outbox,
+            what="outbox",
+            timeout=args.connect_timeout,
+        ) from error
+    print(f"outbox schema ready in {redact_url(args.outbox)}", file=sys.stderr)
+    return ExitCode.OK

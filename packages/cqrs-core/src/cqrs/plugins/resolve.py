@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from cqrs.exceptions import PluginError, UnknownSchemeError
@@ -31,9 +32,20 @@ KNOWN_ADAPTERS: dict[str, str] = {
     "rediss": "cqrs-redis",
     "postgresql+asyncpg": "cqrs-sqla",
     "mysql+asyncmy": "cqrs-sqla",
+    "mariadb+asyncmy": "cqrs-sqla",
     "sqlite+aiosqlite": "cqrs-sqla",
 }
 """URL schemes served by the project's own adapter distributions, for install hints."""
+
+_SCHEME_ALIASES = {
+    "rabbitmq": "amqp",
+    "rabbit": "amqp",
+    "rabbitmqs": "amqps",
+    "postgres": "postgresql",
+    "pgsql": "postgresql",
+    "sqlite3": "sqlite",
+}
+"""Names people write for a scheme that is spelt otherwise in URLs (drivers come from plugins)."""
 
 _KNOWN_CONTAINERS = {
     "dependency_injector": "cqrs-dependency-injector",
@@ -60,17 +72,66 @@ def installed_schemes(role: str, manager: PluginManager | None = None) -> dict[s
     return found
 
 
+def _suggest_schemes(scheme: str, candidates: Iterable[str]) -> list[str]:
+    """The schemes among `candidates` that `scheme` most likely meant, best first.
+
+    A scheme without its driver (`postgresql`) gets the candidates that add one
+    (`postgresql+asyncpg`); an unknown driver gets the same database with the drivers there
+    are; a common alias (`rabbitmq`, `postgres`) is spelt as URLs spell it first. The
+    candidates are what the plugins declare, so the hints follow the installed plugins.
+    """
+    known = sorted(set(candidates))
+    base, plus, driver = scheme.lower().partition("+")
+    base = _SCHEME_ALIASES.get(base, base)
+    spelled = f"{base}{plus}{driver}"
+    if spelled != scheme and spelled in known:
+        return [spelled]
+    return [found for found in known if found.partition("+")[0] == base and found != scheme]
+
+
 def _unknown(role: str, url: str, manager: PluginManager) -> UnknownSchemeError:
     scheme = url_scheme(url)
     installed = installed_schemes(role, manager)
     listing = ", ".join(f"{s}:// ({p})" for s, p in sorted(installed.items())) or "none"
-    hint = ""
-    if scheme in KNOWN_ADAPTERS:
-        hint = f" Install it with: pip install {KNOWN_ADAPTERS[scheme]}"
-    return UnknownSchemeError(
-        f"no installed plugin provides a {role.replace('_', ' ')} for {scheme}:// "
-        f"(url {redact_url(url)!r}). Installed schemes: {listing}.{hint}"
+    noun = role.replace("_", " ")
+    article = "an" if noun[0] in "aeiou" else "a"
+    rest = url.partition("://")[2]
+    advice = "."
+    install = KNOWN_ADAPTERS.get(scheme)
+    suggestions = _suggest_schemes(scheme, installed)
+    if not suggestions and install is None:
+        suggestions = _suggest_schemes(scheme, KNOWN_ADAPTERS)
+        if len(suggestions) == 1:
+            install = KNOWN_ADAPTERS[suggestions[0]]
+    if suggestions:
+        spelled = " or ".join(redact_url(f"{found}://{rest}") for found in suggestions)
+        advice = f"; did you mean {spelled}?"
+    else:
+        roles = _roles_serving(scheme, manager)
+        if roles:
+            advice = f"; {scheme}:// is a {' and '.join(roles)} scheme."
+            install = None
+    failed = "".join(
+        f" Plugin {name!r} failed to load ({error})." for name, error in manager.failures.items()
     )
+    hint = f" Install it with: pip install {install}" if install else ""
+    return UnknownSchemeError(
+        f"no installed plugin provides {article} {noun} for {scheme}:// "
+        f"(url {redact_url(url)!r}){advice} Installed schemes: {listing}.{failed}{hint}"
+    )
+
+
+def _roles_serving(scheme: str, manager: PluginManager) -> list[str]:
+    """The roles (other than the one asked for) whose installed plugins own `scheme`."""
+    roles: list[str] = []
+    for impl in manager.hook.cqrs_list_schemes.get_hookimpls():
+        declared: dict[str, list[str]] = impl.function() or {}  # type: ignore[assignment]
+        roles.extend(
+            role.replace("_", " ")
+            for role, schemes in declared.items()
+            if scheme in schemes and role.replace("_", " ") not in roles
+        )
+    return roles
 
 
 def make_message_broker(url: str, manager: PluginManager | None = None) -> MessageBroker:

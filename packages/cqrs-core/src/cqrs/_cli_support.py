@@ -1,0 +1,355 @@
+"""What every `cqrs` command shares: exit codes, one-line errors and the start checks.
+
+A command fails fast: it resolves its URLs and `module:attribute` references, then probes each
+service under a time bound before doing any work. Whatever goes wrong becomes a
+`CommandError` with one line of text and an `ExitCode` for its class of failure;
+`cqrs.cli.main` prints it on stderr (with the traceback under `--debug`) and exits with it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import enum
+import importlib
+import logging
+import os
+import re
+import sys
+import traceback
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from cqrs.faults import is_destination_fault
+from cqrs.redaction import redact_text, redact_url
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "CommandError",
+    "ExitCode",
+    "StartupLogging",
+    "add_connect_timeout",
+    "build",
+    "check_broker",
+    "check_outbox",
+    "check_saga_storage",
+    "configure_logging",
+    "describe",
+    "load_reference",
+    "reference_error",
+    "report",
+    "service_error",
+]
+
+_T = TypeVar("_T")
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+"""Seconds a start check waits for a service before calling it unavailable."""
+
+_LINE_LIMIT = 1000
+"""Longest error line printed; driver messages can carry whole statements."""
+
+_CAUSE_DEPTH = 8
+
+
+class ExitCode(enum.IntEnum):
+    """The exit status of a `cqrs` command, one per class of failure (see docs/deployment.md)."""
+
+    OK = 0
+    """Done, or stopped by SIGTERM/SIGINT after finishing the work in hand."""
+    FAILED = 1
+    """An unexpected error (run with `--debug` for the traceback), or `cqrs plugins` found a
+    plugin that failed to load."""
+    USAGE = 2
+    """The command line itself is wrong: unknown option, missing argument, invalid value."""
+    CONFIG = 3
+    """The configuration cannot work: unknown URL scheme, driver not installed, malformed URL,
+    a `module:attribute` reference that does not load."""
+    UNAVAILABLE = 4
+    """A service is unreachable, does not answer within `--connect-timeout`, or refuses the
+    credentials: retrying later may succeed."""
+    NOT_SET_UP = 5
+    """A service answers but what the URL names is not there or not allowed: the database or
+    the table does not exist (create it), or the user lacks the rights."""
+
+
+class CommandError(Exception):
+    """A failure a command reports as one line on stderr, exiting with `code`."""
+
+    def __init__(self, message: str, code: ExitCode) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def add_connect_timeout(parser: argparse.ArgumentParser) -> None:
+    """Add `--connect-timeout SECONDS`, the bound on each start check."""
+    parser.add_argument(
+        "--connect-timeout",
+        type=_positive,
+        default=DEFAULT_CONNECT_TIMEOUT,
+        metavar="SECONDS",
+        help="seconds each service may take to answer at start (default %(default)g)",
+    )
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def describe(error: BaseException) -> str:
+    """`error` as one redacted line: its innermost cause's type and first line of text.
+
+    Wrappers (SQLAlchemy's, the brokers' `DestinationUnavailableError`) add little to what the
+    driver said, so the line shows the driver's error.
+    """
+    root = error
+    for _ in range(_CAUSE_DEPTH):
+        cause = root.__cause__
+        if not isinstance(cause, Exception):  # a cancellation under the error says nothing
+            break
+        root = cause
+    name = type(root).__name__
+    lines = [line.strip() for line in str(root).splitlines() if line.strip()]
+    text = re.sub(r"^\([\w.]+\)\s*", "", lines[0]) if lines else ""
+    text = text.removeprefix(f"{name}: ")
+    described = f"{name}: {text}" if text else name
+    return _one_line(described)
+
+
+def _one_line(text: str) -> str:
+    text = redact_text(" ".join(text.split()))
+    return text if len(text) <= _LINE_LIMIT else text[: _LINE_LIMIT - 3] + "..."
+
+
+def build(make: Callable[[str], _T], url: str, *, option: str) -> _T:
+    """`make(url)` (a `cqrs.plugins.make_*` factory), any failure as a configuration error.
+
+    Building touches no service, so what fails here is the URL itself: an unknown scheme (the
+    message says which were meant and what is installed), a missing driver, a malformed URL.
+    """
+    try:
+        return make(url)
+    except ImportError as error:
+        missing = error.name or "a module"
+        raise CommandError(
+            f"{option} {redact_url(url)}: the driver is not installed ({describe(error)}); "
+            f"install it with: pip install {missing.split('.')[0].replace('_', '-')}",
+            ExitCode.CONFIG,
+        ) from error
+    except Exception as error:
+        from cqrs.exceptions import CQRSError
+
+        text = _one_line(str(error)) if isinstance(error, CQRSError) else describe(error)
+        where = option if redact_url(url) in text else f"{option} {redact_url(url)}"
+        raise CommandError(f"{where}: {text}", ExitCode.CONFIG) from error
+
+
+_MISSING_DATABASE = re.compile(
+    r'database "[^"]*" does not exist|unknown database|unable to open database file',
+    re.IGNORECASE,
+)
+_MISSING_TABLE = re.compile(
+    r"relation \"[^\"]*\" does not exist|no such table|table '[^']*' doesn't exist",
+    re.IGNORECASE,
+)
+_CREDENTIALS = re.compile(r"access_refused|authenticat|access denied for user|login", re.IGNORECASE)
+_NOT_ALLOWED = re.compile(r"permission denied|command denied", re.IGNORECASE)
+
+
+def service_error(
+    error: BaseException,
+    *,
+    option: str,
+    url: str,
+    what: str,
+    timeout: float | None = None,
+    create_hint: str | None = None,
+) -> CommandError:
+    """The one-line error for `error`, raised while talking to the service at `url`.
+
+    A missing database or table, or a refused right, is `NOT_SET_UP` (with `create_hint` for a
+    missing table); a destination fault per `cqrs.faults.classify` (unreachable, refusing the
+    credentials) or a timeout is `UNAVAILABLE`; anything else the service answered is
+    `NOT_SET_UP` too, since the URL reached it but the request was refused.
+    """
+    where = f"{option} {redact_url(url)}"
+    if isinstance(error, TimeoutError) and timeout is not None:
+        return CommandError(
+            f"{where}: the {what} did not answer within {timeout:g}s "
+            "(unreachable or overloaded; --connect-timeout sets the bound)",
+            ExitCode.UNAVAILABLE,
+        )
+    described = describe(error)
+    if _MISSING_DATABASE.search(described):
+        return CommandError(
+            f"{where}: the database does not exist ({described}); create it or fix the URL",
+            ExitCode.NOT_SET_UP,
+        )
+    if _MISSING_TABLE.search(described):
+        hint = f"; {create_hint}" if create_hint else ""
+        return CommandError(
+            f"{where}: the {what} table does not exist ({described}){hint}", ExitCode.NOT_SET_UP
+        )
+    if _NOT_ALLOWED.search(described):
+        return CommandError(f"{where}: access refused ({described})", ExitCode.NOT_SET_UP)
+    if isinstance(error, TimeoutError) or is_destination_fault(error):
+        problem = "refused the credentials" if _CREDENTIALS.search(described) else "is unavailable"
+        return CommandError(f"{where}: the {what} {problem} ({described})", ExitCode.UNAVAILABLE)
+    return CommandError(
+        f"{where}: the {what} refused the request ({described})", ExitCode.NOT_SET_UP
+    )
+
+
+async def _probe(
+    call: Callable[[], Awaitable[_T]],
+    *,
+    option: str,
+    url: str,
+    what: str,
+    timeout: float,
+    create_hint: str | None = None,
+) -> _T:
+    try:
+        async with asyncio.timeout(timeout):
+            return await call()
+    except Exception as error:
+        raise service_error(
+            error, option=option, url=url, what=what, timeout=timeout, create_hint=create_hint
+        ) from error
+
+
+async def check_outbox(outbox: Any, url: str, *, timeout: float, option: str = "--outbox") -> Any:
+    """Query the outbox's stats (a real query of its table) and return them, or fail fast."""
+    return await _probe(
+        outbox.stats,
+        option=option,
+        url=url,
+        what="outbox",
+        timeout=timeout,
+        create_hint=(
+            f"create it with: cqrs outbox create-schema --outbox '{redact_url(url)}' "
+            "(or outbox.create_schema(), or your migrations)"
+        ),
+    )
+
+
+async def check_broker(broker: Any, url: str, *, timeout: float, option: str = "--broker") -> None:
+    """Connect a broker that has `connect()` (or `start()`) now, or fail fast.
+
+    In-process brokers have neither and pass; RabbitMQ opens its connection and channel, Kafka
+    starts its producer (which fetches the cluster's metadata).
+    """
+    connect = getattr(broker, "connect", None) or getattr(broker, "start", None)
+    if callable(connect):
+        await _probe(connect, option=option, url=url, what="broker", timeout=timeout)
+
+
+async def check_saga_storage(
+    storage: Any, url: str, *, timeout: float, option: str = "--storage"
+) -> None:
+    """Read one (absent) saga from the storage, a real query of its table, or fail fast."""
+
+    async def read() -> None:
+        await storage.load_saga_state(uuid.UUID(int=0))
+
+    await _probe(
+        read,
+        option=option,
+        url=url,
+        what="saga storage",
+        timeout=timeout,
+        create_hint="create it with storage.create_schema() or your migrations",
+    )
+
+
+def reference_error(option: str, reference: str, problem: str) -> CommandError:
+    """The configuration error for a `module:attribute` reference that does not work."""
+    return CommandError(f"{option} {reference!r}: {_one_line(problem)}", ExitCode.CONFIG)
+
+
+def load_reference(reference: str, *, option: str = "--app") -> Any:
+    """The object `module:attribute` names (the attribute may be dotted), or a `CommandError`.
+
+    The current directory is importable, as with `python -m`, so `--app myservice.sagas:x`
+    works from the project's root under the `cqrs` script too.
+    """
+    module_name, _, attribute = reference.partition(":")
+    if not module_name or not attribute:
+        raise reference_error(option, reference, "expected module:attribute, e.g. myapp.sagas:init")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        value: Any = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and (
+            module_name == error.name or module_name.startswith(f"{error.name}.")
+        ):
+            raise reference_error(
+                option, reference, f"no module named {error.name!r} (is it installed?)"
+            ) from error
+        raise reference_error(
+            option, reference, f"importing {module_name} failed: {describe(error)}"
+        ) from error
+    except Exception as error:
+        raise reference_error(
+            option, reference, f"importing {module_name} failed: {describe(error)}"
+        ) from error
+    path = module_name
+    for part in attribute.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError as error:
+            raise reference_error(option, reference, f"{path} has no attribute {part!r}") from error
+        path = f"{path}.{part}"
+    return value
+
+
+def configure_logging(debug: bool) -> None:
+    """Log to stderr at INFO with timestamps (`cqrs` loggers at DEBUG under `--debug`)."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if debug:
+        logging.getLogger("cqrs").setLevel(logging.DEBUG)
+
+
+class StartupLogging:
+    """Keeps log records off stderr until the start checks pass, so a failed start prints one
+    line; `started()` turns logging on. Under `--debug` records show from the start."""
+
+    def __init__(self, debug: bool) -> None:
+        self.debug = debug
+        self._silence: logging.Handler | None = None
+        if debug:
+            configure_logging(debug=True)
+        else:
+            self._silence = logging.NullHandler()
+            logging.getLogger().addHandler(self._silence)
+
+    def started(self) -> None:
+        """The checks passed: log to stderr from now on."""
+        if self._silence is not None:
+            logging.getLogger().removeHandler(self._silence)
+            self._silence = None
+        configure_logging(self.debug)
+
+
+def report(error: BaseException, *, command: str, debug: bool) -> int:
+    """Print `error` as `cqrs <command>: <one line>` on stderr (the traceback first under
+    `--debug`) and return its exit code; an unexpected error exits with `FAILED`."""
+    if isinstance(error, CommandError):
+        line, code = str(error), error.code
+    else:
+        hint = "" if debug else " (--debug shows the traceback)"
+        line, code = f"unexpected error: {describe(error)}{hint}", ExitCode.FAILED
+    if debug:
+        traceback.print_exception(error, file=sys.stderr)
+    print(f"cqrs {command}: {line}", file=sys.stderr, flush=True)
+    return int(code)

@@ -549,7 +549,7 @@ async def test_a_record_over_a_mebibyte_is_dead_lettered_truncated_with_its_coor
     headers = dict(letter.headers)
     assert letter.key == b"seat-9"
     assert letter.value == huge[: 16 * 1024]
-    assert headers["dead-letter-truncated"] == str(len(huge)).encode()
+    assert headers["dead-letter-truncated"] == f"value={len(huge)}".encode()
     assert b"exceeds the limit of 1048576 bytes" in headers["dead-letter-reason"]
     assert headers["original-topic"] == topic.encode()
     assert headers["original-offset"] == b"0"

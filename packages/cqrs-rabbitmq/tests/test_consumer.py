@@ -7,6 +7,7 @@ import collections
 import contextlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -51,6 +52,9 @@ class Recorder:
         self.max_in_flight = 0
         self.key_in_flight: collections.Counter[str | None] = collections.Counter()
         self.max_key_in_flight = 0
+        self.unavailable: Exception | None = None
+        """Raised by every call while set: a service the handler needs is down."""
+        self.refused = 0
 
     @property
     def user_ids(self) -> list[str]:
@@ -65,6 +69,9 @@ class JoinedHandler(cqrs.EventHandler[JoinedEvent]):
 
     async def handle(self, event: Any) -> None:
         recorder, user_id, key = self.recorder, event.payload.user_id, event.partition_key
+        if recorder.unavailable is not None:
+            recorder.refused += 1
+            raise recorder.unavailable
         recorder.calls[user_id] += 1
         recorder.in_flight += 1
         recorder.key_in_flight[key] += 1
@@ -481,3 +488,185 @@ def test_arguments_are_checked() -> None:
     assert consumer.routing_keys == ["a.*"]
     assert consumer.dead_letter_queue == "q.dead-letter"
     assert "secret" not in repr(consumer)
+
+
+# --- failure modes (docs/rabbitmq.md, "When things go wrong") ------------------------------
+
+
+async def test_deeply_nested_json_is_dead_lettered_and_the_queue_keeps_flowing(
+    harness: Harness, broker: RabbitMQMessageBroker
+) -> None:
+    """10 KB of `[` made the old dispatcher raise RecursionError: the worker died, `run()`
+    ended, and a restarted consumer met the redelivered message again (a crash loop)."""
+    recorder = Recorder()
+    consumer = await harness.start(dispatcher(recorder))
+    deep = Message(topic=TOPIC, payload=b"[" * 5000 + b"]" * 5000, message_name="UserJoined")
+    sent: list[Message] = []
+    for index in range(10):
+        sent.append(joined(f"u{index}"))
+        if index % 5 == 0:
+            sent.append(deep)
+    await broker.send_many(sent)
+
+    dead = await harness.dead_letters(2)
+    await eventually(lambda: consumer.handled == 10)
+    await harness.stop(consumer)
+    assert recorder.user_ids == [f"u{i}" for i in range(10)], "each once, in order"
+    for letter in dead:
+        assert letter.body == deep.payload
+        reason = str(letter.headers[DEAD_LETTER_REASON_HEADER])
+        assert "JSON nesting exceeds the limit of 100 levels" in reason
+    assert await harness.ready_count() == 0
+
+
+async def test_malformed_id_and_timestamp_headers_are_dead_lettered(
+    harness: Harness, broker: RabbitMQMessageBroker
+) -> None:
+    recorder = Recorder()
+    consumer = await harness.start(dispatcher(recorder))
+    body = joined("x").payload
+    for headers in ({"event-id": "42"}, {"event-timestamp": "noon"}):
+        await broker.send_message(
+            Message(topic=TOPIC, payload=body, message_name="UserJoined", extra_headers=headers)
+        )
+    await broker.send_message(joined("after"))
+    bad_id, bad_stamp = await harness.dead_letters(2)
+    await eventually(lambda: recorder.user_ids == ["after"])
+    await harness.stop(consumer)
+    assert "invalid message headers" in str(bad_id.headers[DEAD_LETTER_REASON_HEADER])
+    assert "UUID" in str(bad_id.headers[DEAD_LETTER_REASON_HEADER])
+    assert "isoformat" in str(bad_stamp.headers[DEAD_LETTER_REASON_HEADER])
+
+
+async def test_headers_too_large_to_copy_are_dropped_from_the_dead_letter(
+    harness: Harness, rabbitmq_url: str
+) -> None:
+    """120 KB of headers fit one frame, but the old dead-letter copy (plus the reason) did not:
+    RabbitMQ closed the connection on every attempt and the message was redelivered forever."""
+    recorder = Recorder()
+    consumer = await harness.start(dispatcher(recorder))
+    connection = await aio_pika.connect(rabbitmq_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.get_exchange(harness.exchange)
+        await exchange.publish(
+            aio_pika.Message(b"{oops", headers={"x-junk": "j" * 120_000}), routing_key=TOPIC
+        )
+        await exchange.publish(
+            aio_pika.Message(joined("after").payload, headers=joined("after").headers()),
+            routing_key=TOPIC,
+        )
+    [dead] = await harness.dead_letters(1)
+    await eventually(lambda: recorder.user_ids == ["after"])
+    await harness.stop(consumer)
+    assert dead.body == b"{oops"
+    assert "x-junk" not in dead.headers
+    assert str(dead.headers["dead-letter-truncated"]).startswith("headers=")
+    assert "not valid application/json" in str(dead.headers[DEAD_LETTER_REASON_HEADER])
+    assert dead.headers["original-routing-key"] == TOPIC
+
+
+async def test_a_destination_fault_holds_the_message_until_it_clears(
+    harness: Harness, broker: RabbitMQMessageBroker
+) -> None:
+    """The old dispatcher dead-lettered after `handler_attempts` ConnectionErrors."""
+    recorder = Recorder()
+    recorder.unavailable = ConnectionRefusedError(111, "seat service refused the connection")
+    subject = dispatcher(
+        recorder, handler_attempts=2, destination_backoff=ExponentialBackoff(base=0.01, cap=0.02)
+    )
+    consumer = await harness.start(subject)
+    await broker.send_many([joined("u1"), joined("boom"), joined("u2")])
+    await eventually(lambda: recorder.refused >= 10)
+    assert (consumer.handled, consumer.dead_lettered) == (0, 0)
+    recorder.unavailable = None
+    [dead] = await harness.dead_letters(1)
+    await eventually(lambda: consumer.handled == 2)
+    await harness.stop(consumer)
+    assert recorder.user_ids == ["u1", "u2"]
+    assert recorder.calls["u1"] == 1
+    assert "after 2 attempt(s)" in str(dead.headers[DEAD_LETTER_REASON_HEADER])
+    assert consumer.dead_lettered == 1
+
+
+async def test_stop_during_an_outage_returns_and_leaves_the_message_queued(
+    harness: Harness, broker: RabbitMQMessageBroker
+) -> None:
+    recorder = Recorder()
+    recorder.unavailable = ConnectionResetError("database connection lost")
+    subject = dispatcher(recorder, destination_backoff=ExponentialBackoff(base=60))
+    consumer = await harness.start(subject, shutdown_timeout=600)
+    await broker.send_message(joined("u1"))
+    await eventually(lambda: recorder.refused >= 1)
+    await harness.stop(consumer)  # bounded by the harness's 20 s, not shutdown_timeout
+    assert consumer.dead_lettered == 0
+
+    recorder.unavailable = None
+    successor = await harness.start(dispatcher(recorder))
+    await eventually(lambda: recorder.user_ids == ["u1"])
+    await harness.stop(successor)
+
+
+@pytest.mark.parametrize(
+    ("netloc", "message"),
+    [
+        ("guest:guest@127.0.0.1:{closed}", "cannot connect to RabbitMQ at amqp://guest:***@"),
+        ("guest:not-the-password@{rabbit}", "refused the credentials"),
+    ],
+)
+async def test_start_fails_with_one_clear_error(
+    rabbitmq_url: str, netloc: str, message: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The old consumer's `wait_started` said only "ended before it started consuming" and
+    `run()` raised aiormq's own errors."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from cqrs.exceptions import DestinationUnavailableError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    url = (
+        "amqp://"
+        + netloc.format(closed=closed, rabbit=urlsplit(rabbitmq_url).netloc.split("@")[-1])
+        + "/"
+    )
+    consumer = RabbitMQEventConsumer(url, "q", ["a.*"], dispatcher(Recorder()))
+    run = asyncio.create_task(consumer.run())
+    async with asyncio.timeout(30):
+        with pytest.raises(DestinationUnavailableError, match=re.escape(message)) as raised:
+            await consumer.wait_started()
+        with pytest.raises(DestinationUnavailableError):
+            await run
+    text = str(raised.value)
+    assert "\n" not in text
+    assert "not-the-password" not in text
+    assert "not-the-password" not in caplog.text
+
+
+async def test_a_lost_connection_is_logged_once_and_consuming_resumes(
+    harness: Harness, broker: RabbitMQMessageBroker, proxy: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    recorder = Recorder()
+
+    def ours(word: str) -> int:
+        return sum(
+            word in r.getMessage() for r in caplog.records if r.name == "cqrs_rabbitmq.consumer"
+        )
+
+    with caplog.at_level(logging.WARNING, logger="cqrs_rabbitmq.consumer"):
+        consumer = await harness.start(
+            dispatcher(recorder), url=proxy.url_for(harness.url, reconnect_interval="0.1")
+        )
+        await broker.send_message(joined("u1"))
+        await eventually(lambda: consumer.handled == 1)
+        proxy.down()
+        await eventually(lambda: ours("lost") == 1)
+        await asyncio.sleep(0.5)  # several reconnect attempts fail meanwhile
+        proxy.up()
+        await eventually(lambda: ours("restored") == 1)
+        await broker.send_message(joined("u2"))
+        await eventually(lambda: "u2" in recorder.user_ids)
+        await harness.stop(consumer)
+    assert (ours("lost"), ours("restored")) == (1, 1)

@@ -137,10 +137,10 @@ class KafkaEventConsumer:
     topic and acknowledged by Kafka. A copy Kafka refuses as such (larger than the producer's
     `max_request_size` or the topic's limit) is replaced by a truncated one: the first
     `DEAD_LETTER_PREVIEW_BYTES` of the value, the key, the reason and the coordinates, and a
-    `dead-letter-truncated` header with the original size. A dead letter that cannot be sent
-    (the cluster is unavailable) is retried in place with capped backoff, holding its
-    partition, so nothing is lost and nothing overtakes it; so is a record whose handler meets
-    a destination fault (see `MessageDispatcher`).
+    `dead-letter-truncated` header saying what was cut (e.g. `value=1572864`). A dead letter
+    that cannot be sent (the cluster is unavailable) is retried in place with capped backoff,
+    holding its partition, so nothing is lost and nothing overtakes it; so is a record whose
+    handler meets a destination fault (see `MessageDispatcher`).
 
     Each partition's records are handled one at a time, in order (so events of one key keep
     their order); up to `max_concurrent_partitions` partitions are handled concurrently. Before
@@ -398,12 +398,13 @@ class KafkaEventConsumer:
         ]
         key: bytes | None = record.key
         if truncated:
+            cut = [f"value={len(value)}"]
             kept = sum(len(n) + len(v) for n, v in headers) + len(key or b"")
-            if kept > DEAD_LETTER_PREVIEW_BYTES:
-                headers = []  # hostile headers: only ours are kept
-                if key is not None and len(key) > DEAD_LETTER_PREVIEW_BYTES:
-                    key = key[:DEAD_LETTER_PREVIEW_BYTES]
-            headers.append((DEAD_LETTER_TRUNCATED_HEADER, str(len(value)).encode()))
+            if kept > DEAD_LETTER_PREVIEW_BYTES:  # hostile headers or key: keep only ours
+                cut.append(f"headers={kept}")
+                headers = []
+                key = key[:DEAD_LETTER_PREVIEW_BYTES] if key is not None else None
+            headers.append((DEAD_LETTER_TRUNCATED_HEADER, ",".join(cut).encode()))
             value = value[:DEAD_LETTER_PREVIEW_BYTES]
         headers += [
             (DEAD_LETTER_REASON_HEADER, reason[:MAX_REASON_CHARS].encode()),

@@ -5,14 +5,20 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from cqrs.consumer.dispatcher import DEAD_LETTER_REASON_HEADER
+from cqrs.consumer.dispatcher import (
+    DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_TRUNCATED_HEADER,
+    MAX_REASON_CHARS,
+)
 from cqrs.protocols.message_broker import Message
 
 __all__ = [
+    "MAX_DEAD_LETTER_HEADER_BYTES",
     "ORIGINAL_EXCHANGE_HEADER",
     "ORIGINAL_ROUTING_KEY_HEADER",
     "dead_letter_copy",
@@ -26,8 +32,10 @@ ORIGINAL_EXCHANGE_HEADER = "original-exchange"
 ORIGINAL_ROUTING_KEY_HEADER = "original-routing-key"
 """Header of a dead letter naming the routing key the message was first published with."""
 
-_MAX_REASON = 2000
-"""Longest reason kept: the headers must fit in one AMQP frame."""
+MAX_DEAD_LETTER_HEADER_BYTES = 96 * 1024
+"""Largest header table (encoded) a dead letter keeps from its original: the headers travel in
+one AMQP frame (RabbitMQ's `frame_max` is 128 KiB), and a frame too large makes RabbitMQ close
+the connection, so larger original headers are dropped from the copy."""
 
 
 def to_amqp(message: Message) -> aio_pika.Message:
@@ -87,15 +95,28 @@ def from_amqp(incoming: AbstractIncomingMessage) -> Message:
     return Message.from_headers(incoming.routing_key or "", incoming.body, headers)
 
 
+def _encoded_size(headers: dict[str, Any]) -> int:
+    """Bytes the AMQP field table of `headers` takes on the wire."""
+    if not headers:
+        return 0
+    from pamqp import encode
+
+    return len(encode.field_table(headers))
+
+
 def dead_letter_copy(incoming: AbstractIncomingMessage, reason: str) -> aio_pika.Message:
     """A persistent copy of a delivered message for a dead-letter queue, saying why and whence.
 
     Body, headers and properties are kept (except `expiration`, so the copy does not expire,
     and `user_id`, which RabbitMQ checks against the publishing connection); the headers gain
-    the reason and the original exchange and routing key.
+    the reason and the original exchange and routing key. Original headers larger than
+    `MAX_DEAD_LETTER_HEADER_BYTES` are dropped (`dead-letter-truncated: headers=<size>`).
     """
     headers = dict(incoming.headers or {})
-    headers[DEAD_LETTER_REASON_HEADER] = reason[:_MAX_REASON]
+    size = _encoded_size(headers)
+    if size > MAX_DEAD_LETTER_HEADER_BYTES:
+        headers = {DEAD_LETTER_TRUNCATED_HEADER: f"headers={size}"}
+    headers[DEAD_LETTER_REASON_HEADER] = reason[:MAX_REASON_CHARS]
     headers[ORIGINAL_EXCHANGE_HEADER] = incoming.exchange or ""
     headers[ORIGINAL_ROUTING_KEY_HEADER] = incoming.routing_key or ""
     return aio_pika.Message(

@@ -50,9 +50,10 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
-from aiormq.exceptions import AMQPError, ChannelInvalidStateError
+from aiormq.exceptions import AMQPError, ChannelInvalidStateError, ProbableAuthenticationError
 
-from cqrs.consumer.dispatcher import MessageDispatcher, Outcome, Verdict
+from cqrs.consumer.dispatcher import MessageDispatcher, Verdict
+from cqrs.exceptions import DestinationUnavailableError
 from cqrs.plugins import redact_url
 from cqrs_rabbitmq._codec import dead_letter_copy, from_amqp
 from cqrs_rabbitmq.broker import DEFAULT_EXCHANGE
@@ -102,9 +103,13 @@ class RabbitMQEventConsumer:
 
     Given a URL, the consumer opens a robust connection of its own (closed at the end); given a
     connection, it only opens and closes channels on it (recovery then needs a robust one).
-    After a lost connection the queues and the consumer are restored; the unacked messages of
-    the old channel are dropped locally and RabbitMQ delivers them again, so delivery is at
-    least once: use the dispatcher's inbox to handle each event once. A consumer runs once.
+    After a lost connection (logged once when lost, once when restored) the queues and the
+    consumer are restored; the unacked messages of the old channel are dropped locally and
+    RabbitMQ delivers them again, so delivery is at least once: use the dispatcher's inbox to
+    handle each event once. A message whose handler meets a destination fault is held, unacked,
+    until the fault clears (see `MessageDispatcher`). A consumer runs once; `run()` fails at
+    once with `DestinationUnavailableError` when RabbitMQ cannot be reached within
+    `connect_timeout` seconds or refuses the credentials.
     """
 
     def __init__(
@@ -121,6 +126,7 @@ class RabbitMQEventConsumer:
         concurrency: int = 1,
         shutdown_timeout: float = 30.0,
         publish_timeout: float = 30.0,
+        connect_timeout: float = 30.0,
         connection_name: str | None = None,
     ) -> None:
         if prefetch < 1 or concurrency < 1:
@@ -138,6 +144,7 @@ class RabbitMQEventConsumer:
         self.concurrency = concurrency
         self.shutdown_timeout = shutdown_timeout
         self.publish_timeout = publish_timeout
+        self.connect_timeout = connect_timeout
         self.connection_name = connection_name
         self.handled = 0
         """Messages the handlers handled (a redelivered one counts again without an inbox)."""
@@ -149,6 +156,8 @@ class RabbitMQEventConsumer:
         self._stopping = asyncio.Event()
         self._finished = asyncio.Event()
         self._ran = False
+        self._start_error: BaseException | None = None
+        self._connection_lost = False
         self._lanes: list[asyncio.Queue[AbstractIncomingMessage | None]] = []
         self._dead_letters: AbstractExchange | None = None
 
@@ -167,7 +176,12 @@ class RabbitMQEventConsumer:
         self._stopping.set()
 
     async def wait_started(self) -> None:
-        """Return once `run()` consumes; raise `RuntimeError` if it ended before that."""
+        """Return once `run()` consumes; raise if it ended before that.
+
+        RabbitMQ unreachable or refusing the credentials raises the same
+        `DestinationUnavailableError` as `run()`; any other early end a `RuntimeError` naming
+        the cause.
+        """
         started = asyncio.ensure_future(self._started.wait())
         finished = asyncio.ensure_future(self._finished.wait())
         try:
@@ -176,7 +190,11 @@ class RabbitMQEventConsumer:
             started.cancel()
             finished.cancel()
         if not self._started.is_set():
-            raise RuntimeError(f"{self!r} ended before it started consuming")
+            error = self._start_error
+            if isinstance(error, DestinationUnavailableError):
+                raise error
+            cause = f": {type(error).__name__}: {error}" if error is not None else ""
+            raise RuntimeError(f"{self!r} ended before it started consuming{cause}") from error
 
     async def run(self) -> None:
         """Declare the queues and consume until `stop()`, then finish the messages in hand."""
@@ -190,23 +208,42 @@ class RabbitMQEventConsumer:
             finally:
                 if owned:
                     await connection.close()
+        except BaseException as exc:
+            if not self._started.is_set():
+                self._start_error = exc
+            raise
         finally:
             self._finished.set()
 
     async def _connect(self) -> tuple[AbstractConnection, bool]:
+        """The connection to consume on, or one clear error if RabbitMQ cannot be used."""
         target = self.url_or_connection
         if not isinstance(target, str):
             return target, False
         properties: FieldTable | None = None
         if self.connection_name:
             properties = {"connection_name": self.connection_name}
-        return await aio_pika.connect_robust(target, client_properties=properties), True
+        where = redact_url(target)
+        try:
+            connection = await aio_pika.connect_robust(
+                target, client_properties=properties, timeout=self.connect_timeout
+            )
+        except ProbableAuthenticationError as exc:
+            raise DestinationUnavailableError(
+                f"RabbitMQ at {where} refused the credentials: {exc}"
+            ) from exc
+        except (AMQPError, OSError) as exc:  # refused, unreachable, timed out (TimeoutError)
+            raise DestinationUnavailableError(
+                f"cannot connect to RabbitMQ at {where}: {exc or type(exc).__name__}"
+            ) from exc
+        return connection, True
 
     async def _consume(self, connection: AbstractConnection) -> None:
         channels: list[AbstractChannel] = []
         workers: list[asyncio.Task[None]] = []
         if isinstance(connection, AbstractRobustConnection):
             connection.reconnect_callbacks.add(self._on_reconnect)
+            connection.close_callbacks.add(self._on_close)
         try:
             channel = await connection.channel(publisher_confirms=False)
             channels.append(channel)
@@ -250,6 +287,7 @@ class RabbitMQEventConsumer:
             await asyncio.gather(*workers, return_exceptions=True)
             if isinstance(connection, AbstractRobustConnection):
                 connection.reconnect_callbacks.discard(self._on_reconnect)
+                connection.close_callbacks.discard(self._on_close)
             # Closing the consuming channel hands its unacked messages back to the queue.
             for open_channel in channels:
                 with contextlib.suppress(*_AMQP_FAILURES):
@@ -281,8 +319,17 @@ class RabbitMQEventConsumer:
                 self.shutdown_timeout,
             )
 
+    def _on_close(self, connection: object, error: BaseException | None, /) -> None:
+        if self._stopping.is_set() or self._connection_lost:
+            return
+        self._connection_lost = True
+        _log.warning(
+            "connection of consumer %r lost (%s); reconnecting", self.queue, error or "closed"
+        )
+
     def _on_reconnect(self, connection: AbstractRobustConnection | None, /) -> None:
-        _log.info("connection of consumer %r restored", self.queue)
+        self._connection_lost = False
+        _log.warning("connection of consumer %r restored; consuming", self.queue)
 
     async def _on_delivery(self, incoming: AbstractIncomingMessage) -> None:
         # Runs in delivery order and enqueues at once, so each lane keeps the queue's order.
@@ -304,16 +351,13 @@ class RabbitMQEventConsumer:
             await self._process(incoming)
 
     async def _process(self, incoming: AbstractIncomingMessage) -> None:
-        try:
-            message = from_amqp(incoming)
-        except ValueError as exc:
-            outcome = Outcome(Verdict.DEAD_LETTER, f"invalid message headers: {exc}")
-        else:
-            outcome = await self.dispatcher.dispatch(message)
+        outcome = await self.dispatcher.dispatch_from(from_amqp, incoming, stop=self._stopping)
         if outcome.verdict is Verdict.HANDLED:
             self.handled += 1
         elif outcome.verdict is Verdict.DUPLICATE:
             self.duplicates += 1
+        elif outcome.verdict is Verdict.DEFERRED:
+            return  # unacked: RabbitMQ delivers it again once the channel closes
         else:
             if not await self._dead_letter(incoming, outcome.reason or "no reason given"):
                 return
@@ -337,6 +381,13 @@ class RabbitMQEventConsumer:
             try:
                 async with asyncio.timeout(self.publish_timeout):
                     await self._dead_letters.publish(copy, routing_key=self.queue, mandatory=True)
+                if failures:
+                    _log.warning(
+                        "dead-lettered message %s of %r after %d failed attempt(s)",
+                        incoming.message_id,
+                        self.queue,
+                        failures,
+                    )
                 return True
             except asyncio.CancelledError:
                 task = asyncio.current_task()
@@ -346,13 +397,13 @@ class RabbitMQEventConsumer:
             except Exception as exc:  # a nack, a return (no dead-letter queue), a lost channel
                 error = exc
             failures += 1
-            _log.error(
-                "could not dead-letter message %s of %r (attempt %d): %r; retrying",
-                incoming.message_id,
-                self.queue,
-                failures,
-                error,
-            )
+            if failures == 1:
+                _log.error(
+                    "could not dead-letter message %s of %r (%r); retrying until it can",
+                    incoming.message_id,
+                    self.queue,
+                    error,
+                )
             if not _channel_open(incoming) or self._stopping.is_set():
                 return False  # unacked, so RabbitMQ delivers it again
             with contextlib.suppress(TimeoutError):

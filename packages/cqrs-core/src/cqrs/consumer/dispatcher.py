@@ -48,8 +48,10 @@ DEAD_LETTER_REASON_HEADER = "dead-letter-reason"
 """Header carrying why a message was dead-lettered."""
 
 DEAD_LETTER_TRUNCATED_HEADER = "dead-letter-truncated"
-"""Header of a dead letter too large to copy whole: the size in bytes of the original payload,
-of which the dead letter keeps only the beginning (the original stays where it was consumed)."""
+"""Header of a dead letter too large to copy whole: what was cut and its original size in
+bytes, e.g. `value=1572864` (only the first `DEAD_LETTER_PREVIEW_BYTES` are kept) or
+`headers=129000` (the original headers were dropped). The original stays where it was consumed,
+found by the coordinates the dead letter keeps."""
 
 ORIGINAL_TOPIC_HEADER = "original-topic"
 """Dead-letter header: the topic (or queue / routing key) the message was consumed from."""

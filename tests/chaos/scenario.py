@@ -2,7 +2,8 @@
 events are written; a consumer behind an inbox must apply every event exactly once, in key order.
 
 Pieces: a PostgreSQL outbox; `N` `cqrs relay` processes publishing to RabbitMQ through a
-`TcpProxy` (so the test can cut the broker off without touching other connections); a writer
+`TcpProxy` (so the test can cut the broker off, for longer than the relays' retry budget,
+without touching other connections); a writer
 committing events with per-key sequence numbers; a chaos loop killing (`kill -9`) and restarting
 relays and taking the proxy down; a `RabbitMQEventConsumer` dispatching through a PostgreSQL
 inbox, whose handler writes one effect row per event in the inbox transaction.
@@ -52,7 +53,10 @@ class ChaosSettings:
     seconds: float = 15.0
     """How long writing is spread over; chaos runs while writing, then everything drains."""
     kill_every: float = 0.8
-    outage_seconds: float = 2.0
+    outage_seconds: float = 6.0
+    """Longer than the relays' whole retry budget (`max_attempts` with its backoff): a broker
+    outage must still dead-letter nothing."""
+    max_attempts: int = 3
     drain_timeout: float = 90.0
     seed: int = 7
 
@@ -66,6 +70,10 @@ class ChaosReport:
     effect_rows: int = 0
     duplicates: int = 0
     dead_letters: int = 0
+    outbox_dead_letters: int = 0
+    restarts: int = 0
+    """Relays that exited by themselves (e.g. failing fast while the broker was down) and
+    were started again, as a process supervisor would."""
     kills: int = 0
     outages: int = 0
     order_violations: int = 0
@@ -108,9 +116,10 @@ def _handler_class(applied: _Applied) -> type:
 class _Relays:
     """The relay processes, killed and restarted by PID."""
 
-    def __init__(self, outbox_url: str, broker_url: str, count: int) -> None:
+    def __init__(self, outbox_url: str, broker_url: str, count: int, max_attempts: int) -> None:
         self.outbox_url = outbox_url
         self.broker_url = broker_url
+        self.max_attempts = max_attempts
         self.processes: list[subprocess.Popen[bytes]] = []
         self.started = 0
         for _ in range(count):
@@ -131,7 +140,7 @@ class _Relays:
             "--lease",
             "3",
             "--max-attempts",
-            "1000",
+            str(self.max_attempts),
             "--progress",
             "0",
         ]
@@ -148,6 +157,15 @@ class _Relays:
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         self.processes[index] = self._start()
+
+    def restart_exited(self) -> int:
+        """Start again the relays that exited by themselves; returns how many."""
+        restarted = 0
+        for index, process in enumerate(self.processes):
+            if process.poll() is not None:
+                self.processes[index] = self._start()
+                restarted += 1
+        return restarted
 
     def stop(self) -> None:
         for process in self.processes:
@@ -197,12 +215,16 @@ async def _chaos(
     outage_at = time.monotonic() + settings.seconds / 2
     while not writing.done():
         await asyncio.sleep(settings.kill_every * rng.uniform(0.5, 1.5))
+        report.restarts += relays.restart_exited()
         await asyncio.to_thread(relays.kill_one, rng)
         report.kills += 1
         if report.outages == 0 and time.monotonic() >= outage_at:
             proxy.down()
             report.outages += 1
-            await asyncio.sleep(settings.outage_seconds)
+            ends = time.monotonic() + settings.outage_seconds
+            while time.monotonic() < ends:
+                await asyncio.sleep(0.5)
+                report.restarts += relays.restart_exited()
             proxy.up()
 
 
@@ -269,7 +291,10 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
             await consumer.wait_started()
             outbox_url = f"{pg_url}?table={outbox.table.name}"
             relays = _Relays(
-                outbox_url, proxy.url_for(amqp_url, exchange=exchange), settings.relays
+                outbox_url,
+                proxy.url_for(amqp_url, exchange=exchange),
+                settings.relays,
+                settings.max_attempts,
             )
             writing = asyncio.create_task(_write(outbox, settings))
             await _chaos(relays, proxy, settings, report, writing)
@@ -279,6 +304,7 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
             while time.monotonic() < deadline:
                 if await _count(engine, effects) >= report.written:
                     break
+                report.restarts += relays.restart_exited()
                 await asyncio.sleep(0.25)
             await asyncio.sleep(1.0)
     finally:
@@ -297,6 +323,7 @@ async def run_scenario(settings: ChaosSettings) -> ChaosReport:
         )
         report.missing = report.written - len({(k, s) for k, v in applied.seen.items() for s in v})
         report.total_seconds = time.monotonic() - started
+        report.outbox_dead_letters = (await outbox.stats()).dead
         await outbox.drop_schema()
         await inbox.drop_schema()
         async with engine.begin() as conn:
@@ -318,6 +345,7 @@ def main() -> None:
         report.missing == 0
         and report.order_violations == 0
         and report.effect_rows == report.written
+        and report.outbox_dead_letters == 0
     )
     sys.exit(0 if ok else 1)
 

@@ -222,3 +222,26 @@ class OutboxRepositoryContract(abc.ABC):
         assert (stats.pending, stats.leased, stats.dead) == (2, 1, 1)
         assert stats.lag is not None
         assert stats.lag >= datetime.timedelta(0)
+
+    async def test_release_with_a_retry_time_holds_rows_and_their_keys_without_a_charge(
+        self, outbox: Any
+    ) -> None:
+        await self.write(outbox, _event(1, key="K"), _event(2, key="K"), _event(3, key="L"))
+        rows = await self.claim(outbox, "w1")
+        assert _numbers(rows) == [1, 2, 3]
+        await outbox.release(rows[:2], worker_id="w1", retry_at=_future(self.short_lease))
+        await outbox.release(rows[2:], worker_id="w1")
+        assert _numbers(await self.claim(outbox, "w2")) == [3], "K waits for its retry time"
+        stats = await outbox.stats()
+        assert (stats.pending, stats.delayed, stats.dead) == (3, 2, 0)
+        await asyncio.sleep(self.short_lease + 0.1)
+        again = await self.claim(outbox, "w3")
+        assert _numbers(again) == [1, 2]
+        assert [row.attempts for row in again] == [0, 0], "holding back charges no attempt"
+
+    async def test_stats_count_rows_waiting_for_a_retry_as_delayed(self, outbox: Any) -> None:
+        await self.write(outbox, _event(1), _event(2))
+        rows = await self.claim(outbox, "w1")
+        await outbox.mark_failed(rows[0], worker_id="w1", error="x", retry_at=_future(60))
+        stats = await outbox.stats()
+        assert (stats.pending, stats.leased, stats.delayed) == (2, 1, 1)

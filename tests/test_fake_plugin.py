@@ -41,6 +41,10 @@ class TestFakeBrokerContract(MessageBrokerContract):
         yield broker
         await broker.close()
 
+    async def make_broker(self, broker: FakeMessageBroker) -> FakeMessageBroker:
+        """An in-process broker of plain lists: the same one serves any event loop."""
+        return broker
+
     async def read_messages(
         self, broker: FakeMessageBroker, topic: str, count: int, timeout: float
     ) -> list[cqrs.Message]:

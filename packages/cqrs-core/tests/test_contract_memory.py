@@ -1,4 +1,9 @@
-"""The in-memory broker passes the message broker contract, read live and from its log."""
+"""The in-memory broker passes the message broker contract, read live and from its log; the
+contract catches careless brokers (metadata dropped, sends not waited for).
+
+The memory broker refuses no topic (an in-process list takes any name; the outbox checks names
+where events are added), so it names no refused destination and the refusal test is skipped.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 import pytest
 
 from cqrs import MemoryMessageBroker, Message
-from cqrs.testing import MessageBrokerContract
+from cqrs.testing import FireAndForgetBroker, MessageBrokerContract
 
 
 async def _wait_for(box: list[Message], count: int, timeout: float) -> list[Message]:
@@ -17,6 +22,19 @@ async def _wait_for(box: list[Message], count: int, timeout: float) -> list[Mess
         while len(box) < count:
             await asyncio.sleep(0.001)
     return box[:count]
+
+
+class _ThroughItsLoop:
+    """A client of a memory broker from another event loop: each send runs in the broker's own
+    loop and returns once the broker has stored the message, like an acknowledged send."""
+
+    def __init__(self, broker: MemoryMessageBroker, loop: asyncio.AbstractEventLoop) -> None:
+        self.broker = broker
+        self.loop = loop
+
+    async def send_message(self, message: Message) -> None:
+        stored = asyncio.run_coroutine_threadsafe(self.broker.send_message(message), self.loop)
+        await asyncio.wrap_future(stored)
 
 
 class TestMemoryBrokerSubscription(MessageBrokerContract):
@@ -42,6 +60,11 @@ class TestMemoryBrokerSubscription(MessageBrokerContract):
 
         self.consumers.append(asyncio.create_task(consume()))
         await asyncio.sleep(0)  # the consumer runs up to its first wait: it is subscribed
+        self.loop = asyncio.get_running_loop()
+
+    async def make_broker(self, broker: MemoryMessageBroker) -> _ThroughItsLoop:
+        """Subscribers' queues belong to the test's loop, so other loops send through it."""
+        return _ThroughItsLoop(broker, self.loop)
 
     async def read_messages(
         self, broker: MemoryMessageBroker, topic: str, count: int, timeout: float
@@ -59,6 +82,10 @@ class TestMemoryBrokerLog(MessageBrokerContract):
         broker = MemoryMessageBroker()
         yield broker
         await broker.close()
+
+    async def make_broker(self, broker: MemoryMessageBroker) -> MemoryMessageBroker:
+        """Without subscribers the broker is plain lists, usable from any event loop."""
+        return broker
 
     async def read_messages(
         self, broker: MemoryMessageBroker, topic: str, count: int, timeout: float
@@ -94,3 +121,72 @@ async def test_contract_catches_a_broker_that_drops_metadata() -> None:
     careless: Any = _BrokerThatDropsMetadata()
     with pytest.raises(AssertionError):
         await Probe().test_message_arrives_with_all_metadata(careless)
+
+
+class _FireAndForgetProbe(MessageBrokerContract):
+    """The contract over a memory broker whose second broker does not wait for its sends."""
+
+    read_timeout = 0.2
+    """The verdict does not depend on it: the frozen sender can never deliver."""
+
+    async def make_broker(self, broker: MemoryMessageBroker) -> FireAndForgetBroker:
+        return FireAndForgetBroker(broker)
+
+    async def read_messages(
+        self, broker: MemoryMessageBroker, topic: str, count: int, timeout: float
+    ) -> list[Message]:
+        return await _wait_for(broker.messages.setdefault(topic, []), count, timeout)
+
+
+async def test_contract_catches_a_broker_that_does_not_wait_for_its_sends() -> None:
+    broker = MemoryMessageBroker()
+    with pytest.raises(AssertionError, match="does not wait for the message to be stored"):
+        await _FireAndForgetProbe().test_message_is_stored_once_send_message_returns(broker)
+    # The sends it left behind ran once its loop was released: they only came too late.
+    [[late]] = broker.messages.values()
+    assert late.message_name == "Kept"
+
+
+async def test_the_same_probe_passes_with_the_broker_itself() -> None:
+    class Careful(_FireAndForgetProbe):
+        async def make_broker(self, broker: MemoryMessageBroker) -> MemoryMessageBroker:
+            return broker
+
+    await Careful().test_message_is_stored_once_send_message_returns(MemoryMessageBroker())
+
+
+async def test_a_subclass_must_say_how_to_make_a_second_broker() -> None:
+    class Forgetful(MessageBrokerContract):
+        async def read_messages(
+            self, broker: Any, topic: str, count: int, timeout: float
+        ) -> list[Message]:
+            return []
+
+    with pytest.raises(NotImplementedError, match="must override make_broker"):
+        await Forgetful().test_message_is_stored_once_send_message_returns(MemoryMessageBroker())
+
+
+class _SilentlyDropping:
+    """Drops messages to one topic without a word, as an adapter ignoring returns would."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryMessageBroker()
+
+    async def send_message(self, message: Message) -> None:
+        if message.topic != "unroutable":
+            await self.inner.send_message(message)
+
+
+async def test_contract_catches_a_broker_that_drops_a_refused_message_silently() -> None:
+    class Probe(MessageBrokerContract):
+        async def refused_topic(self, broker: Any) -> str:
+            return "unroutable"
+
+        async def read_messages(
+            self, broker: _SilentlyDropping, topic: str, count: int, timeout: float
+        ) -> list[Message]:
+            return await _wait_for(broker.inner.messages.setdefault(topic, []), count, timeout)
+
+    careless: Any = _SilentlyDropping()
+    with pytest.raises(AssertionError, match="dropped silently"):
+        await Probe().test_refused_destination_makes_send_message_raise(careless)

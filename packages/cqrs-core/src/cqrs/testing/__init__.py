@@ -5,6 +5,7 @@ Importing it is left to test code (it imports pytest); the opt-in pytest plugin 
 """
 
 from cqrs.testing.breaker_state import BreakerStateContract
+from cqrs.testing.fire_and_forget import FireAndForgetBroker
 from cqrs.testing.inbox import InboxContract
 from cqrs.testing.message_broker import ContractPayload, MessageBrokerContract
 from cqrs.testing.outbox import OutboxRepositoryContract
@@ -14,6 +15,7 @@ from cqrs.testing.saga_storage import SagaStorageContract
 __all__ = [
     "BreakerStateContract",
     "ContractPayload",
+    "FireAndForgetBroker",
     "InboxContract",
     "MessageBrokerContract",
     "OutboxRepositoryContract",

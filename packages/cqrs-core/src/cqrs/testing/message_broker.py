@@ -1,7 +1,8 @@
 """The contract every `MessageBroker` implementation passes, as a test class to subclass.
 
-A subclass named `Test...` provides an async `broker` fixture and `read_messages`; pytest then
-runs every contract test against that broker::
+A subclass named `Test...` provides an async `broker` fixture, `read_messages` and
+`make_broker` (a second broker for another event loop, used to check that a message is stored
+once `send_message` returns); pytest then runs every contract test against that broker::
 
     class TestMyBroker(MessageBrokerContract):
         @pytest.fixture
@@ -9,8 +10,16 @@ runs every contract test against that broker::
             async with MyBroker("my://localhost") as broker:
                 yield broker
 
+        async def make_broker(self, broker):
+            other = MyBroker("my://localhost")
+            await other.connect()
+            return other
+
         async def read_messages(self, broker, topic, count, timeout):
             return await consume(topic, count, timeout)
+
+        async def refused_topic(self, broker):
+            return "no such topic!"  # or None when the broker refuses nothing
 
 The tests are coroutines: run them with pytest-asyncio in auto mode, or mark the subclass
 `@pytest.mark.asyncio`.
@@ -22,10 +31,14 @@ import abc
 import asyncio
 import datetime
 import json
+import threading
 import uuid
 from typing import Any
 
+import pytest
+
 from cqrs.events.event import NotificationEvent
+from cqrs.faults import Fault, classify
 from cqrs.protocols.message_broker import Message, MessageBroker
 from cqrs.response import Response
 
@@ -41,7 +54,9 @@ class ContractPayload(Response):
 
 
 class MessageBrokerContract(abc.ABC):
-    """Behaviour a message broker must show to a consumer of the topics it publishes to.
+    """Behaviour a message broker must show to a consumer of the topics it publishes to, and to
+    its sender: `send_message` returns only once the message is stored, and raises when the
+    broker refuses it.
 
     Each test uses topics of its own (see `make_topic`), so a broker that keeps messages across
     tests passes too. Tune the class attributes for slow brokers.
@@ -56,6 +71,14 @@ class MessageBrokerContract(abc.ABC):
     large_payload_size: int = 1024 * 1024
     """Size in bytes of the large payload that must arrive unchanged."""
 
+    refused_fault: Fault | None = None
+    """What `cqrs.faults.classify` must say of the error a refused send raises (`None`: any
+    error will do): `Fault.MESSAGE` for a name no broker takes, `Fault.DESTINATION` for a
+    destination that may exist later (a routing key no queue is bound to yet)."""
+
+    frozen_sender_timeout: float = 300.0
+    """Seconds the durability test keeps the sending event loop frozen at most."""
+
     @abc.abstractmethod
     async def read_messages(
         self, broker: Any, topic: str, count: int, timeout: float
@@ -67,6 +90,26 @@ class MessageBrokerContract(abc.ABC):
 
     async def prepare_topic(self, broker: Any, topic: str) -> None:  # noqa: B027
         """Called before anything is sent to `topic`: subscribe, declare a queue, ... if needed."""
+
+    async def make_broker(self, broker: Any) -> MessageBroker:
+        """A new broker configured like `broker` (a second producer of the same service),
+        built and connected in the event loop running now.
+
+        The durability test calls it in an event loop of its own, which it freezes as soon as
+        `send_message` returns, like a process that exits right after the send, and closes the
+        new broker (`close()` or `stop()`) once the verdict is in. An in-process broker whose
+        state is tied to no event loop may return `broker` itself (it is then left open).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must override make_broker(broker): the contract sends from "
+            "a broker of a second event loop to check that a message is stored once "
+            "send_message returns"
+        )
+
+    async def refused_topic(self, broker: Any) -> str | None:
+        """A topic `broker` refuses (an invalid name, a routing key no queue is bound to, ...),
+        or `None` when the broker refuses nothing, which skips the refusal test."""
+        return None
 
     def make_topic(self, label: str) -> str:
         """A topic name no other test uses (letters, digits, `.`, `-` and `_` only)."""
@@ -81,6 +124,79 @@ class MessageBrokerContract(abc.ABC):
         received = await self.read_messages(broker, topic, count, self.read_timeout)
         assert len(received) == count, f"asked for {count} messages, got {len(received)}"
         return received
+
+    async def test_message_is_stored_once_send_message_returns(self, broker: MessageBroker) -> None:
+        """A second broker sends from an event loop that is frozen the moment `send_message`
+        returns, so nothing that adapter left for later (an unawaited delivery, a buffer
+        flushed by a background task) can run; a fresh consumer must still receive the
+        message. Whatever the timeout, an adapter that does not wait for the broker's
+        acknowledgement fails this test."""
+        topic = await self._topic(broker, "durable")
+        sent = Message(topic=topic, payload=b'{"kept": true}', message_name="Kept", key="k-1")
+        loop = asyncio.get_running_loop()
+        returned: asyncio.Future[None] = loop.create_future()
+        release = threading.Event()
+
+        async def exiting_process() -> None:
+            other = await self.make_broker(broker)
+            try:
+                await other.send_message(sent)
+                loop.call_soon_threadsafe(returned.set_result, None)
+                # Block the thread, not just this task: no callback of this loop runs meanwhile.
+                release.wait(self.frozen_sender_timeout)
+            finally:
+                if other is not broker:
+                    await _close(other)
+
+        sender = asyncio.ensure_future(asyncio.to_thread(asyncio.run, exiting_process()))
+        try:
+            await asyncio.wait({returned, sender}, return_when=asyncio.FIRST_COMPLETED)
+            if not returned.done():
+                sender.result()  # send_message raised
+            try:
+                (received,) = await self._read(broker, topic, 1)
+            except TimeoutError:
+                raise AssertionError(
+                    "send_message returned, yet a fresh consumer did not receive the message "
+                    "while the sender's event loop stood still: the broker does not wait for "
+                    "the message to be stored (acknowledged) before returning"
+                ) from None
+            assert received.message_id == sent.message_id
+            assert received.payload == sent.payload
+        finally:
+            release.set()
+            await asyncio.wait({sender})
+        sender.result()
+
+    async def test_refused_destination_makes_send_message_raise(
+        self, broker: MessageBroker
+    ) -> None:
+        """A send the broker refuses raises (it is never dropped silently), and the broker
+        keeps working for other topics afterwards."""
+        refused = await self.refused_topic(broker)
+        if refused is None:
+            pytest.skip(f"{type(self).__name__} names no destination its broker refuses")
+        message = Message(topic=refused, payload=b"{}", message_name="Refused", key="r")
+        try:
+            await broker.send_message(message)
+        except Exception as error:
+            refusal = error
+        else:
+            raise AssertionError(
+                f"send_message returned for topic {refused!r}, which the broker refuses: "
+                "the message was dropped silently"
+            )
+        if self.refused_fault is not None:
+            verdict = classify(refusal)
+            assert verdict is self.refused_fault, (
+                f"{type(refusal).__name__}: {refusal} is a {verdict.value} fault, "
+                f"expected a {self.refused_fault.value} fault"
+            )
+        topic = await self._topic(broker, "after-refusal")
+        sent = Message(topic=topic, payload=b"{}", message_name="Accepted", key="r")
+        await broker.send_message(sent)
+        (received,) = await self._read(broker, topic, 1)
+        assert received.message_id == sent.message_id
 
     async def test_message_arrives_with_all_metadata(self, broker: MessageBroker) -> None:
         topic = await self._topic(broker, "metadata")
@@ -212,3 +328,12 @@ class MessageBrokerContract(abc.ABC):
         assert len(received.payload) == len(payload)
         assert received.payload == payload
         assert received.headers() == sent.headers()
+
+
+async def _close(broker: object) -> None:
+    """Close a broker the way applications do: `close()`, else `stop()`, if it has either."""
+    for name in ("close", "stop"):
+        method = getattr(broker, name, None)
+        if method is not None:
+            await method()
+            return

@@ -53,6 +53,9 @@ class Recorder:
         self.fail_first: set[str] = set()
         self.block: asyncio.Event | None = None
         self.blocked = asyncio.Event()
+        self.unavailable: Exception | None = None
+        """Raised by every call while set: a service the handler needs is down."""
+        self.refused = 0
 
     @property
     def user_ids(self) -> list[str]:
@@ -62,6 +65,9 @@ class Recorder:
 def dispatcher_for(recorder: Recorder) -> MessageDispatcher:
     class Handler(cqrs.EventHandler[UserJoined]):
         async def handle(self, event: UserJoined) -> None:
+            if recorder.unavailable is not None:
+                recorder.refused += 1
+                raise recorder.unavailable
             user = event.payload.user_id
             recorder.attempts[user] = recorder.attempts.get(user, 0) + 1
             if recorder.block is not None:
@@ -78,6 +84,7 @@ def dispatcher_for(recorder: Recorder) -> MessageDispatcher:
         max_message_bytes=4096,
         handler_attempts=2,
         backoff=ExponentialBackoff(base=0.01, cap=0.02),
+        destination_backoff=ExponentialBackoff(base=0.01, cap=0.02),
     )
 
 
@@ -321,6 +328,72 @@ async def test_rabbitmq_without_a_dead_letter_publisher_the_queue_dlx_gets_the_m
         await eventually(lambda: dead == [b"{not json"] and recorder.user_ids == ["ada"])
 
 
+def hostile_messages() -> list[tuple[bytes, dict[str, str], str]]:
+    """Deep nesting and malformed id and timestamp headers, each with the fragment of the
+    reason it must be dead-lettered with (the old subscriber let all three escape)."""
+    valid = json.dumps(joined("x").to_dict()).encode()
+    headers = {"event-type": "UserJoined", "content-type": "application/json"}
+    return [
+        (b"[" * 2000 + b"]" * 2000, headers, "JSON nesting exceeds the limit of 100 levels"),
+        (valid, {**headers, "event-id": "42"}, "badly formed hexadecimal UUID string"),
+        (valid, {**headers, "event-timestamp": "noon"}, "Invalid isoformat string"),
+    ]
+
+
+@pytest.mark.rabbitmq
+async def test_rabbitmq_hostile_messages_are_dead_lettered_and_the_queue_keeps_flowing(
+    amqp_url: str, name: str
+) -> None:
+    """With one message in flight (prefetch 1), the old subscriber stalled on the first of
+    these: the error escaped before its `try`, so the message was never acked."""
+    recorder = Recorder()
+    hostile = hostile_messages()
+    async with rabbit_consumer(amqp_url, name, recorder) as (broker, dead_letters):
+        for index, (body, headers, _) in enumerate(hostile):
+            await publish_rabbit(broker, queue(name), joined(f"u{index}"))
+            await broker.publish(body, queue(name), headers=headers)
+        await publish_rabbit(broker, queue(name), joined("last"))
+        await eventually(lambda: len(recorder.handled) == 4 and len(dead_letters) == 3)
+    assert recorder.user_ids == ["u0", "u1", "u2", "last"]
+    for (body, headers), (sent, _, reason) in zip(dead_letters, hostile, strict=True):
+        assert body == sent
+        assert reason in headers[DEAD_LETTER_REASON_HEADER]
+
+
+@pytest.mark.rabbitmq
+async def test_rabbitmq_a_destination_fault_holds_the_message_until_it_clears(
+    amqp_url: str, name: str
+) -> None:
+    """The old dispatcher dead-lettered after `handler_attempts` ConnectionErrors."""
+    recorder = Recorder()
+    recorder.unavailable = ConnectionRefusedError(111, "seat service refused the connection")
+    async with rabbit_consumer(amqp_url, name, recorder) as (broker, dead_letters):
+        await publish_rabbit(broker, queue(name), joined("ada"))
+        await eventually(lambda: recorder.refused >= 10)
+        recorder.unavailable = None
+        await eventually(lambda: recorder.user_ids == ["ada"])
+    assert dead_letters == []
+    assert recorder.attempts == {"ada": 1}
+
+
+async def test_the_decoder_turns_any_decoding_failure_into_none() -> None:
+    """The old decoder let RecursionError (deep nesting) escape into FastStream."""
+    from faststream.message import StreamMessage
+
+    decoder = EventDecoder({"UserJoined": UserJoined})
+    good = Message.from_event(joined("ada"))
+    received = [
+        *((body, headers) for body, headers, _ in hostile_messages()),
+        (good.payload, good.headers()),
+    ]
+    events = [await decoder(StreamMessage(None, body, headers=h)) for body, h in received]
+    assert events[:3] == [None, None, None]
+    assert isinstance(events[3], UserJoined)
+    for body, headers, reason in hostile_messages():
+        with pytest.raises(ValueError, match=reason):
+            decoder.decode(StreamMessage(None, body, headers=headers))
+
+
 # --- Kafka (tansu) ----------------------------------------------------------------------
 
 
@@ -441,3 +514,50 @@ async def test_kafka_a_failing_handler_is_retried_and_the_next_message_follows(k
             await broker.publish(message.payload, topic, key=b"m1", headers=message.headers())
         await eventually(lambda: recorder.user_ids == ["ada", "bob"], 30)
     assert recorder.attempts == {"ada": 2, "bob": 1}
+
+
+@pytest.mark.kafka
+async def test_kafka_a_record_over_a_mebibyte_is_dead_lettered_truncated(kafka: str) -> None:
+    """FastStream's own producer refuses the 1.5 MiB copy (MessageSizeTooLargeError): the old
+    subscriber nacked, rewound and met the record again, forever; nothing behind it was handled.
+    """
+    from cqrs_kafka import KafkaProducer
+
+    recorder = Recorder()
+    topic, dead_topic = unique("fs"), unique("fs-dead")
+    huge = b'{"event_name": "UserJoined", "pad": "' + b"x" * (1536 * 1024) + b'"}'
+    big = KafkaProducer(kafka, max_request_size=4 * 1024 * 1024)
+    try:
+        await (await big.send(topic, huge, key=b"m1", headers=[("event-type", b"UserJoined")]))
+        good = Message.from_event(joined("ada", topic=topic))
+        headers = [(k, v.encode()) for k, v in good.headers().items()]
+        await (await big.send(topic, good.payload, key=b"m1", headers=headers))
+    finally:
+        await big.stop()
+    broker = KafkaBroker(kafka, logger=None)
+    subscribe_events(
+        broker,
+        topic,
+        group_id=unique("group"),
+        auto_offset_reset="earliest",
+        **FAST,
+        dispatcher=dispatcher_for(recorder),
+        dead_letter=dead_topic,
+    )
+    dead_letters: list[tuple[bytes, dict[str, Any]]] = []
+
+    @broker.subscriber(
+        dead_topic, group_id=unique("dead"), auto_offset_reset="earliest", **FAST, decoder=raw_body
+    )
+    async def collect(body: Any, message: KafkaMessage) -> None:
+        dead_letters.append((message.body, dict(message.headers)))
+
+    async with broker:
+        await broker.start()
+        await eventually(lambda: recorder.user_ids == ["ada"] and len(dead_letters) == 1, 30)
+    body, headers = dead_letters[0]
+    assert body == huge[: 16 * 1024]
+    assert headers["dead-letter-truncated"] == f"value={len(huge)}"
+    assert "exceeds the limit of 4096 bytes" in headers[DEAD_LETTER_REASON_HEADER]
+    assert headers["original-topic"] == topic
+    assert headers["original-offset"] == "0"

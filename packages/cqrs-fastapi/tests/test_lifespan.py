@@ -13,7 +13,7 @@ import pytest
 
 import cqrs
 from cqrs.outbox import OutboxRelay
-from cqrs_fastapi import cqrs_lifespan, open_brokers
+from cqrs_fastapi import cqrs_lifespan, open_brokers, running_relays
 
 
 class TrackedBroker(cqrs.MemoryMessageBroker):
@@ -96,6 +96,40 @@ async def test_brokers_close_in_reverse_order_even_when_one_fails_to_close(
         assert log == ["connect a", "connect broken", "connect c"]
     assert log[3:] == ["close c", "close broken", "close a"]
     assert "closing broker" in caplog.text
+
+
+SECRET = "s3cret-pw"
+DSN = f"amqp://app:{SECRET}@mq.internal/"
+
+
+async def test_shutdown_failures_are_logged_with_secrets_redacted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Leaky(TrackedBroker):
+        def __repr__(self) -> str:
+            return f"<Leaky {DSN}>"
+
+        async def close(self) -> None:
+            raise ConnectionError(f"lost {DSN}")
+
+    class CrashingRelay:
+        worker_id = "w-1"
+
+        async def run(self) -> None:
+            raise RuntimeError(f"outbox at postgresql://app:{SECRET}@db/app is gone")
+
+        def stop(self) -> None:
+            pass
+
+    relay: Any = CrashingRelay()
+    async with open_brokers([Leaky()]), running_relays([relay]):
+        pass
+    logged = "\n".join(caplog.handler.format(record) for record in caplog.records)
+    assert "closing broker <Leaky amqp://app:***@mq.internal/> failed" in logged
+    assert "outbox relay task relay w-1 failed" in logged
+    assert "postgresql://app:***@db/app" in logged
+    assert "Traceback (most recent call last)" in logged
+    assert SECRET not in logged
 
 
 async def test_a_broker_that_fails_to_connect_closes_those_already_open() -> None:

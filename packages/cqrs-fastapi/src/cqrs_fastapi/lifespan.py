@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from cqrs.outbox.relay import OutboxRelay
+from cqrs.redaction import redact_text
+from cqrs_fastapi._logging import log_redacted
 
 __all__ = ["cqrs_lifespan", "open_brokers", "running_relays"]
-
-_log = logging.getLogger("cqrs_fastapi")
 
 _Lifespan = Callable[[Any], contextlib.AbstractAsyncContextManager[Any]]
 
@@ -44,8 +43,8 @@ async def open_brokers(brokers: Sequence[object]) -> AsyncIterator[None]:
         for broker in reversed(opened):
             try:
                 await _call_first(broker, ("close", "stop"))
-            except Exception:
-                _log.exception("closing broker %r failed", broker)
+            except Exception as error:
+                log_redacted(f"closing broker {redact_text(repr(broker))} failed", error)
 
 
 @contextlib.asynccontextmanager
@@ -61,7 +60,7 @@ async def running_relays(relays: Sequence[OutboxRelay]) -> AsyncIterator[None]:
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         for task, outcome in zip(tasks, outcomes, strict=True):
             if isinstance(outcome, Exception):
-                _log.error("outbox relay task %s failed", task.get_name(), exc_info=outcome)
+                log_redacted(f"outbox relay task {task.get_name()} failed", outcome)
 
 
 def cqrs_lifespan(

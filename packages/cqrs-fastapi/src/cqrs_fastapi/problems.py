@@ -13,8 +13,6 @@ details and logs. Example::
 from __future__ import annotations
 
 import dataclasses
-import logging
-import traceback
 from collections.abc import Collection, Mapping
 from http import HTTPStatus
 from types import MappingProxyType
@@ -32,6 +30,7 @@ from cqrs.exceptions import (
     PublicError,
 )
 from cqrs.redaction import redact_text
+from cqrs_fastapi._logging import log_redacted
 
 __all__ = [
     "DEFAULT_STATUSES",
@@ -55,8 +54,6 @@ DEFAULT_STATUSES: Mapping[type[Exception], int] = MappingProxyType(
     }
 )
 """Status of each framework exception; the most specific class in an exception's MRO wins."""
-
-_log = logging.getLogger("cqrs_fastapi")
 
 _POLICY_STATE_KEY = "cqrs_problem_policy"
 
@@ -112,18 +109,6 @@ def _title(status: int) -> str:
         return "Client Error" if status < 500 else "Server Error"
 
 
-def _log_redacted(what: str, exc: BaseException) -> None:
-    """Log `exc` as an error with its traceback, secrets redacted; the record carries the
-    redacted text only, so no formatter can render the raw exception."""
-    if not _log.isEnabledFor(logging.ERROR):
-        return
-    summary = redact_text(f"{what}: {type(exc).__name__}: {exc}")
-    path, line, function, _ = _log.findCaller(stacklevel=3)
-    record = _log.makeRecord(_log.name, logging.ERROR, path, line, summary, (), None, function)
-    record.exc_text = redact_text("".join(traceback.format_exception(exc)).rstrip("\n"))
-    _log.handle(record)
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class ProblemPolicy:
     """How exceptions become problems: each class's status (the most specific class in an
@@ -155,7 +140,7 @@ class ProblemPolicy:
         """Log a server error with its traceback, secrets redacted; client errors and an open
         circuit (expected while a dependency recovers) are not logged."""
         if status >= 500 and not isinstance(exc, CircuitOpenError):
-            _log_redacted(what, exc)
+            log_redacted(what, exc, stacklevel=3)
 
 
 def add_exception_handlers(

@@ -1,10 +1,11 @@
 """Recovering sagas interrupted by a crash: by hand with `recover_saga`, then by a worker.
 
 Run it with `uv run python examples/saga_recovery.py`. A `Crash` (a BaseException, as if the
-process died) stops the first order's saga in its payment step; once the crashed run's lease
-expires, `recover_saga` resumes it at that step: the inventory reservation, already recorded as
-done, is not executed again. The second order's shipment fails and its refund crashes midway
-through compensation; a `SagaRecoveryWorker` finds the stale saga and finishes compensating it.
+process died) stops the first order's saga in its payment step; `recover_saga` resumes it at
+that step: the inventory reservation, already recorded as done, is not executed again. The
+second order's shipment fails and its refund crashes midway through compensation; the
+mediator's recovery worker (publishing resumed steps' events to the same broker) finds the
+stale saga and finishes compensating it.
 """
 
 # expect: recover_saga -> completed; acts run: reserve=1 pay=2 ship=1
@@ -18,7 +19,7 @@ import collections
 import dataclasses
 import uuid
 
-from cqrs.saga import SagaMediator, SagaRecoveryWorker, bootstrap
+from cqrs.saga import SagaMediator, bootstrap
 from cqrs.saga.models import SagaContext
 from cqrs.saga.recovery import recover_saga
 from cqrs.saga.saga import Saga
@@ -101,7 +102,9 @@ async def print_log(storage: MemorySagaStorage, saga_id: uuid.UUID) -> None:
 async def main() -> None:
     storage = MemorySagaStorage()
     mediator = bootstrap.bootstrap(
-        sagas_mapper=lambda m: m.bind(OrderContext, OrderSaga), saga_storage=storage
+        sagas_mapper=lambda m: m.bind(OrderContext, OrderSaga),
+        saga_storage=storage,
+        message_broker="memory://",
     )
     mediator.lease_seconds = LEASE
 
@@ -113,11 +116,11 @@ async def main() -> None:
         f"order 1001 left {state.status}; acts run: reserve={CALLS['reserve']} pay={CALLS['pay']}"
     )
     await asyncio.sleep(2 * LEASE)  # the crashed run's lease runs out
-    status = await recover_saga(
+    result = await recover_saga(
         saga=OrderSaga(), saga_id=first, context_builder=OrderContext, storage=storage
     )
     print(
-        f"recover_saga -> {status}; acts run: "
+        f"recover_saga -> {result.status}; acts run: "
         f"reserve={CALLS['reserve']} pay={CALLS['pay']} ship={CALLS['ship']}"
     )
     await print_log(storage, first)
@@ -129,9 +132,7 @@ async def main() -> None:
     assert state is not None
     print(f"order 1002 left {state.status}; refund={CALLS['refund']} release={CALLS['release']}")
 
-    worker = SagaRecoveryWorker(
-        mediator.saga_map, storage, stale_after=LEASE, lease_seconds=5.0, poll_interval=0.05
-    )
+    worker = mediator.recovery_worker(stale_after=LEASE, lease_seconds=5.0, poll_interval=0.05)
     running = asyncio.create_task(worker.run())
     async with asyncio.timeout(5):
         while (state := await storage.load_saga_state(second)) and not state.status.terminal:

@@ -18,7 +18,12 @@ from cqrs.saga.execution import CompensationPolicy
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.models import SagaContext, SagaLogEntry, SagaStatus, SagaStepStatus
-from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
+from cqrs.saga.recovery import (
+    SagaRecoveryOutcome,
+    SagaRecoveryResult,
+    SagaRecoveryWorker,
+    recover_saga,
+)
 from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
@@ -123,7 +128,7 @@ class World:
         )
 
     async def interrupt_after(self, steps: int, order_id: str = "o") -> uuid.UUID:
-        """Run a saga and stop consuming it after `steps` results, as if the process died."""
+        """Run a saga and stop consuming it after `steps` results (its lease is released)."""
         saga_id = uuid.uuid4()
         stream = self.mediator.stream(ShopContext(order_id=order_id), saga_id=saga_id)
         for _ in range(steps):
@@ -131,7 +136,7 @@ class World:
         await stream.aclose()
         return saga_id
 
-    async def recover(self, saga_id: uuid.UUID, **options: Any) -> SagaStatus | None:
+    async def recover(self, saga_id: uuid.UUID, **options: Any) -> SagaRecoveryResult:
         return await recover_saga(
             saga=ThreeSteps(),
             saga_id=saga_id,
@@ -163,7 +168,7 @@ async def test_an_interrupted_saga_is_running_with_its_progress_stored(world: Wo
     assert state is not None
     assert state.status is SagaStatus.RUNNING
     assert state.context["done"] == ["StepA"]
-    assert state.lease_owner == world.mediator.owner
+    assert state.lease_owner is None, "a stream closed early releases its lease"
 
 
 async def test_recovery_resumes_a_running_saga_without_repeating_completed_steps(
@@ -171,7 +176,7 @@ async def test_recovery_resumes_a_running_saga_without_repeating_completed_steps
 ) -> None:
     saga_id = await world.interrupt_after(1)
     world.clock.advance(120)
-    assert await world.recover(saga_id) is SagaStatus.COMPLETED
+    assert (await world.recover(saga_id)).status is SagaStatus.COMPLETED
     assert world.ledger.count("o") == {
         ("StepA", "act"): 1,
         ("StepB", "act"): 1,
@@ -208,7 +213,7 @@ async def test_recovery_of_a_saga_whose_last_act_completed_only_marks_it_done(
             entry=entry(saga_id, index, name, "act", SagaStepStatus.COMPLETED),
         )
     world.clock.advance(5)
-    assert await world.recover(saga_id) is SagaStatus.COMPLETED
+    assert (await world.recover(saga_id)).status is SagaStatus.COMPLETED
     assert world.ledger.calls == []
 
 
@@ -219,7 +224,7 @@ async def test_recovery_reruns_the_step_that_was_in_flight(world: World) -> None
         await world.mediator.execute(ShopContext(order_id="o"), saga_id)
     assert await world.status(saga_id) is SagaStatus.RUNNING
     world.clock.advance(120)
-    assert await world.recover(saga_id) is SagaStatus.COMPLETED
+    assert (await world.recover(saga_id)).status is SagaStatus.COMPLETED
     assert world.ledger.count("o") == {
         ("StepA", "act"): 1,
         ("StepB", "act"): 2,
@@ -233,7 +238,7 @@ async def test_recovery_reruns_a_first_step_that_never_completed(world: World) -
     with pytest.raises(Crash):
         await world.mediator.execute(ShopContext(order_id="o"), saga_id)
     world.clock.advance(120)
-    assert await world.recover(saga_id) is SagaStatus.COMPLETED
+    assert (await world.recover(saga_id)).status is SagaStatus.COMPLETED
     assert world.ledger.count("o") == {
         ("StepA", "act"): 2,
         ("StepB", "act"): 1,
@@ -242,12 +247,45 @@ async def test_recovery_reruns_a_first_step_that_never_completed(world: World) -
 
 
 async def test_recovery_skips_a_saga_leased_by_a_live_driver(world: World) -> None:
-    saga_id = await world.interrupt_after(1)
-    world.clock.advance(30)  # the mediator's 60 s lease still holds
+    """A driver is inside StepB: recovery says who holds the saga and until when, and runs
+    nothing."""
+    world.ledger.act_errors["StepB"] = Crash()
+    saga_id = uuid.uuid4()
+    with pytest.raises(Crash):
+        await world.mediator.execute(ShopContext(order_id="o"), saga_id)
+    # The run "died" inside StepB; give the saga back to a live driver's lease by hand.
+    live = await world.storage.acquire(saga_id, owner="live-driver", lease_seconds=60)
+    assert live is not None
+    world.clock.advance(30)
     before = await world.storage.load_saga_state(saga_id)
-    assert await world.recover(saga_id) is None
-    assert world.ledger.count("o") == {("StepA", "act"): 1}
+    result = await world.recover(saga_id)
+    assert result.outcome is SagaRecoveryOutcome.LEASED
+    assert result.lease_owner == "live-driver"
+    assert result.lease_until == world.clock.now + datetime.timedelta(seconds=30)
+    assert f"leased by live-driver until {result.lease_until.isoformat()}" in str(result)
+    assert world.ledger.count("o") == {("StepA", "act"): 1, ("StepB", "act"): 1}
     assert await world.storage.load_saga_state(saga_id) == before
+
+
+async def test_recover_saga_says_what_happened(world: World) -> None:
+    ghost = uuid.uuid4()
+    missing = await world.recover(ghost)
+    assert (missing.outcome, missing.status) == (SagaRecoveryOutcome.NOT_FOUND, None)
+    assert str(missing) == f"saga {ghost} not found"
+
+    saga_id = uuid.uuid4()
+    await world.mediator.execute(ShopContext(order_id="o"), saga_id)
+    done = await world.recover(saga_id)
+    assert (done.outcome, done.status) == (SagaRecoveryOutcome.TERMINAL, SagaStatus.COMPLETED)
+    assert str(done) == f"saga {saga_id} had already ended: completed"
+
+    interrupted = await world.interrupt_after(1, order_id="p")
+    resumed = await world.recover(interrupted)
+    assert (resumed.outcome, resumed.status) == (
+        SagaRecoveryOutcome.RESUMED,
+        SagaStatus.COMPLETED,
+    )
+    assert str(resumed) == f"saga {interrupted} resumed to completed"
 
 
 async def test_recovery_finishes_an_interrupted_compensation(world: World) -> None:
@@ -259,7 +297,7 @@ async def test_recovery_finishes_an_interrupted_compensation(world: World) -> No
         await world.mediator.execute(ShopContext(order_id="o"), saga_id)
     assert await world.status(saga_id) is SagaStatus.COMPENSATING
     world.clock.advance(120)
-    assert await world.recover(saga_id) is SagaStatus.COMPENSATED
+    assert (await world.recover(saga_id)).status is SagaStatus.COMPENSATED
     assert [(name, action) for _, name, action in world.ledger.calls] == [
         ("StepA", "act"),
         ("StepB", "act"),
@@ -291,7 +329,7 @@ async def test_recovery_does_not_compensate_a_step_twice(world: World) -> None:
             saga_id, version=version, owner="dead", lease_seconds=1, status=status, entry=line
         )
     world.clock.advance(5)
-    assert await world.recover(saga_id) is SagaStatus.COMPENSATED
+    assert (await world.recover(saga_id)).status is SagaStatus.COMPENSATED
     assert world.ledger.calls == [("o", "StepA", "compensate")]
 
 
@@ -299,7 +337,7 @@ async def test_recovery_compensates_when_a_resumed_step_fails(world: World) -> N
     saga_id = await world.interrupt_after(2)
     world.ledger.act_errors["StepC"] = LookupError("out of stock")
     world.clock.advance(120)
-    assert await world.recover(saga_id) is SagaStatus.COMPENSATED
+    assert (await world.recover(saga_id)).status is SagaStatus.COMPENSATED
     assert [(name, action) for _, name, action in world.ledger.calls][2:] == [
         ("StepC", "act"),
         ("StepB", "compensate"),
@@ -312,8 +350,10 @@ async def test_recovery_reports_failed_when_compensation_keeps_failing(world: Wo
     world.ledger.act_errors["StepC"] = LookupError("out of stock")
     world.ledger.compensate_errors["StepB"] = ConnectionError("cannot undo")
     world.clock.advance(120)
-    status = await world.recover(saga_id, compensation=CompensationPolicy(retries=0))
-    assert status is SagaStatus.FAILED
+    result = await world.recover(saga_id, compensation=CompensationPolicy(retries=0))
+    assert (result.outcome, result.status) == (SagaRecoveryOutcome.RESUMED, SagaStatus.FAILED)
+    assert result.error is not None
+    assert "cannot undo" in result.error
     assert await world.status(saga_id) is SagaStatus.FAILED
 
 
@@ -328,7 +368,8 @@ async def test_recovering_a_finished_saga_does_nothing(world: World, failing: bo
         assert failing
     calls = list(world.ledger.calls)
     expected = SagaStatus.COMPENSATED if failing else SagaStatus.COMPLETED
-    assert await world.recover(saga_id) is expected
+    result = await world.recover(saga_id)
+    assert (result.outcome, result.status) == (SagaRecoveryOutcome.TERMINAL, expected)
     assert world.ledger.calls == calls
     state = await world.storage.load_saga_state(saga_id)
     assert state is not None
@@ -365,6 +406,7 @@ def worker(world: World, **options: Any) -> SagaRecoveryWorker:
         world.container,
         stale_after=options.pop("stale_after", 30),
         lease_seconds=options.pop("lease_seconds", 60),
+        message_broker=options.pop("message_broker", cqrs.MemoryMessageBroker()),
         **options,
     )
 
@@ -372,7 +414,7 @@ def worker(world: World, **options: Any) -> SagaRecoveryWorker:
 async def test_worker_recovers_sagas_once_they_are_stale_and_unleased(world: World) -> None:
     ids = [await world.interrupt_after(1 + n % 2, order_id=f"o{n}") for n in range(6)]
     recovery = worker(world)
-    assert await recovery.run_once() == 0, "the mediator's leases are still live"
+    assert await recovery.run_once() == 0, "the sagas are not stale yet"
     world.clock.advance(61)
     assert await recovery.run_once() == 6
     assert recovery.recovered == {SagaStatus.COMPLETED: 6}

@@ -1,5 +1,6 @@
-"""Sagas on SQL storage: recovery workers that never overlap, and steps writing to the outbox
-atomically with their transition."""
+"""Sagas on SQL storage: recovery workers that never overlap (even on a step longer than the
+lease), cancelled sagas recovered at once, and steps writing to the outbox atomically with their
+transition."""
 
 from __future__ import annotations
 
@@ -14,7 +15,14 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import cqrs
-from cqrs.saga import Saga, SagaContext, SagaRecoveryWorker, SagaStatus, SagaStepHandler
+from cqrs.saga import (
+    Saga,
+    SagaContext,
+    SagaRecoveryOutcome,
+    SagaRecoveryWorker,
+    SagaStatus,
+    SagaStepHandler,
+)
 from cqrs.saga.bootstrap import bootstrap
 from cqrs.saga.map import SagaMap
 from cqrs.testing.services import require_service
@@ -99,15 +107,28 @@ def _reset() -> None:
 
 @pytest.fixture
 async def postgres_saga_storage() -> AsyncIterator[SqlAlchemySagaStorage]:
-    """A saga storage on PostgreSQL, the production database this guarantee is checked on."""
+    """A saga storage with its outbox on PostgreSQL, the production database these guarantees
+    are checked on."""
     engine = create_async_engine(require_service("postgres").url)
-    storage = SqlAlchemySagaStorage(engine, table=f"saga_{uuid.uuid4().hex[:10]}")
+    suffix = uuid.uuid4().hex[:10]
+    outbox = SqlAlchemyOutboxedEventRepository(engine, table=f"ob_{suffix}")
+    storage = SqlAlchemySagaStorage(engine, table=f"saga_{suffix}", outbox=outbox)
+    await outbox.create_schema()
     await storage.create_schema()
     try:
         yield storage
     finally:
         await storage.drop_schema()
+        await outbox.drop_schema()
         await engine.dispose()
+
+
+def _sibling(storage: SqlAlchemySagaStorage, engine: Any) -> SqlAlchemySagaStorage:
+    """The same tables (saga and outbox) through another engine, as another process sees them."""
+    outbox = None
+    if storage.outbox is not None:
+        outbox = SqlAlchemyOutboxedEventRepository(engine, table=storage.outbox.table.name)
+    return SqlAlchemySagaStorage(engine, table=storage.table.name, outbox=outbox)
 
 
 async def test_two_recovery_workers_on_postgres_never_drive_one_saga_at_once(
@@ -130,10 +151,7 @@ async def test_two_recovery_workers_on_postgres_never_drive_one_saga_at_once(
     engines = [create_async_engine(saga_storage_on.engine.url) for _ in range(2)]
     workers = [
         SagaRecoveryWorker(
-            saga_map,
-            SqlAlchemySagaStorage(engine, table=saga_storage_on.table.name),
-            stale_after=0,
-            lease_seconds=30,
+            saga_map, _sibling(saga_storage_on, engine), stale_after=0, lease_seconds=30
         )
         for engine in engines
     ]
@@ -187,3 +205,110 @@ async def test_step_events_commit_with_the_transition_into_the_outbox(
         await storage.drop_schema()
         await outbox.drop_schema()
         await engine.dispose()
+
+
+LEASE = 0.5
+"""A lease that a step sleeping `3 * LEASE` outlives several times over."""
+
+
+class SlowCredit(Credit):
+    gate: asyncio.Event | None = None
+    waiting = 0
+
+    async def act(self, context: Transfer) -> Any:
+        if SlowCredit.gate is not None:
+            SlowCredit.waiting += 1
+            await SlowCredit.gate.wait()
+            return await super().act(context)
+        if context.transfer_id in RUNNING:
+            OVERLAPS.append(context.transfer_id)
+        RUNNING.add(context.transfer_id)
+        try:
+            await asyncio.sleep(3 * LEASE)
+            ACTS[context.transfer_id, "SlowCredit"] += 1
+        finally:
+            RUNNING.discard(context.transfer_id)
+        return self._generate_step_result(None)
+
+
+class SlowSaga(Saga[Transfer]):
+    steps = (Debit, SlowCredit, Notify)
+
+    @classmethod
+    def saga_name(cls) -> str:
+        return TransferSaga.saga_name()
+
+
+async def test_a_step_outliving_its_lease_runs_once_with_two_workers_on_postgres(
+    postgres_saga_storage: SqlAlchemySagaStorage,
+) -> None:
+    """The workers' heartbeats renew the lease while SlowCredit sleeps three leases, so the
+    other worker never takes the saga and runs the step a second time."""
+    storage = postgres_saga_storage
+    crashing = bootstrap(
+        sagas_mapper=lambda m: m.bind(Transfer, CrashingSaga), saga_storage=storage
+    )
+    crashing.lease_seconds = LEASE
+    saga_id = uuid.uuid4()
+    with pytest.raises(Crash):
+        await crashing.execute(Transfer(transfer_id="slow", amount=1), saga_id)
+    saga_map = SagaMap()
+    saga_map.bind(Transfer, SlowSaga)
+    engines = [create_async_engine(storage.engine.url) for _ in range(2)]
+    workers = [
+        SagaRecoveryWorker(
+            saga_map,
+            _sibling(storage, engine),
+            stale_after=0,
+            lease_seconds=LEASE,
+            poll_interval=0.02,
+        )
+        for engine in engines
+    ]
+    runs = [asyncio.create_task(worker.run()) for worker in workers]
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                state = await storage.load_saga_state(saga_id)
+                assert state is not None
+                if state.status is SagaStatus.COMPLETED:
+                    break
+                await asyncio.sleep(0.05)
+    finally:
+        for worker in workers:
+            worker.stop()
+        await asyncio.wait_for(asyncio.gather(*runs), 60)
+        for engine in engines:
+            await engine.dispose()
+    assert OVERLAPS == [], "two workers ran the long step at the same time"
+    assert ACTS["slow", "SlowCredit"] == 1
+    assert ACTS["slow", "Notify"] == 1
+    assert sum(sum(w.recovered.values()) for w in workers) == 1
+
+
+async def test_a_cancelled_saga_on_postgres_is_recoverable_at_once(
+    postgres_saga_storage: SqlAlchemySagaStorage,
+) -> None:
+    storage = postgres_saga_storage
+    mediator = bootstrap(sagas_mapper=lambda m: m.bind(Transfer, SlowSaga), saga_storage=storage)
+    SlowCredit.gate = asyncio.Event()
+    SlowCredit.waiting = 0
+    try:
+        saga_id = uuid.uuid4()
+        run = asyncio.create_task(mediator.execute(Transfer(transfer_id="c", amount=1), saga_id))
+        async with asyncio.timeout(30):
+            while not SlowCredit.waiting:
+                await asyncio.sleep(0.01)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+        state = await storage.load_saga_state(saga_id)
+        assert state is not None
+        assert (state.status, state.lease_owner) == (SagaStatus.RUNNING, None)
+        SlowCredit.gate.set()
+        result = await mediator.recover(saga_id)
+    finally:
+        SlowCredit.gate = None
+    assert (result.outcome, result.status) == (SagaRecoveryOutcome.RESUMED, SagaStatus.COMPLETED)
+    assert ACTS["c", "Debit"] == 1, "the recorded step did not run again"
+    assert ACTS["c", "SlowCredit"] == 1

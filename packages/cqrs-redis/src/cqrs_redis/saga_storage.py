@@ -86,6 +86,12 @@ end
 return 1
 """
 
+_RENEW = """
+if redis.call('HGET', KEYS[1], 'lease_owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'lease_until', ARGV[2])
+return 1
+"""
+
 _FIND = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
 local found = {}
@@ -127,6 +133,7 @@ class RedisSagaStorage:
         self._transition = client.register_script(_TRANSITION)
         self._acquire = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
+        self._renew = client.register_script(_RENEW)
         self._find = client.register_script(_FIND)
 
     @classmethod
@@ -140,7 +147,14 @@ class RedisSagaStorage:
 
     async def load_scripts(self) -> None:
         """Load the Lua scripts into Redis now (one round trip), not on their first use."""
-        scripts = (self._create, self._transition, self._acquire, self._release, self._find)
+        scripts = (
+            self._create,
+            self._transition,
+            self._acquire,
+            self._release,
+            self._renew,
+            self._find,
+        )
         async with self.client.pipeline(transaction=False) as pipe:
             for script in scripts:
                 pipe.script_load(script.script)
@@ -266,6 +280,10 @@ class RedisSagaStorage:
 
     async def release(self, saga_id: uuid.UUID, *, owner: str) -> None:
         await self._release(keys=self._keys(saga_id), args=[owner])
+
+    async def renew(self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float) -> bool:
+        until = _now().timestamp() + lease_seconds
+        return bool(await self._renew(keys=self._keys(saga_id)[:1], args=[owner, until]))
 
 
 def _state(saga_id: uuid.UUID, fields: dict[str, str], log: list[Any]) -> SagaState:

@@ -1,11 +1,17 @@
 """`SqlAlchemySagaStorage`: saga state and step log in PostgreSQL, MariaDB/MySQL or SQLite.
 
 On PostgreSQL a transition is a single autocommitted statement (the state update and the log
-insert in one CTE): one round trip. Elsewhere it is one short transaction. Example::
+insert in one CTE): one round trip, and so is a lease renewal. Elsewhere each is one short
+transaction. Example::
 
     storage = SqlAlchemySagaStorage(create_async_engine("postgresql+asyncpg://app@db/app"))
     await storage.create_schema()
     mediator = cqrs.saga.bootstrap.bootstrap(sagas_mapper=..., saga_storage=storage)
+
+From a URL (what `cqrs saga recover --storage` uses), `table=` names the saga table and
+`outbox=` the outbox table its steps' notification events go to, on the same database::
+
+    SqlAlchemySagaStorage.from_url("postgresql+asyncpg://app@db/app?table=saga&outbox=outbox")
 """
 
 from __future__ import annotations
@@ -65,13 +71,18 @@ class SqlAlchemySagaStorage:
 
     @classmethod
     def from_url(cls, url: str, **engine_options: Any) -> SqlAlchemySagaStorage:
-        """Build an engine for `url` (a `table=` query parameter names the saga table)."""
+        """Build an engine for `url`: a `table=` query parameter names the saga table, and
+        `outbox=` an outbox table on the same database for the steps' notification events."""
         parsed = sa.make_url(url)
-        table = parsed.query.get("table") or "saga"
-        if isinstance(table, tuple):
-            table = table[-1]
-        engine = create_async_engine(parsed.difference_update_query(["table"]), **engine_options)
-        storage = cls(engine, table=table)
+        table = _last(parsed.query.get("table")) or "saga"
+        outbox_name = _last(parsed.query.get("outbox"))
+        engine = create_async_engine(
+            parsed.difference_update_query(["table", "outbox"]), **engine_options
+        )
+        outbox = None
+        if outbox_name:
+            outbox = SqlAlchemyOutboxedEventRepository(engine, table=outbox_name)
+        storage = cls(engine, table=table, outbox=outbox)
         storage._owns_engine = True
         return storage
 
@@ -357,6 +368,31 @@ class SqlAlchemySagaStorage:
                 .where(t.saga_id == saga_id, t.lease_owner == owner)
                 .values(lease_owner=None, lease_until=None)
             )
+
+    async def renew(self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float) -> bool:
+        until = _utcnow() + datetime.timedelta(seconds=lease_seconds)
+        if self._postgres:
+            done = await self._pg(
+                f'UPDATE "{self.table.name}" SET lease_until = $1 '
+                "WHERE saga_id = $2 AND lease_owner = $3",
+                _naive(until),
+                saga_id,
+                owner,
+            )
+            return done.endswith(" 1")
+        t = self.table.c
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(self.table)
+                .where(t.saga_id == saga_id, t.lease_owner == owner)
+                .values(lease_until=until)
+            )
+        return bool(result.rowcount == 1)
+
+
+def _last(value: str | tuple[str, ...] | None) -> str | None:
+    """A URL query parameter's value (the last one if repeated)."""
+    return value[-1] if isinstance(value, tuple) else value
 
 
 def _naive(moment: datetime.datetime | None) -> datetime.datetime | None:

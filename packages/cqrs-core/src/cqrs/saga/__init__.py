@@ -11,10 +11,21 @@ from cqrs.saga.models import (
     SagaStatus,
     SagaStepStatus,
 )
-from cqrs.saga.recovery import SagaRecoveryWorker, recover_saga
+from cqrs.saga.recovery import (
+    SagaRecoveryConfigError,
+    SagaRecoveryOutcome,
+    SagaRecoveryResult,
+    SagaRecoveryWorker,
+    recover_saga,
+)
 from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
-from cqrs.saga.storage import MemorySagaStorage, SagaConcurrencyError, SagaStorage
+from cqrs.saga.storage import (
+    MemorySagaStorage,
+    SagaConcurrencyError,
+    SagaLeaseLostError,
+    SagaStorage,
+)
 
 __all__ = [
     "CompensationPolicy",
@@ -24,9 +35,13 @@ __all__ = [
     "SagaCompensationError",
     "SagaConcurrencyError",
     "SagaContext",
+    "SagaLeaseLostError",
     "SagaLogEntry",
     "SagaMap",
     "SagaMediator",
+    "SagaRecoveryConfigError",
+    "SagaRecoveryOutcome",
+    "SagaRecoveryResult",
     "SagaRecoveryWorker",
     "SagaState",
     "SagaStatus",

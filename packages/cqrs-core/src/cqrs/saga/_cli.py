@@ -1,54 +1,88 @@
-"""The `cqrs saga recover` command: a recovery worker for interrupted sagas."""
+"""The `cqrs saga recover` command: a recovery worker for interrupted sagas.
+
+Resumed steps' notification events go where the first run sent them: to the outbox of a
+storage that writes one (a SQL URL with `?outbox=TABLE`), or to `--broker`. Domain events go to
+the handlers `--events` names. Without an outbox or a broker the command refuses to start.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
 import logging
 import signal
 import sys
 from typing import Any
 
-from cqrs.plugins.resolve import make_saga_storage, redact_url
+from cqrs.events.map import EventMap
+from cqrs.plugins.resolve import make_message_broker, make_saga_storage, redact_url
 from cqrs.saga.map import SagaMap
-from cqrs.saga.recovery import SagaRecoveryWorker
+from cqrs.saga.recovery import SagaRecoveryConfigError, SagaRecoveryOutcome, SagaRecoveryWorker
 
 __all__ = ["add_saga_arguments", "run_saga"]
+
+_PREFIX = "cqrs saga recover"
+
+
+class _Refused(Exception):
+    """The command cannot start; the message is its one line of explanation."""
 
 
 def add_saga_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("action", choices=["recover"])
-    parser.add_argument("--storage", required=True, help="saga storage URL")
+    parser.add_argument(
+        "--storage",
+        required=True,
+        help="saga storage URL; for SQL add ?outbox=TABLE to write resumed steps' "
+        "notification events to that outbox table of the same database",
+    )
     parser.add_argument(
         "--app",
         required=True,
         help="module:attribute of a SagaMap, or of a function filling one (like sagas_mapper)",
     )
     parser.add_argument("--container", help="module:attribute of the DI container to build steps")
+    parser.add_argument(
+        "--events",
+        help="module:attribute of an EventMap, or of a function filling one "
+        "(like domain_events_mapper): the handlers of resumed steps' domain events",
+    )
+    parser.add_argument(
+        "--broker",
+        help="broker URL for notification events when the storage writes no outbox "
+        "(devnull:// drops them on purpose)",
+    )
     parser.add_argument("--stale-after", type=float, default=30.0, help="seconds untouched")
     parser.add_argument("--lease", type=float, default=60.0, help="lease in seconds")
     parser.add_argument("--poll", type=float, default=5.0, help="seconds between scans")
     parser.add_argument("--once", action="store_true", help="recover one batch, then exit")
 
 
-def _load(reference: str) -> Any:
+def _load(reference: str, option: str) -> Any:
     module_name, _, attribute = reference.partition(":")
-    if not attribute:
-        raise SystemExit(f"expected module:attribute, got {reference!r}")
-    value: Any = importlib.import_module(module_name)
-    for part in attribute.split("."):
-        value = getattr(value, part)
+    if not module_name or not attribute:
+        raise _Refused(f"{option} expects module:attribute, got {reference!r}")
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as exc:
+        raise _Refused(f"{option} {reference}: {type(exc).__name__}: {exc}") from exc
     return value
 
 
-def _saga_map(reference: str) -> SagaMap:
-    target = _load(reference)
-    if isinstance(target, SagaMap):
+def _filled(reference: str, option: str, kind: type[Any]) -> Any:
+    """The `kind` instance `reference` names, or a new one filled by the function it names."""
+    target = _load(reference, option)
+    if isinstance(target, kind):
         return target
-    saga_map = SagaMap()
-    target(saga_map)
-    return saga_map
+    if not callable(target):
+        raise _Refused(f"{option} {reference} is neither a {kind.__name__} nor a function")
+    filled = kind()
+    target(filled)
+    return filled
 
 
 def run_saga(args: argparse.Namespace) -> int:
@@ -56,34 +90,94 @@ def run_saga(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    return asyncio.run(_recover(args))
+    try:
+        return asyncio.run(_recover(args))
+    except _Refused as exc:
+        print(f"{_PREFIX}: {exc}", file=sys.stderr, flush=True)
+        return 2
 
 
 async def _recover(args: argparse.Namespace) -> int:
     from cqrs._bootstrap import container as adapt
 
-    storage = make_saga_storage(args.storage)
-    worker = SagaRecoveryWorker(
-        _saga_map(args.app),
-        storage,
-        adapt(_load(args.container)) if args.container else None,
-        stale_after=args.stale_after,
-        lease_seconds=args.lease,
-        poll_interval=args.poll,
-    )
-    print(f"recovering sagas in {redact_url(args.storage)}", file=sys.stderr, flush=True)
+    saga_map = _filled(args.app, "--app", SagaMap)
+    event_map = _filled(args.events, "--events", EventMap) if args.events else None
+    container = adapt(_load(args.container, "--container")) if args.container else None
     try:
-        if args.once:
-            await worker.run_once()
-        else:
-            loop = asyncio.get_running_loop()
-            for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, worker.stop)
-            await worker.run()
+        storage = make_saga_storage(args.storage)
+    except Exception as exc:
+        raise _Refused(f"--storage {redact_url(args.storage)}: {exc}") from exc
+    broker = None
+    try:
+        if not storage.writes_outbox and not args.broker:
+            raise _Refused(
+                f"--storage {redact_url(args.storage)} writes no outbox and no --broker was "
+                "given, so resumed steps' notification events would be lost: add "
+                "?outbox=TABLE to a SQL --storage URL, or pass --broker URL "
+                "(devnull:// drops them on purpose)"
+            )
+        if args.broker:
+            try:
+                broker = make_message_broker(args.broker)
+            except Exception as exc:
+                raise _Refused(f"--broker {redact_url(args.broker)}: {exc}") from exc
+        try:
+            worker = SagaRecoveryWorker(
+                saga_map,
+                storage,
+                container,
+                stale_after=args.stale_after,
+                lease_seconds=args.lease,
+                poll_interval=args.poll,
+                event_map=event_map,
+                message_broker=broker,
+            )
+        except SagaRecoveryConfigError as exc:
+            raise _Refused(str(exc)) from exc
+        destination = "its outbox" if storage.writes_outbox else redact_url(args.broker)
+        print(
+            f"recovering sagas in {redact_url(args.storage)}; step events to {destination}",
+            file=sys.stderr,
+            flush=True,
+        )
+        await _work(worker, once=args.once)
     finally:
-        close = getattr(storage, "close", None)
-        if close is not None:
-            await close()
-    summary = ", ".join(f"{s.value}={n}" for s, n in sorted(worker.recovered.items())) or "none"
-    print(f"recovered: {summary}", file=sys.stderr, flush=True)
+        for resource in (broker, storage):
+            close = getattr(resource, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+    print(f"recovered: {_summary(worker)}", file=sys.stderr, flush=True)
     return 0
+
+
+async def _work(worker: SagaRecoveryWorker, *, once: bool) -> None:
+    """One batch, or rounds until a signal: the first finishes the saga in hand, a second one
+    cancels it (its lease is then released for the next worker)."""
+    if once:
+        await worker.run_once()
+        return
+    loop = asyncio.get_running_loop()
+    running = asyncio.ensure_future(worker.run())
+
+    def on_signal() -> None:
+        if worker.stopping:
+            running.cancel()
+        worker.stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal)
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+
+def _summary(worker: SagaRecoveryWorker) -> str:
+    ended = ", ".join(f"{s.value}={n}" for s, n in sorted(worker.recovered.items())) or "none"
+    skipped = [
+        f"{outcome.value}={worker.outcomes[outcome]}"
+        for outcome in SagaRecoveryOutcome
+        if outcome is not SagaRecoveryOutcome.RESUMED and worker.outcomes[outcome]
+    ]
+    if worker.errors:
+        skipped.append(f"errors={worker.errors}")
+    return ended + (f"; not resumed: {', '.join(skipped)}" if skipped else "")

@@ -2,7 +2,10 @@
 
 Each transition is one storage call carrying the new status, the context and one log entry.
 A successful run of `n` steps costs `n + 1` calls (create, then one per step, the last one also
-marking the saga COMPLETED); a failure adds one call, plus one per compensated step.
+marking the saga COMPLETED); a failure adds one call, plus one per compensated step. The first
+run and recovery go through the same code: `_forward` runs a step, records it (its notification
+events in the same transition when the storage writes an outbox) and hands its other events to
+the event processor.
 """
 
 from __future__ import annotations
@@ -17,11 +20,12 @@ from typing import Any
 
 from cqrs._handler_source import HandlerSource
 from cqrs.events.event_processor import EventProcessor
+from cqrs.saga._lease import LeaseKeeper
 from cqrs.saga.fallback import Fallback
 from cqrs.saga.models import SagaAction, SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
 from cqrs.saga.saga import Saga, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
-from cqrs.saga.storage.protocol import SagaStorage
+from cqrs.saga.storage.protocol import SagaConcurrencyError, SagaLeaseLostError, SagaStorage
 
 __all__ = ["CompensationPolicy", "SagaCompensationError", "SagaExecution"]
 
@@ -57,15 +61,26 @@ def _error_text(exc: BaseException) -> str:
 
 
 class SagaExecution:
-    """One run of `saga_type` for one saga id, as the holder of its lease."""
+    """One run of `saga_type` for one saga id, as the holder of its lease.
+
+    While the run holds the saga, `keeper` renews its lease in the background, so a step may
+    outlive the lease; if the lease is lost anyway, the run records nothing more
+    (`SagaLeaseLostError`). A run that stops before the saga ends (cancelled, closed, failed)
+    releases its lease, shielded and best effort, so recovery can take the saga at once.
+    """
 
     __slots__ = (
         "_writes_outbox",
         "compensation",
         "events",
+        "final",
         "handlers",
+        "keeper",
         "lease_seconds",
+        "lost",
         "owner",
+        "recovering",
+        "saga_id",
         "saga_type",
         "storage",
         "version",
@@ -81,6 +96,8 @@ class SagaExecution:
         lease_seconds: float,
         compensation: CompensationPolicy,
         events: EventProcessor | None = None,
+        keeper: LeaseKeeper | None = None,
+        recovering: bool = False,
     ) -> None:
         self.saga_type = saga_type
         self.storage = storage
@@ -89,7 +106,14 @@ class SagaExecution:
         self.lease_seconds = lease_seconds
         self.compensation = compensation
         self.events = events
+        self.keeper = keeper if keeper is not None else LeaseKeeper(storage)
+        self.recovering = recovering
         self.version = 0
+        self.saga_id: uuid.UUID | None = None
+        self.lost = False
+        """Set by the keeper when a renewal was refused: another worker may have the saga."""
+        self.final: SagaStatus | None = None
+        """The terminal status this run recorded, once it has."""
         self._writes_outbox = storage.writes_outbox
 
     async def _transition(
@@ -105,6 +129,8 @@ class SagaExecution:
         details: str | None = None,
         outbox_events: Sequence[Any] = (),
     ) -> None:
+        if self.lost:
+            raise self._lost_error(step_name)
         entry = SagaLogEntry(
             saga_id=saga_id,
             step_index=index,
@@ -114,6 +140,9 @@ class SagaExecution:
             timestamp=_utcnow(),
             details=details,
         )
+        terminal = status is not None and status.terminal
+        if terminal:
+            self.keeper.drop(self)
         self.version = await self.storage.transition(
             saga_id,
             version=self.version,
@@ -124,6 +153,39 @@ class SagaExecution:
             entry=entry,
             outbox_events=outbox_events,
         )
+        if terminal:
+            self.final = status
+
+    def _lost_error(self, step_name: str) -> SagaLeaseLostError:
+        return SagaLeaseLostError(
+            f"saga {self.saga_id}: {self.owner} lost its lease while running {step_name}; the "
+            "result was not recorded (another worker may be driving the saga)"
+        )
+
+    async def _stopped(self, exc: BaseException) -> None:
+        """The run ends before the saga does: release the lease (shielded, best effort) so
+        recovery can start at once, unless it is no longer this run's to release."""
+        self.keeper.drop(self)
+        if self.final is not None or self.lost or isinstance(exc, SagaConcurrencyError):
+            return
+        saga_id = self.saga_id
+        if saga_id is None:
+            return
+        try:
+            await asyncio.shield(self.storage.release(saga_id, owner=self.owner))
+        except BaseException as error:  # the run is already ending with `exc`
+            _log.warning(
+                "saga %s stopped (%s); releasing its lease failed: %s",
+                saga_id,
+                type(exc).__name__,
+                _error_text(error),
+            )
+        else:
+            _log.info(
+                "saga %s stopped (%s); its lease is released for recovery",
+                saga_id,
+                type(exc).__name__,
+            )
 
     def start(
         self, context: Any, saga_id: uuid.UUID
@@ -136,7 +198,12 @@ class SagaExecution:
     ) -> AsyncIterator[SagaStepResult[Any, Any]]:
         """Continue an interrupted saga from its step log (the caller holds its lease)."""
         self.version = state.version
-        completed, compensated = self._replay(state.history)
+        self.saga_id = state.saga_id
+        try:
+            completed, compensated = self._replay(state.history)
+        except BaseException as exc:
+            await self._stopped(exc)
+            raise
         if state.status is SagaStatus.RUNNING:
             start = max((index for index, _ in completed), default=-1) + 1
             _log.info("resuming saga %s at step %d", state.saga_id, start)
@@ -147,7 +214,12 @@ class SagaExecution:
             _log.info(
                 "resuming compensation of saga %s (%d steps left)", state.saga_id, len(remaining)
             )
-            await self._compensate(context, state.saga_id, remaining)
+            self.keeper.hold(self)
+            try:
+                await self._compensate(context, state.saga_id, remaining)
+            except BaseException as exc:
+                await self._stopped(exc)
+                raise
 
     def _replay(
         self, history: Sequence[SagaLogEntry]
@@ -185,81 +257,116 @@ class SagaExecution:
         *,
         create: bool = False,
     ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
-        if create:
-            state = await self.storage.create_saga(
-                saga_id,
-                self.saga_type.saga_name(),
-                context.to_dict(),
-                owner=self.owner,
-                lease_seconds=self.lease_seconds,
-            )
-            self.version = state.version
-        steps = self.saga_type.steps
-        last = len(steps) - 1
-        if start > last:
-            await self._transition(
-                saga_id,
-                context,
-                status=SagaStatus.COMPLETED,
-                index=last,
-                step_name="saga",
-                action="act",
-                step_status=SagaStepStatus.COMPLETED,
-            )
-            return
-        plan = self._plan()
-        storage = self.storage
-        for index in range(start, len(steps)):
-            step, factory = plan[index]
-            try:
-                if factory is not None:
-                    handler = factory()
-                    result = await handler.act(context)
-                    if result.__class__ is not SagaStepResult:
-                        result = SagaStepResult(response=result, step_type=type(handler))
-                else:
-                    handler, result = await self._act(step, context)
-            except Exception as exc:
-                attempted = step.step if isinstance(step, Fallback) else step
-                _log.warning("saga %s step %s failed: %s", saga_id, attempted.step_name(), exc)
+        """Run the steps from `start`, recording each; the one step path of runs and recovery."""
+        self.saga_id = saga_id
+        try:
+            if create:
+                state = await self.storage.create_saga(
+                    saga_id,
+                    self.saga_type.saga_name(),
+                    context.to_dict(),
+                    owner=self.owner,
+                    lease_seconds=self.lease_seconds,
+                )
+                self.version = state.version
+            self.keeper.hold(self)
+            steps = self.saga_type.steps
+            last = len(steps) - 1
+            if start > last:
                 await self._transition(
                     saga_id,
                     context,
-                    status=SagaStatus.COMPENSATING if completed else SagaStatus.COMPENSATED,
-                    index=index,
-                    step_name=attempted.step_name(),
+                    status=SagaStatus.COMPLETED,
+                    index=last,
+                    step_name="saga",
                     action="act",
-                    step_status=SagaStepStatus.FAILED,
-                    details=_error_text(exc),
+                    step_status=SagaStepStatus.COMPLETED,
                 )
-                if completed:
-                    await self._compensate(context, saga_id, completed)
-                raise
-            in_process, to_outbox = self._split_events(handler)
-            entry = SagaLogEntry(
-                saga_id=saga_id,
-                step_index=index,
-                step_name=type(handler).step_name(),
-                action="act",
-                status=SagaStepStatus.COMPLETED,
-                timestamp=_utcnow(),
-            )
-            self.version = await storage.transition(
-                saga_id,
-                version=self.version,
-                owner=self.owner,
-                lease_seconds=self.lease_seconds,
-                status=SagaStatus.COMPLETED if index == last else None,
-                context=context.to_dict(),
-                entry=entry,
-                outbox_events=to_outbox,
-            )
-            completed.append((index, type(handler)))
-            if in_process and self.events is not None:
-                await self.events.process(in_process)
-            result.step_type = type(handler)
-            result.saga_id = saga_id
-            yield result
+                return
+            plan = self._plan()
+            storage = self.storage
+            for index in range(start, len(steps)):
+                step, factory = plan[index]
+                try:
+                    if factory is not None:
+                        handler = factory()
+                        result = await handler.act(context)
+                        if result.__class__ is not SagaStepResult:
+                            result = SagaStepResult(response=result, step_type=type(handler))
+                    else:
+                        handler, result = await self._act(step, context)
+                except Exception as exc:
+                    attempted = step.step if isinstance(step, Fallback) else step
+                    _log.warning("saga %s step %s failed: %s", saga_id, attempted.step_name(), exc)
+                    await self._transition(
+                        saga_id,
+                        context,
+                        status=SagaStatus.COMPENSATING if completed else SagaStatus.COMPENSATED,
+                        index=index,
+                        step_name=attempted.step_name(),
+                        action="act",
+                        step_status=SagaStepStatus.FAILED,
+                        details=_error_text(exc),
+                    )
+                    if completed:
+                        await self._compensate(context, saga_id, completed)
+                    raise
+                step_type = type(handler)
+                if self.lost:
+                    raise self._lost_error(step_type.step_name())
+                in_process, to_outbox = self._split_events(handler)
+                entry = SagaLogEntry(
+                    saga_id=saga_id,
+                    step_index=index,
+                    step_name=step_type.step_name(),
+                    action="act",
+                    status=SagaStepStatus.COMPLETED,
+                    timestamp=_utcnow(),
+                )
+                final = index == last
+                if final:
+                    self.keeper.drop(self)
+                self.version = await storage.transition(
+                    saga_id,
+                    version=self.version,
+                    owner=self.owner,
+                    lease_seconds=self.lease_seconds,
+                    status=SagaStatus.COMPLETED if final else None,
+                    context=context.to_dict(),
+                    entry=entry,
+                    outbox_events=to_outbox,
+                )
+                if final:
+                    self.final = SagaStatus.COMPLETED
+                completed.append((index, step_type))
+                if in_process and self.events is not None:
+                    await self._dispatch(in_process)
+                result.step_type = step_type
+                result.saga_id = saga_id
+                yield result
+        except BaseException as exc:
+            await self._stopped(exc)
+            raise
+
+    async def _dispatch(self, events: list[Any]) -> None:
+        """Hand a recorded step's in-process events (and, with no outbox, its notification
+        events) to the event processor, as the first run and recovery both do."""
+        processor = self.events
+        if processor is None:
+            return
+        if self.recovering:
+            steps = processor.emitter.steps
+            for event in events:
+                if not getattr(event, "__cqrs_notification__", False) and not steps(
+                    type(event), False
+                ):
+                    _log.warning(
+                        "saga %s: a resumed step emitted %s, which no event handler given to "
+                        "recovery takes (pass the app's event handlers: event_map=, --events)",
+                        self.saga_id,
+                        type(event).__qualname__,
+                    )
+        await processor.process(events)
 
     def _plan(self) -> list[tuple[SagaStep, Any]]:
         """Each step with a synchronous factory when it can be acted on directly (no fallback,

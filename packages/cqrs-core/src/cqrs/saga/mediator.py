@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cqrs._handler_source import HandlerSource
 from cqrs.events.event_emitter import EventEmitter
@@ -13,11 +13,15 @@ from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
+from cqrs.saga._lease import LeaseKeeper
 from cqrs.saga.execution import CompensationPolicy, SagaExecution
 from cqrs.saga.map import SagaMap
 from cqrs.saga.step import SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.saga.storage.protocol import SagaStorage
+
+if TYPE_CHECKING:
+    from cqrs.saga.recovery import SagaRecoveryResult, SagaRecoveryWorker
 
 __all__ = ["SagaMediator"]
 
@@ -29,6 +33,9 @@ class SagaMediator:
     When a step fails, completed steps are compensated in reverse order (each compensation
     retried `compensation_retry_count` times with backoff) and the step's exception is re-raised;
     if a compensation never succeeds the saga ends FAILED and `SagaCompensationError` is raised.
+    While a step runs, its lease (`lease_seconds`) is renewed in the background; a saga whose
+    stream is cancelled or closed early releases its lease so recovery can resume it at once
+    (`recover`, `recovery_worker`).
     """
 
     def __init__(
@@ -49,8 +56,10 @@ class SagaMediator:
     ) -> None:
         self.saga_map = saga_map
         self.storage: SagaStorage = storage if storage is not None else MemorySagaStorage()
+        self.container = container
         self._handlers = HandlerSource(container)
-        self._events = EventProcessor.for_mediator(
+        self._keeper = LeaseKeeper(self.storage)
+        self.events = EventProcessor.for_mediator(
             container,
             event_emitter,
             event_map=event_map,
@@ -58,6 +67,8 @@ class SagaMediator:
             max_concurrent_event_handlers=max_concurrent_event_handlers,
             concurrent_event_handle_enable=concurrent_event_handle_enable,
         )
+        """Where steps' events go once recorded: domain events to their handlers, notification
+        events to the broker (unless the storage writes them to its outbox)."""
         self.compensation = CompensationPolicy(
             compensation_retry_count, compensation_retry_delay, compensation_retry_backoff
         )
@@ -73,7 +84,8 @@ class SagaMediator:
             owner=self.owner,
             lease_seconds=self.lease_seconds,
             compensation=self.compensation,
-            events=self._events,
+            events=self.events,
+            keeper=self._keeper,
         )
 
     def stream(
@@ -92,3 +104,27 @@ class SagaMediator:
     ) -> list[SagaStepResult[Any, Any]]:
         """Run the saga to the end and return every step result."""
         return [result async for result in self.stream(context, saga_id)]
+
+    async def recover(self, saga_id: uuid.UUID, **options: Any) -> SagaRecoveryResult:
+        """Resume or finish compensating one saga with this mediator's sagas, container, event
+        handlers and broker (`options` go to `recover_saga`); says what happened."""
+        from cqrs.saga.recovery import SagaRecoveryOutcome, SagaRecoveryResult, recover_saga
+
+        state = await self.storage.load_saga_state(saga_id)
+        if state is None:
+            return SagaRecoveryResult(saga_id=saga_id, outcome=SagaRecoveryOutcome.NOT_FOUND)
+        context_type, saga_type = self.saga_map.by_name(state.saga_name)
+        options.setdefault("lease_seconds", self.lease_seconds)
+        options.setdefault("compensation", self.compensation)
+        if not {"event_map", "message_broker"} & options.keys():
+            options.setdefault("events", self.events)
+        return await recover_saga(
+            saga_type, saga_id, context_type, self.container, self.storage, **options
+        )
+
+    def recovery_worker(self, **options: Any) -> SagaRecoveryWorker:
+        """A `SagaRecoveryWorker` publishing and handling resumed steps' events exactly as this
+        mediator does (`options` go to the worker: `stale_after`, `poll_interval`, ...)."""
+        from cqrs.saga.recovery import SagaRecoveryWorker
+
+        return SagaRecoveryWorker.from_mediator(self, **options)

@@ -34,7 +34,7 @@ from cqrs.saga.execution import CompensationPolicy, SagaCompensationError
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.models import SagaContext, SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
-from cqrs.saga.recovery import recover_saga
+from cqrs.saga.recovery import SagaRecoveryOutcome, SagaRecoveryResult, recover_saga
 from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.protocol import SagaStorage
@@ -192,6 +192,10 @@ class CrashingStorage:
     async def release(self, saga_id: uuid.UUID, *, owner: str) -> None:
         self._alive()
         await self.inner.release(saga_id, owner=owner)
+
+    async def renew(self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float) -> bool:
+        self._alive()
+        return await self.inner.renew(saga_id, owner=owner, lease_seconds=lease_seconds)
 
 
 class ManualClock:
@@ -519,7 +523,7 @@ async def recover_and_collect(
     journal_at_crash = len(read_journal(run, journal_file))
     policy = CompensationPolicy(scenario.retries, 0.0, 1.0)
 
-    async def recover() -> SagaStatus | None:
+    async def recover() -> SagaRecoveryResult:
         return await recover_saga(
             scenario.saga,
             saga_id,
@@ -530,17 +534,21 @@ async def recover_and_collect(
             compensation=policy,
         )
 
+    def ended(result: SagaRecoveryResult) -> SagaStatus | None:
+        done = (SagaRecoveryOutcome.RESUMED, SagaRecoveryOutcome.TERMINAL)
+        return result.status if result.outcome in done else None
+
     blocked: bool | None = None
     recovered: SagaStatus | None = None
     if state is not None:
         if expire is not None:
             if not state.status.terminal:
-                blocked = await recover() is None
+                blocked = (await recover()).outcome is SagaRecoveryOutcome.LEASED
             await expire(lease_seconds)
-            recovered = await recover()
+            recovered = ended(await recover())
         else:
             for _ in range(max_polls):
-                recovered = await recover()
+                recovered = ended(await recover())
                 if recovered is not None:
                     break
                 await asyncio.sleep(lease_seconds / 4)

@@ -359,6 +359,74 @@ class SagaStorageContract(abc.ABC):
         assert taken.lease_owner == "worker-c"
         await storage.release(uuid.uuid4(), owner="worker-c")
 
+    # --- lease renewal (heartbeats) ----------------------------------------------------------
+
+    async def test_renew_extends_the_owners_lease_without_a_new_version(self, storage: Any) -> None:
+        created = await self.create(storage, lease_seconds=self.short_lease)
+        before = await self.load(storage, created.saga_id)
+        assert before.lease_until is not None
+        assert await storage.renew(created.saga_id, owner="worker-a", lease_seconds=30) is True
+        renewed = await self.load(storage, created.saga_id)
+        assert renewed.version == before.version == 1, "renewal must not bump the version"
+        assert renewed.lease_owner == "worker-a"
+        assert renewed.lease_until is not None
+        assert _utc(renewed.lease_until) > _utc(before.lease_until)
+        assert (renewed.status, renewed.context, renewed.history) == (
+            SagaStatus.RUNNING,
+            _CONTEXT,
+            (),
+        )
+        await asyncio.sleep(self.expiry_wait)
+        assert await storage.acquire(created.saga_id, owner="worker-b", lease_seconds=5) is None
+        assert await storage.find_interrupted(stale_after=0) == []
+        version = await self.step(storage, created, 1, entry=_entry(created.saga_id, 0))
+        assert version == 2, "a transition in flight still carries the version it read"
+
+    async def test_renew_keeps_a_lease_alive_past_its_first_expiry(self, storage: Any) -> None:
+        created = await self.create(storage, lease_seconds=self.short_lease)
+        for _ in range(3):
+            await asyncio.sleep(self.short_lease / 2)
+            renewed = await storage.renew(
+                created.saga_id, owner="worker-a", lease_seconds=self.short_lease
+            )
+            assert renewed is True
+            assert await storage.acquire(created.saga_id, owner="worker-b", lease_seconds=5) is None
+        assert (await self.load(storage, created.saga_id)).version == 1
+
+    async def test_renew_by_another_owner_fails_and_changes_nothing(self, storage: Any) -> None:
+        created = await self.create(storage)
+        before = await self.load(storage, created.saga_id)
+        assert await storage.renew(created.saga_id, owner="worker-b", lease_seconds=300) is False
+        after = await self.load(storage, created.saga_id)
+        assert (after.version, after.lease_owner) == (1, "worker-a")
+        assert after.lease_until is not None
+        assert before.lease_until is not None
+        assert abs((_utc(after.lease_until) - _utc(before.lease_until)).total_seconds()) < 0.01
+
+    async def test_renew_fails_once_the_lease_is_taken_released_or_over(self, storage: Any) -> None:
+        assert await storage.renew(uuid.uuid4(), owner="worker-a", lease_seconds=5) is False
+        taken = await self.create(storage, lease_seconds=self.short_lease)
+        await asyncio.sleep(self.expiry_wait)
+        assert await storage.acquire(taken.saga_id, owner="worker-b", lease_seconds=30)
+        assert await storage.renew(taken.saga_id, owner="worker-a", lease_seconds=30) is False
+        assert (await self.load(storage, taken.saga_id)).lease_owner == "worker-b"
+        released = await self.create(storage)
+        await storage.release(released.saga_id, owner="worker-a")
+        assert await storage.renew(released.saga_id, owner="worker-a", lease_seconds=30) is False
+        assert (await self.load(storage, released.saga_id)).lease_owner is None
+        ended = await self.create(storage)
+        await self.step(
+            storage, ended, 1, status=SagaStatus.COMPLETED, entry=_entry(ended.saga_id, 0)
+        )
+        assert await storage.renew(ended.saga_id, owner="worker-a", lease_seconds=30) is False
+        assert (await self.load(storage, ended.saga_id)).lease_owner is None
+
+    async def test_an_expired_lease_no_one_took_can_be_renewed(self, storage: Any) -> None:
+        created = await self.create(storage, lease_seconds=self.short_lease)
+        await asyncio.sleep(self.expiry_wait)
+        assert await storage.renew(created.saga_id, owner="worker-a", lease_seconds=30) is True
+        assert await storage.acquire(created.saga_id, owner="worker-b", lease_seconds=5) is None
+
     # --- recovery queries --------------------------------------------------------------------
 
     async def test_find_interrupted_returns_stale_unleased_unfinished_sagas(

@@ -1,6 +1,6 @@
 """Saga storages: the protocol and the in-memory default."""
 
 from cqrs.saga.storage.memory import MemorySagaStorage
-from cqrs.saga.storage.protocol import SagaConcurrencyError, SagaStorage
+from cqrs.saga.storage.protocol import SagaConcurrencyError, SagaLeaseLostError, SagaStorage
 
-__all__ = ["MemorySagaStorage", "SagaConcurrencyError", "SagaStorage"]
+__all__ = ["MemorySagaStorage", "SagaConcurrencyError", "SagaLeaseLostError", "SagaStorage"]

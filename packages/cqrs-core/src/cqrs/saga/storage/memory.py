@@ -211,3 +211,10 @@ class MemorySagaStorage:
         record = self._sagas.get(saga_id)
         if record is not None and record.lease_owner == owner:
             record.lease_owner = record.lease_until = None
+
+    async def renew(self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float) -> bool:
+        record = self._sagas.get(saga_id)
+        if record is None or record.lease_owner != owner:
+            return False
+        record.lease_until = self._clock() + _seconds(lease_seconds)
+        return True

@@ -6,9 +6,9 @@ Guarantees every implementation gives (checked by `cqrs.testing.saga_storage.Sag
   entry are all written, or none is.
 - Optimistic versioning: every write names the version it read; a write against a newer version
   raises `SagaConcurrencyError` and changes nothing.
-- Leases: the driver of a saga holds a lease (renewed by each transition, dropped on a terminal
-  status). `acquire` takes it only if it is free, expired or already the caller's, so two
-  recovery workers never drive the same saga; a crashed driver's lease expires.
+- Leases: the driver of a saga holds a lease (renewed by each transition and by `renew`,
+  dropped on a terminal status). `acquire` takes it only if it is free, expired or already the
+  caller's, so two recovery workers never drive the same saga; a crashed driver's lease expires.
 """
 
 from __future__ import annotations
@@ -21,11 +21,16 @@ from cqrs.exceptions import CQRSError
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus
 
-__all__ = ["SagaConcurrencyError", "SagaStorage"]
+__all__ = ["SagaConcurrencyError", "SagaLeaseLostError", "SagaStorage"]
 
 
 class SagaConcurrencyError(CQRSError):
     """Another writer changed the saga (stale version) or holds its lease."""
+
+
+class SagaLeaseLostError(SagaConcurrencyError):
+    """This driver's lease ran out and could not be renewed while a step ran: another worker
+    may drive the saga now, so the step's result was not recorded."""
 
 
 @runtime_checkable
@@ -88,3 +93,13 @@ class SagaStorage(Protocol):
 
     async def release(self, saga_id: uuid.UUID, *, owner: str) -> None:
         """Drop `owner`'s lease (nothing happens if it does not hold it)."""
+        ...
+
+    async def renew(self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float) -> bool:
+        """Extend `owner`'s lease to `lease_seconds` from now, leaving the version alone.
+
+        The heartbeat of a long step: transitions in flight still carry the version they read.
+        Returns False, changing nothing, if `owner` no longer holds the lease (another worker
+        took it, it was released, or the saga ended or does not exist); an expired lease that
+        no one took is still `owner`'s.
+        """

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
+import itertools
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,7 +63,7 @@ async def test_relay_drains_the_outbox_and_stops_cleanly_on_sigterm(tmp_path: Pa
         deadline = time.monotonic() + 30
         while (await outbox.stats()).pending and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(2.0)  # ten progress intervals of an idle relay
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=20)
     finally:
@@ -68,9 +71,15 @@ async def test_relay_drains_the_outbox_and_stops_cleanly_on_sigterm(tmp_path: Pa
             process.kill()
         await outbox.close()
     assert process.returncode == 0, stderr
-    assert "stopped: published=250" in stderr
-    assert "rate=" in stderr, "progress lines are printed"
-    assert "pending=" in stderr
+    lines = stderr.splitlines()
+    assert lines[-1].startswith("stopped: published=250 in ")
+    assert lines[-1].endswith("s; pending=0 delayed=0 leased=0 dead=0 lag=-")
+    progress = [re.sub(r"rate=\d+/s ", "", line) for line in lines if " rate=" in line]
+    assert progress, "progress lines are printed"
+    assert "pending=" in progress[0]
+    repeated = [a for a, b in itertools.pairwise(progress) if a == b]
+    assert not repeated, f"an idle relay repeats its progress line: {repeated}"
+    assert progress[-1] == "published=250 pending=0 delayed=0 leased=0 dead=0 lag=-"
 
 
 async def test_dead_letters_can_be_listed_replayed_and_discarded(tmp_path: Path) -> None:
@@ -100,3 +109,48 @@ async def test_dead_letters_can_be_listed_replayed_and_discarded(tmp_path: Path)
     refused = cli("replay")
     assert refused.returncode == 2
     assert "needs row ids" in refused.stderr
+
+
+def outbox_cli(*args: str, url: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CQRS, "outbox", *args, "--outbox", url], capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_stats_count_the_rows_waiting_for_a_retry(tmp_path: Path) -> None:
+    url, outbox = await seeded_outbox(tmp_path / "delayed.db", 3)
+    [row, *_] = await outbox.claim(worker_id="w", batch_size=1, lease_seconds=30)
+    later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+    await outbox.mark_failed(row, worker_id="w", error="refused", retry_at=later)
+    await outbox.close()
+    result = outbox_cli("stats", url=url)
+    assert result.returncode == 0, result.stderr
+    stats = json.loads(result.stdout)
+    assert (stats["pending"], stats["delayed"], stats["leased"], stats["dead"]) == (3, 1, 0, 0)
+
+
+def test_a_missing_table_is_reported_and_create_schema_creates_it(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+    missing = outbox_cli("stats", url=url)
+    assert missing.returncode == 5, missing.stderr
+    assert missing.stderr == (
+        f"cqrs outbox: --outbox {url}: the outbox table does not exist (OperationalError: "
+        f"no such table: outbox); create it with: cqrs outbox create-schema --outbox '{url}' "
+        "(or outbox.create_schema(), or your migrations)\n"
+    )
+    for _ in range(2):  # creating it again keeps it
+        created = outbox_cli("create-schema", url=url)
+        assert created.returncode == 0, created.stderr
+        assert created.stderr == f"outbox schema ready in {url}\n"
+    stats = outbox_cli("stats", url=url)
+    assert stats.returncode == 0, stats.stderr
+    assert json.loads(stats.stdout)["pending"] == 0
+
+
+def test_an_outbox_without_schema_has_nothing_to_create() -> None:
+    result = outbox_cli("create-schema", url="memory://")
+    assert result.returncode == 3
+    assert result.stderr == (
+        "cqrs outbox: --outbox memory://: this outbox (MemoryOutboxedEventRepository) "
+        "has no schema to create\n"
+    )

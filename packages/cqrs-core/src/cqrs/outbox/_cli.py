@@ -171,19 +171,20 @@ class _Progress:
     async def line(self) -> str | None:
         """The progress line, or `None` when nothing changed since the last one."""
         total = _total(self.relays)
-        backlog, state = await self._backlog()
-        waiting = sorted({outage.scope for relay in self.relays for outage in _outages(relay)})
-        key = (dataclasses.astuple(total), state, tuple(waiting))
+        counted = _counted(total)
+        backlog, counts = await self._backlog()
+        waiting = ", ".join(
+            sorted({outage.scope for relay in self.relays for outage in _outages(relay)})
+        )
+        key = (counted, counts, waiting)
         if key == self._last:
             return None
         self._last = key
         now = time.monotonic()
         rate = (total.published - self._published) / max(now - self._since, 1e-9)
         self._published, self._since = total.published, now
-        line = f"{_counted(total)} rate={rate:.0f}/s {backlog}"
-        if waiting:
-            line += f" waiting for: {', '.join(waiting)}"
-        return line
+        line = f"{counted} rate={rate:.0f}/s {backlog}"
+        return f"{line} waiting for: {waiting}" if waiting else line
 
     async def backlog(self) -> str:
         """The outbox's counts now, for the final summary."""

@@ -12,10 +12,14 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import cqrs
+from cqrs.testing.services import require_service
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository
 
 CQRS = [sys.executable, "-m", "cqrs"]
@@ -154,3 +158,44 @@ def test_an_outbox_without_schema_has_nothing_to_create() -> None:
         "cqrs outbox: --outbox memory://: this outbox (MemoryOutboxedEventRepository) "
         "has no schema to create\n"
     )
+
+
+@pytest.mark.rabbitmq
+async def test_progress_shows_what_the_relay_waits_for(tmp_path: Path) -> None:
+    """Nothing is bound to the topic, so RabbitMQ returns the messages: a destination outage
+    of that topic, shown on the progress line; the rows are kept, not dead-lettered."""
+    broker_url = require_service("rabbitmq").url
+    topic = f"cqrs-cli-unbound-{uuid.uuid4().hex[:8]}"
+    url = f"sqlite+aiosqlite:///{tmp_path / 'waiting.db'}"
+    outbox = SqlAlchemyOutboxedEventRepository.from_url(url)
+    await outbox.create_schema()
+    await outbox.add_many(
+        [
+            cqrs.NotificationEvent[Payload](event_name="Changed", topic=topic, payload=Payload(n=n))
+            for n in range(3)
+        ]
+    )
+    process = subprocess.Popen(
+        [*CQRS, "relay", "--outbox", url, "--broker", broker_url, "--progress", "0.2"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while (await outbox.stats()).delayed < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)  # a few progress intervals
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+        stats = await outbox.stats()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        await outbox.close()
+    assert process.returncode == 0, stderr
+    assert (stats.pending, stats.dead) == (3, 0)
+    assert any(line.endswith(f"waiting for: {topic}") for line in stderr.splitlines()), stderr
+    summary = stderr.splitlines()[-1]
+    assert summary.startswith("stopped: published=0 ")
+    assert " deferred=" in summary
+    assert " outages=1 " in summary

@@ -173,3 +173,68 @@ def test_python_dash_m_cqrs_runs_the_same_command_line() -> None:
     report = json.loads(result.stdout)
     assert [plugin["name"] for plugin in report["plugins"]] == ["cqrs-core"]
     assert report["plugins"][0]["schemes"]["message_broker"][:2] == ["memory", "devnull"]
+
+
+@pytest.fixture
+def root_handlers() -> Iterator[None]:
+    """Commands silence logging until their start checks pass: restore the root logger after."""
+    import logging
+
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_debug_is_accepted_before_and_after_the_subcommand(
+    manager: PluginManager,
+    root_handlers: None,
+    capsys: pytest.CaptureFixture[str],
+    where: str,
+) -> None:
+    command = ["relay", "--outbox", "nats://x", "--broker", "memory://"]
+    argv = ["--debug", *command] if where == "before" else [*command, "--debug"]
+    assert main(argv) == 3
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert err.splitlines()[-1].startswith(
+        "cqrs relay: --outbox: no installed plugin provides an outbox for nats://"
+    )
+
+
+def test_a_failed_start_is_one_line_and_an_exit_code(
+    manager: PluginManager, root_handlers: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["relay", "--outbox", "memory://", "--broker", "nats://u:pw@x"]) == 3
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.count("\n") == 1
+    assert err.startswith("cqrs relay: --broker: no installed plugin provides a message broker")
+    assert "pw@" not in err
+
+
+def test_outbox_stats_show_delayed_rows(
+    manager: PluginManager, root_handlers: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["outbox", "stats", "--outbox", "memory://"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert stats == {"pending": 0, "delayed": 0, "leased": 0, "dead": 0, "lag_seconds": None}
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon"])
+def test_connect_timeout_must_be_a_positive_number(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(
+            ["relay", "--outbox", "memory://", "--broker", "memory://", "--connect-timeout", value]
+        )
+    assert info.value.code == 2
+    assert "--connect-timeout" in capsys.readouterr().err
+
+
+def test_workers_must_be_at_least_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["relay", "--outbox", "memory://", "--broker", "memory://", "--workers", "0"]) == 2
+    assert capsys.readouterr().err == "cqrs relay: --workers must be at least 1\n"

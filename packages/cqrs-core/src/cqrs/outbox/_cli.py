@@ -174,7 +174,7 @@ class _Progress:
         counted = _counted(total)
         backlog, counts = await self._backlog()
         waiting = ", ".join(
-            sorted({outage.scope for relay in self.relays for outage in _outages(relay)})
+            sorted({outage.scope for relay in self.relays for outage in relay.outages})
         )
         key = (counted, counts, waiting)
         if key == self._last:
@@ -203,12 +203,6 @@ class _Progress:
             f"dead={stats.dead} lag={lag}"
         )
         return text, counts
-
-
-def _outages(relay: OutboxRelay) -> list[Any]:
-    """What the relay is waiting for (`OutboxRelay.outages`, where the relay exposes it)."""
-    outages: list[Any] = getattr(relay, "outages", [])
-    return outages
 
 
 async def _close(resource: Any) -> None:

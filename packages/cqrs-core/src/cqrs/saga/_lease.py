@@ -40,7 +40,7 @@ class LeaseKeeper:
     `renew` gets a warning once and no heartbeat.
     """
 
-    __slots__ = ("_handle", "_loop", "_period", "_renew", "_runs", "_task", "storage")
+    __slots__ = ("_renew", "_task", "handle", "lease", "loop", "runs", "storage")
 
     def __init__(self, storage: Any) -> None:
         self.storage = storage
@@ -53,45 +53,47 @@ class LeaseKeeper:
                 "recovery worker",
                 type(storage).__qualname__,
             )
-        self._runs: dict[HeldRun, int | None] = {}
-        self._handle: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._period = 0.0
+        self.runs: dict[HeldRun, int | None] | None = None if self._renew is None else {}
+        """The runs held, each with its version at the last tick (`None`: no heartbeat)."""
+        self.handle: asyncio.TimerHandle | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.lease = 0.0
+        """The shortest lease the armed timer was sized for."""
         self._task: asyncio.Task[None] | None = None
 
-    @property
-    def beating(self) -> bool:
-        """Whether leases get a heartbeat (the storage can renew them)."""
-        return self._renew is not None
-
     def hold(self, run: HeldRun) -> None:
-        """Keep `run`'s lease alive from now until `drop`."""
-        if self._renew is None:
+        """Keep `run`'s lease alive from now until `drop` (the saga engine inlines this)."""
+        runs = self.runs
+        if runs is None:
             return
-        self._runs[run] = None
-        period = run.lease_seconds / BEATS_PER_LEASE
-        loop = asyncio.get_running_loop()
-        if self._handle is None or period < self._period or self._loop is not loop:
-            self._arm(loop, period)
+        runs[run] = None
+        if (
+            self.handle is None
+            or run.lease_seconds < self.lease
+            or self.loop is not asyncio.get_running_loop()
+        ):
+            self.arm(run.lease_seconds)
 
     def drop(self, run: HeldRun) -> None:
         """Stop renewing `run`'s lease (it stopped, or is about to record a terminal status)."""
-        self._runs.pop(run, None)
+        if self.runs is not None:
+            self.runs.pop(run, None)
 
     def holds(self, run: HeldRun) -> bool:
         """Whether `run`'s lease is being kept alive."""
-        return run in self._runs
+        return self.runs is not None and run in self.runs
 
-    def _arm(self, loop: asyncio.AbstractEventLoop, period: float) -> None:
-        if self._handle is not None:
-            self._handle.cancel()
-        self._loop = loop
-        self._period = period
-        self._handle = loop.call_later(period, self._tick)
+    def arm(self, lease_seconds: float) -> None:
+        """(Re)start the timer on the running loop for leases of `lease_seconds`."""
+        if self.handle is not None:
+            self.handle.cancel()
+        loop = self.loop = asyncio.get_running_loop()
+        self.lease = lease_seconds
+        self.handle = loop.call_later(lease_seconds / BEATS_PER_LEASE, self._tick)
 
     def _tick(self) -> None:
-        self._handle = None
-        runs = self._runs
+        self.handle = None
+        runs = self.runs
         if not runs:
             return
         due: list[tuple[HeldRun, int]] = []
@@ -103,17 +105,16 @@ class LeaseKeeper:
             else:
                 runs[run] = version
             shortest = min(shortest, run.lease_seconds)
-        loop = self._loop or asyncio.get_running_loop()
         if due and (self._task is None or self._task.done()):
-            self._task = loop.create_task(self._renew_all(due))
-        self._arm(loop, shortest / BEATS_PER_LEASE)
+            self._task = asyncio.get_running_loop().create_task(self._renew_all(due))
+        self.arm(shortest)
 
     async def _renew_all(self, due: list[tuple[HeldRun, int]]) -> None:
         await asyncio.gather(*(self._renew_one(run, version) for run, version in due))
 
     async def _renew_one(self, run: HeldRun, version: int) -> None:
         renew = self._renew
-        if renew is None or run.saga_id is None or run not in self._runs:
+        if renew is None or run.saga_id is None or not self.holds(run):
             return
         try:
             held = await renew(run.saga_id, owner=run.owner, lease_seconds=run.lease_seconds)
@@ -126,9 +127,9 @@ class LeaseKeeper:
                 exc,
             )
             return
-        if held or run not in self._runs or run.version != version:
+        if held or not self.holds(run) or run.version != version:
             return
-        self._runs.pop(run, None)
+        self.drop(run)
         run.lost = True
         _log.warning(
             "saga %s: %s lost its lease (another worker took the saga, or it was released); "

@@ -15,6 +15,7 @@ import datetime
 import logging
 import traceback
 import uuid
+from asyncio import get_running_loop
 from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from typing import Any
 
@@ -33,6 +34,10 @@ _log = logging.getLogger("cqrs.saga")
 
 
 _NONE: list[Any] = []
+
+
+_now = datetime.datetime.now
+_UTC = datetime.UTC
 
 
 def _utcnow() -> datetime.datetime:
@@ -269,7 +274,16 @@ class SagaExecution:
                     lease_seconds=self.lease_seconds,
                 )
                 self.version = state.version
-            self.keeper.hold(self)
+            keeper = self.keeper
+            runs = keeper.runs
+            if runs is not None:
+                runs[self] = None
+                if (
+                    keeper.handle is None
+                    or self.lease_seconds < keeper.lease
+                    or keeper.loop is not get_running_loop()
+                ):
+                    keeper.arm(self.lease_seconds)
             steps = self.saga_type.steps
             last = len(steps) - 1
             if start > last:
@@ -321,11 +335,11 @@ class SagaExecution:
                     step_name=step_type.step_name(),
                     action="act",
                     status=SagaStepStatus.COMPLETED,
-                    timestamp=_utcnow(),
+                    timestamp=_now(_UTC),
                 )
                 final = index == last
-                if final:
-                    self.keeper.drop(self)
+                if final and runs is not None:
+                    runs.pop(self, None)
                 self.version = await storage.transition(
                     saga_id,
                     version=self.version,

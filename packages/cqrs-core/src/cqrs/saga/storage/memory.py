@@ -110,12 +110,20 @@ class MemorySagaStorage:
         if saga_id in self._sagas:
             raise SagaConcurrencyError(f"saga {saga_id} already exists")
         now = self._clock()
-        until = now + datetime.timedelta(seconds=lease_seconds)
-        record = self._sagas[saga_id] = _Record(
-            saga_id, saga_name, dict(context), now, owner, until
-        )
+        until = now + _seconds(lease_seconds)
+        self._sagas[saga_id] = _Record(saga_id, saga_name, dict(context), now, owner, until)
         self.transitions += 1
-        return record.state(with_history=False)
+        return SagaState(
+            saga_id=saga_id,
+            saga_name=saga_name,
+            status=SagaStatus.RUNNING,
+            context=context,
+            version=1,
+            created_at=now,
+            updated_at=now,
+            lease_owner=owner,
+            lease_until=until,
+        )
 
     def _held_elsewhere(self, record: _Record, owner: str, now: datetime.datetime) -> bool:
         return (

@@ -321,24 +321,45 @@ def configure_logging(debug: bool) -> None:
 
 
 class StartupLogging:
-    """Keeps log records off stderr until the start checks pass, so a failed start prints one
-    line; `started()` turns logging on. Under `--debug` records show from the start."""
+    """Holds log records back until the start checks pass, so a failed start prints one line;
+    `started()` turns logging on and replays the warnings held (a plugin that failed to load,
+    say). Under `--debug` records show from the start."""
+
+    _KEPT = 100
 
     def __init__(self, debug: bool) -> None:
         self.debug = debug
-        self._silence: logging.Handler | None = None
+        self._held: _Holding | None = None
         if debug:
             configure_logging(debug=True)
         else:
-            self._silence = logging.NullHandler()
-            logging.getLogger().addHandler(self._silence)
+            self._held = _Holding(self._KEPT)
+            logging.getLogger().addHandler(self._held)
 
     def started(self) -> None:
-        """The checks passed: log to stderr from now on."""
-        if self._silence is not None:
-            logging.getLogger().removeHandler(self._silence)
-            self._silence = None
+        """The checks passed: log to stderr from now on, starting with the records held."""
+        held, self._held = self._held, None
+        if held is not None:
+            logging.getLogger().removeHandler(held)
         configure_logging(self.debug)
+        handlers = logging.getLogger().handlers
+        for record in held.records if held is not None else ():
+            for handler in handlers:
+                if record.levelno >= handler.level:
+                    handler.handle(record)
+
+
+class _Holding(logging.Handler):
+    """Keeps the first `limit` records instead of printing them."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self.records) < self.limit:
+            self.records.append(record)
 
 
 def report(error: BaseException, *, command: str, debug: bool) -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,6 +26,7 @@ from cqrs.saga import (
 )
 from cqrs.saga.bootstrap import bootstrap
 from cqrs.saga.map import SagaMap
+from cqrs.testing.proxy import TcpProxy
 from cqrs.testing.services import require_service
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
 
@@ -312,3 +314,86 @@ async def test_a_cancelled_saga_on_postgres_is_recoverable_at_once(
     assert (result.outcome, result.status) == (SagaRecoveryOutcome.RESUMED, SagaStatus.COMPLETED)
     assert ACTS["c", "Debit"] == 1, "the recorded step did not run again"
     assert ACTS["c", "SlowCredit"] == 1
+
+
+@pytest.fixture
+async def proxied_storage(
+    postgres_saga_storage: SqlAlchemySagaStorage,
+) -> AsyncIterator[tuple[SqlAlchemySagaStorage, TcpProxy]]:
+    """The same tables reached through a cuttable proxy (connections checked before use)."""
+    service = require_service("postgres")
+    async with TcpProxy(service.host, service.port) as proxy:
+        engine = create_async_engine(proxy.url_for(service.url), pool_pre_ping=True)
+        try:
+            yield _sibling(postgres_saga_storage, engine), proxy
+        finally:
+            proxy.up()
+            await engine.dispose()
+
+
+async def _logged(caplog: pytest.LogCaptureFixture, text: str) -> None:
+    async with asyncio.timeout(30):
+        while not any(text in record.getMessage() for record in caplog.records):
+            await asyncio.sleep(0.02)
+
+
+async def test_a_database_outage_during_a_long_step_is_ridden_out(
+    proxied_storage: tuple[SqlAlchemySagaStorage, TcpProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Renewals fail while PostgreSQL is unreachable (logged, retried at the next beat); once
+    it is back the step is recorded and the saga completes, the step having run once."""
+    storage, proxy = proxied_storage
+    mediator = bootstrap(sagas_mapper=lambda m: m.bind(Transfer, SlowSaga), saga_storage=storage)
+    mediator.lease_seconds = LEASE
+    SlowCredit.gate = asyncio.Event()
+    SlowCredit.waiting = 0
+    saga_id = uuid.uuid4()
+    try:
+        with caplog.at_level(logging.WARNING, logger="cqrs.saga"):
+            run = asyncio.create_task(
+                mediator.execute(Transfer(transfer_id="o", amount=1), saga_id)
+            )
+            async with asyncio.timeout(30):
+                while not SlowCredit.waiting:
+                    await asyncio.sleep(0.01)
+            proxy.down()
+            await _logged(caplog, "renewing the lease")
+            proxy.up()
+            SlowCredit.gate.set()
+            await asyncio.wait_for(run, 30)
+    finally:
+        SlowCredit.gate = None
+    state = await storage.load_saga_state(saga_id)
+    assert state is not None
+    assert state.status is SagaStatus.COMPLETED
+    assert ACTS["o", "SlowCredit"] == 1
+    assert ACTS["o", "Notify"] == 1
+
+
+async def test_a_recovery_worker_rides_out_a_database_outage(
+    proxied_storage: tuple[SqlAlchemySagaStorage, TcpProxy], caplog: pytest.LogCaptureFixture
+) -> None:
+    storage, proxy = proxied_storage
+    crashing = bootstrap(
+        sagas_mapper=lambda m: m.bind(Transfer, CrashingSaga), saga_storage=storage
+    )
+    saga_id = uuid.uuid4()
+    with pytest.raises(Crash):
+        await crashing.execute(Transfer(transfer_id="w", amount=1), saga_id)
+    saga_map = SagaMap()
+    saga_map.bind(Transfer, TransferSaga)
+    worker = SagaRecoveryWorker(saga_map, storage, stale_after=0, poll_interval=0.05)
+    proxy.down()
+    with caplog.at_level(logging.ERROR, logger="cqrs.saga.recovery"):
+        running = asyncio.create_task(worker.run())
+        try:
+            await _logged(caplog, "recovery round failed")
+            proxy.up()
+            async with asyncio.timeout(30):
+                while worker.recovered != {SagaStatus.COMPLETED: 1}:
+                    await asyncio.sleep(0.02)
+        finally:
+            worker.stop()
+            await asyncio.wait_for(running, 30)
+    assert ACTS["w", "Debit"] == 1
+    assert ACTS["w", "Credit"] == 1

@@ -157,7 +157,7 @@ def test_a_missing_outbox_table_says_how_to_create_it(postgres_url: str) -> None
 def test_the_outbox_commands_check_too(postgres_url: str) -> None:
     url = with_database(postgres_url, "cqrs_no_such_database")
     line = one_line(cqrs("outbox", "stats", "--outbox", url), ExitCode.NOT_SET_UP)
-    assert line.startswith(f"cqrs outbox: --outbox {url}: the database does not exist")
+    assert line.startswith(f"cqrs outbox stats: --outbox {url}: the database does not exist")
 
 
 def test_an_unreachable_database(closed_port: int) -> None:

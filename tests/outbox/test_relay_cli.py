@@ -138,7 +138,7 @@ def test_a_missing_table_is_reported_and_create_schema_creates_it(tmp_path: Path
     missing = outbox_cli("stats", url=url)
     assert missing.returncode == 5, missing.stderr
     assert missing.stderr == (
-        f"cqrs outbox: --outbox {url}: the outbox table does not exist (OperationalError: "
+        f"cqrs outbox stats: --outbox {url}: the outbox table does not exist (OperationalError: "
         f"no such table: outbox); create it with: cqrs outbox create-schema --outbox '{url}' "
         "(or outbox.create_schema(), or your migrations)\n"
     )
@@ -155,8 +155,8 @@ def test_an_outbox_without_schema_has_nothing_to_create() -> None:
     result = outbox_cli("create-schema", url="memory://")
     assert result.returncode == 3
     assert result.stderr == (
-        "cqrs outbox: --outbox memory://: this outbox (MemoryOutboxedEventRepository) "
-        "has no schema to create\n"
+        "cqrs outbox create-schema: --outbox memory://: "
+        "this outbox (MemoryOutboxedEventRepository) has no schema to create\n"
     )
 
 

@@ -37,7 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:
         from cqrs._cli_support import report
 
-        return report(error, command=args.command, debug=args.debug)
+        action = getattr(args, "action", None)
+        command = f"{args.command} {action}" if action else args.command
+        return report(error, command=command, debug=args.debug)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -221,7 +221,7 @@ def run_outbox(args: argparse.Namespace) -> int:
     """Show stats or dead letters, replay or discard dead letters, or create the outbox table."""
     if args.action in ("replay", "discard") and not args.ids:
         print(
-            f"cqrs outbox: {args.action} needs row ids (see `cqrs outbox dead-letters`)",
+            f"cqrs outbox {args.action}: needs row ids (see `cqrs outbox dead-letters`)",
             file=sys.stderr,
         )
         return ExitCode.USAGE

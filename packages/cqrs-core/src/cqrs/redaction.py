@@ -18,7 +18,7 @@ __all__ = ["redact_text", "redact_url"]
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<secret>[^\s/]+)@")
 _KEY_VALUE = re.compile(
     r"(?P<head>\b(?:password|passwd|pwd|secret|token|api[_-]?key)\s*[=:]\s*)"
-    r"(?P<quote>['\"]?)(?P<secret>[^\s'\";&,]+)",
+    r"(?P<quote>['\"]?)(?P<secret>[^\s'\";&,)\]}]+)",
     re.IGNORECASE,
 )
 

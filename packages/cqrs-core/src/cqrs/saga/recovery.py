@@ -202,6 +202,8 @@ def _processor(
     message_broker: MessageBroker | None,
 ) -> EventProcessor:
     if events is not None:
+        if event_map is not None or message_broker is not None:
+            raise TypeError("give events= or event_map=/message_broker=, not both")
         return events
     return EventProcessor.for_mediator(
         container,
@@ -312,7 +314,8 @@ class SagaRecoveryWorker:
     @classmethod
     def from_mediator(cls, mediator: SagaMediator, **options: Any) -> SagaRecoveryWorker:
         """A worker with `mediator`'s sagas, storage, container, event handlers, broker,
-        compensation policy and lease length (`options` override the worker's settings)."""
+        compensation policy and lease length (`options` override the worker's settings;
+        `event_map=` or `message_broker=` replace the mediator's event handling)."""
         options.setdefault("lease_seconds", mediator.lease_seconds)
         options.setdefault("compensation", mediator.compensation)
         if not {"event_map", "message_broker"} & options.keys():

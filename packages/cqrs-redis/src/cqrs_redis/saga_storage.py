@@ -117,7 +117,8 @@ class RedisSagaStorage:
 
     `transition` is one Lua script: it checks the version and the lease, then writes status,
     context and the log entry, renews or (on a terminal status) clears the lease and keeps the
-    set of unfinished sagas current, atomically and in one round trip. Lease times come from
+    set of unfinished sagas current, atomically and in one round trip; `renew` (the heartbeat of
+    a long step) is another script that only moves the owner's lease. Lease times come from
     the callers' clocks, which should be kept in sync (NTP). The client may or may not decode
     responses. Meant for one Redis server: `find_interrupted` reads keys it does not declare,
     which Redis Cluster refuses.

@@ -178,6 +178,9 @@ class SagaExecution:
             return
         try:
             await asyncio.shield(self.storage.release(saga_id, owner=self.owner))
+        except asyncio.CancelledError:
+            if not isinstance(exc, asyncio.CancelledError):
+                raise
         except BaseException as error:  # the run is already ending with `exc`
             _log.warning(
                 "saga %s stopped (%s); releasing its lease failed: %s",

@@ -79,7 +79,8 @@ def _same_entry(stored: SagaLogEntry, written: SagaLogEntry) -> bool:
 
 
 class SagaStorageContract(abc.ABC):
-    """Versioning, leases, atomic transitions and the step log, shared by every saga storage."""
+    """Versioning, leases and their renewal, atomic transitions and the step log, shared by
+    every saga storage."""
 
     lease_seconds: float = 30.0
     short_lease: float = 0.3

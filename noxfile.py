@@ -84,6 +84,19 @@ def bench(session: nox.Session) -> None:
     )
 
 
+@nox.session(python=PYTHON)
+def fuzz(session: nox.Session) -> None:
+    """Hostile input through every consumer runner, 10,000 hypothesis cases each (not a default
+    session: the normal test run has a few hundred per runner). Needs RabbitMQ; Kafka is tansu.
+    """
+    _sync(session, "--all-packages", "--no-default-groups", "--group", "test")
+    cases = os.environ.get("CQRS_FUZZ_CASES", "10000")
+    session.run(
+        "python", "-m", "pytest", "tests/consumer/test_fuzz.py", *session.posargs,
+        env={"CQRS_FUZZ_CASES": cases},
+    )  # fmt: skip
+
+
 PROTO_DIRS = ["examples", "packages/cqrs-protobuf/tests/protos"]
 """Directories whose `.proto` files have their generated `_pb2.py`/`_pb2.pyi` committed beside."""
 

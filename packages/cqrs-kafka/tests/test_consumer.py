@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-untyped]
+from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 
 import cqrs
 from cqrs.consumer import MessageDispatcher
@@ -648,3 +649,36 @@ def _closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+async def test_after_a_broker_restart_the_consumer_reconnects_and_consumes_again(
+    unique_topic: Topic,
+) -> None:
+    """tansu restarted on the same port (its memory storage starts empty, so this shows only
+    that the consumer reconnects, not that records survive): records sent afterwards are
+    handled by the same running consumer."""
+    topic = unique_topic("restart")
+    seen: list[int] = []
+    with TansuBroker() as tansu:
+        producer = KafkaProducer(tansu.bootstrap_servers)
+        try:
+            await publish_events(producer, [event(topic, 0)])
+            consumer = make_consumer(
+                tansu, topic, f"g-{uuid.uuid4().hex}", dispatcher_calling(recorder(seen))
+            )
+            async with running(consumer):
+                await until(lambda: seen == [0])
+                tansu.restart()
+                await producer.stop()  # its metadata names topics the new broker lacks
+                async with asyncio.timeout(30):
+                    while True:
+                        try:
+                            await publish_events(producer, [event(topic, 1)])
+                            break
+                        except KafkaError:
+                            await asyncio.sleep(0.5)
+                await until(lambda: 1 in seen, timeout=60)
+        finally:
+            await producer.stop()
+    assert seen[:1] == [0]
+    assert 1 in seen

@@ -432,6 +432,7 @@ class KafkaEventConsumer:
         where = f"{record.topic}:{record.partition}@{record.offset}"
         truncated = self._too_large(record)
         failures = 0
+        stuck = False
         while True:
             value, key, headers = self._dead_letter_copy(record, reason, truncated)
             try:
@@ -449,7 +450,8 @@ class KafkaEventConsumer:
                     )
                     truncated = True
                     continue
-                if failures == 1 or (truncated and classify(exc) is Fault.MESSAGE):
+                if not stuck:
+                    stuck = True
                     _log.error(
                         "%r could not dead-letter %s to %r (%r); retrying until it can",
                         self,

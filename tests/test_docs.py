@@ -196,3 +196,26 @@ def test_parser_handles_indented_fences_and_titles(tmp_path: Path) -> None:
     [(block, expected)] = _python_blocks(page)
     assert block.code == 'print("hi")'
     assert expected == "hi"
+
+
+def _defined_tests() -> set[str]:
+    """Every `test_*` function defined under tests/ and packages/*/tests/."""
+    names: set[str] = set()
+    sources = [*ROOT.glob("tests/**/*.py"), *ROOT.glob("packages/*/tests/**/*.py")]
+    for source in sources:
+        names.update(re.findall(r"^\s*(?:async\s+)?def\s+(test_\w+)", source.read_text(), re.M))
+    return names
+
+
+def test_every_test_a_failure_table_names_exists() -> None:
+    """A failure-mode row names its test; a renamed or deleted test must not leave it dangling."""
+    defined = _defined_tests()
+    named: dict[str, set[str]] = {}
+    for page in (ROOT / "docs").rglob("*.md"):
+        for line in page.read_text().splitlines():
+            if line.startswith("|"):
+                for name in re.findall(r"`(test_\w+)`", line):
+                    named.setdefault(name, set()).add(page.name)
+    assert len(named) > 50, "the failure tables name their tests"
+    dangling = {name: sorted(pages) for name, pages in named.items() if name not in defined}
+    assert dangling == {}

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,11 +23,13 @@ from cqrs.testing.services import require_service
 CQRS = [sys.executable, "-m", "cqrs"]
 
 
-def cqrs(*args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+def cqrs(
+    *args: str, code: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the command line (or `code` calling it) and wait; the start checks bound the wait."""
     command = [sys.executable, "-c", code, *args] if code else [*CQRS, *args]
     env = {k: v for k, v in os.environ.items() if k != "CQRS_DISABLE_PLUGIN_AUTOLOAD"}
-    return subprocess.run(command, capture_output=True, text=True, timeout=50, env=env)
+    return subprocess.run(command, capture_output=True, text=True, timeout=50, env=env, cwd=cwd)
 
 
 def one_line(result: subprocess.CompletedProcess[str], code: ExitCode) -> str:
@@ -219,3 +222,82 @@ def test_debug_shows_the_traceback_then_the_same_line(postgres_url: str) -> None
         assert "Traceback (most recent call last)" in loud.stderr
         assert "asyncpg.exceptions.InvalidCatalogNameError" in loud.stderr
         assert loud.stderr.splitlines()[-1] == quiet
+
+
+SAGA_APP = """\
+from cqrs.saga import SagaMap
+
+sagas = SagaMap()
+not_a_map = 42
+"""
+
+
+@pytest.fixture
+def saga_app(tmp_path: Path) -> Path:
+    """A directory holding `saga_app.py` (an empty SagaMap), the command's working directory."""
+    (tmp_path / "saga_app.py").write_text(SAGA_APP)
+    return tmp_path
+
+
+def recover(*options: str, app: str = "saga_app:sagas") -> list[str]:
+    return ["saga", "recover", "--app", app, "--once", *options]
+
+
+@pytest.mark.parametrize(
+    ("app", "problem"),
+    [
+        ("no_such_module:sagas", "no module named 'no_such_module' (is it installed?)"),
+        ("saga_app:missing", "saga_app has no attribute 'missing'"),
+        ("saga_app:not_a_map", "is neither a SagaMap nor a function filling one"),
+        ("saga_app", "expected module:attribute"),
+    ],
+)
+def test_saga_recover_with_a_bad_app(saga_app: Path, app: str, problem: str) -> None:
+    result = cqrs(
+        *recover("--storage", "memory://", "--broker", "devnull://", app=app), cwd=saga_app
+    )
+    line = one_line(result, ExitCode.CONFIG)
+    assert line.startswith(f"cqrs saga recover: --app {app!r}: ")
+    assert problem in line
+
+
+def test_saga_recover_without_outbox_or_broker(saga_app: Path) -> None:
+    line = one_line(cqrs(*recover("--storage", "memory://"), cwd=saga_app), ExitCode.CONFIG)
+    assert "writes no outbox and no --broker was given" in line
+
+
+def test_saga_recover_with_a_storage_url_without_driver(saga_app: Path) -> None:
+    url = "postgresql://app:s3cret@127.0.0.1:5432/test?outbox=outbox"
+    line = one_line(cqrs(*recover("--storage", url), cwd=saga_app), ExitCode.CONFIG)
+    assert line.startswith("cqrs saga recover: --storage: ")
+    assert "did you mean postgresql+asyncpg://app:***@127.0.0.1" in line
+    assert "s3cret" not in line
+
+
+def test_saga_recover_without_its_tables(saga_app: Path) -> None:
+    url = f"sqlite+aiosqlite:///{saga_app / 'sagas.db'}?outbox=outbox"
+    line = one_line(cqrs(*recover("--storage", url), cwd=saga_app), ExitCode.NOT_SET_UP)
+    assert "the saga storage table does not exist" in line
+
+
+@pytest.mark.postgres
+def test_saga_recover_with_a_missing_database(saga_app: Path, postgres_url: str) -> None:
+    url = with_database(postgres_url, "cqrs_no_such_database") + "?outbox=outbox"
+    line = one_line(cqrs(*recover("--storage", url), cwd=saga_app), ExitCode.NOT_SET_UP)
+    assert "the database does not exist" in line
+
+
+def test_saga_recover_with_an_unreachable_broker(saga_app: Path, closed_port: int) -> None:
+    url = f"amqp://guest:s3cret@127.0.0.1:{closed_port}/"
+    result = cqrs(*recover("--storage", "memory://", "--broker", url), cwd=saga_app)
+    line = one_line(result, ExitCode.UNAVAILABLE)
+    assert line.startswith(
+        f"cqrs saga recover: --broker amqp://guest:***@127.0.0.1:{closed_port}/: "
+        "the broker is unavailable ("
+    )
+
+
+def test_saga_recover_that_starts_reports_what_it_did(saga_app: Path) -> None:
+    result = cqrs(*recover("--storage", "memory://", "--broker", "devnull://"), cwd=saga_app)
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert "recovered: none" in result.stderr

@@ -12,6 +12,7 @@ import argparse
 import asyncio
 import enum
 import importlib
+import inspect
 import logging
 import os
 import re
@@ -34,6 +35,7 @@ __all__ = [
     "check_broker",
     "check_outbox",
     "check_saga_storage",
+    "close_resource",
     "configure_logging",
     "describe",
     "load_reference",
@@ -267,6 +269,20 @@ async def check_saga_storage(
         timeout=timeout,
         create_hint="create it with storage.create_schema() or your migrations",
     )
+
+
+async def close_resource(resource: Any) -> None:
+    """Close `resource` (sync or async `close()`, if it has one) at the end of a command; a
+    failure to close is logged, never raised over the command's own result."""
+    close = getattr(resource, "close", None)
+    if close is None:
+        return
+    try:
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+    except Exception:
+        logging.getLogger("cqrs.cli").exception("closing %r failed", resource)
 
 
 def reference_error(option: str, reference: str, problem: str) -> CommandError:

@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
-import inspect
 import json
 import logging
 import signal
@@ -26,6 +25,7 @@ from cqrs._cli_support import (
     build,
     check_broker,
     check_outbox,
+    close_resource,
     service_error,
 )
 from cqrs.faults import is_destination_fault
@@ -81,9 +81,9 @@ def run_relay(args: argparse.Namespace) -> int:
 async def _relay(args: argparse.Namespace, logs: StartupLogging) -> int:
     async with contextlib.AsyncExitStack() as resources:
         outbox = build(make_outbox_repository, args.outbox, option="--outbox")
-        resources.push_async_callback(_close, outbox)
+        resources.push_async_callback(close_resource, outbox)
         broker = build(make_message_broker, args.broker, option="--broker")
-        resources.push_async_callback(_close, broker)
+        resources.push_async_callback(close_resource, broker)
         await check_outbox(outbox, args.outbox, timeout=args.connect_timeout)
         await check_broker(broker, args.broker, timeout=args.connect_timeout)
         logs.started()
@@ -205,18 +205,6 @@ class _Progress:
         return text, counts
 
 
-async def _close(resource: Any) -> None:
-    close = getattr(resource, "close", None)
-    if close is None:
-        return
-    try:
-        result = close()
-        if inspect.isawaitable(result):
-            await result
-    except Exception:
-        _log.exception("closing %r failed", resource)
-
-
 def run_outbox(args: argparse.Namespace) -> int:
     """Show stats or dead letters, replay or discard dead letters, or create the outbox table."""
     if args.action in ("replay", "discard") and not args.ids:
@@ -244,7 +232,7 @@ async def _outbox(args: argparse.Namespace) -> int:
                 ) from error
             raise
     finally:
-        await _close(outbox)
+        await close_resource(outbox)
     if args.json or not isinstance(report, list):
         print(json.dumps(report, indent=2))
     else:

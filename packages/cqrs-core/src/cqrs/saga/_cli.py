@@ -10,24 +10,29 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
-import logging
 import signal
 import sys
 from typing import Any
 
+from cqrs._cli_support import (
+    CommandError,
+    ExitCode,
+    StartupLogging,
+    add_connect_timeout,
+    build,
+    check_broker,
+    check_saga_storage,
+    close_resource,
+    load_reference,
+    reference_error,
+)
 from cqrs.events.map import EventMap
-from cqrs.plugins.resolve import make_message_broker, make_saga_storage, redact_url
+from cqrs.plugins.resolve import make_message_broker, make_saga_storage
+from cqrs.redaction import redact_url
 from cqrs.saga.map import SagaMap
 from cqrs.saga.recovery import SagaRecoveryConfigError, SagaRecoveryOutcome, SagaRecoveryWorker
 
 __all__ = ["add_saga_arguments", "run_saga"]
-
-_PREFIX = "cqrs saga recover"
-
-
-class _Refused(Exception):
-    """The command cannot start; the message is its one line of explanation."""
 
 
 def add_saga_arguments(parser: argparse.ArgumentParser) -> None:
@@ -58,69 +63,53 @@ def add_saga_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lease", type=float, default=60.0, help="lease in seconds")
     parser.add_argument("--poll", type=float, default=5.0, help="seconds between scans")
     parser.add_argument("--once", action="store_true", help="recover one batch, then exit")
-
-
-def _load(reference: str, option: str) -> Any:
-    module_name, _, attribute = reference.partition(":")
-    if not module_name or not attribute:
-        raise _Refused(f"{option} expects module:attribute, got {reference!r}")
-    try:
-        value: Any = importlib.import_module(module_name)
-        for part in attribute.split("."):
-            value = getattr(value, part)
-    except (ImportError, AttributeError) as exc:
-        raise _Refused(f"{option} {reference}: {type(exc).__name__}: {exc}") from exc
-    return value
+    add_connect_timeout(parser)
 
 
 def _filled(reference: str, option: str, kind: type[Any]) -> Any:
     """The `kind` instance `reference` names, or a new one filled by the function it names."""
-    target = _load(reference, option)
+    target = load_reference(reference, option=option)
     if isinstance(target, kind):
         return target
     if not callable(target):
-        raise _Refused(f"{option} {reference} is neither a {kind.__name__} nor a function")
+        raise reference_error(
+            option, reference, f"is neither a {kind.__name__} nor a function filling one"
+        )
     filled = kind()
     target(filled)
     return filled
 
 
 def run_saga(args: argparse.Namespace) -> int:
-    """Run a recovery worker until SIGTERM/SIGINT (or one round with `--once`)."""
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        return asyncio.run(_recover(args))
-    except _Refused as exc:
-        print(f"{_PREFIX}: {exc}", file=sys.stderr, flush=True)
-        return 2
+    """Check the storage (and the broker), then recover until SIGTERM/SIGINT, or one round
+    with `--once`."""
+    logs = StartupLogging(args.debug)
+    return asyncio.run(_recover(args, logs))
 
 
-async def _recover(args: argparse.Namespace) -> int:
+async def _recover(args: argparse.Namespace, logs: StartupLogging) -> int:
     from cqrs._bootstrap import container as adapt
 
     saga_map = _filled(args.app, "--app", SagaMap)
     event_map = _filled(args.events, "--events", EventMap) if args.events else None
-    container = adapt(_load(args.container, "--container")) if args.container else None
-    try:
-        storage = make_saga_storage(args.storage)
-    except Exception as exc:
-        raise _Refused(f"--storage {redact_url(args.storage)}: {exc}") from exc
-    broker = None
-    try:
+    container = (
+        adapt(load_reference(args.container, option="--container")) if args.container else None
+    )
+    async with contextlib.AsyncExitStack() as resources:
+        storage = build(make_saga_storage, args.storage, option="--storage")
+        resources.push_async_callback(close_resource, storage)
         if not storage.writes_outbox and not args.broker:
-            raise _Refused(
+            raise CommandError(
                 f"--storage {redact_url(args.storage)} writes no outbox and no --broker was "
                 "given, so resumed steps' notification events would be lost: add "
                 "?outbox=TABLE to a SQL --storage URL, or pass --broker URL "
-                "(devnull:// drops them on purpose)"
+                "(devnull:// drops them on purpose)",
+                ExitCode.CONFIG,
             )
+        broker = None
         if args.broker:
-            try:
-                broker = make_message_broker(args.broker)
-            except Exception as exc:
-                raise _Refused(f"--broker {redact_url(args.broker)}: {exc}") from exc
+            broker = build(make_message_broker, args.broker, option="--broker")
+            resources.push_async_callback(close_resource, broker)
         try:
             worker = SagaRecoveryWorker(
                 saga_map,
@@ -133,7 +122,11 @@ async def _recover(args: argparse.Namespace) -> int:
                 message_broker=broker,
             )
         except SagaRecoveryConfigError as exc:
-            raise _Refused(str(exc)) from exc
+            raise CommandError(str(exc), ExitCode.CONFIG) from exc
+        await check_saga_storage(storage, args.storage, timeout=args.connect_timeout)
+        if broker is not None:
+            await check_broker(broker, args.broker, timeout=args.connect_timeout)
+        logs.started()
         destination = "its outbox" if storage.writes_outbox else redact_url(args.broker)
         print(
             f"recovering sagas in {redact_url(args.storage)}; step events to {destination}",
@@ -141,14 +134,8 @@ async def _recover(args: argparse.Namespace) -> int:
             flush=True,
         )
         await _work(worker, once=args.once)
-    finally:
-        for resource in (broker, storage):
-            close = getattr(resource, "close", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
     print(f"recovered: {_summary(worker)}", file=sys.stderr, flush=True)
-    return 0
+    return ExitCode.OK
 
 
 async def _work(worker: SagaRecoveryWorker, *, once: bool) -> None:

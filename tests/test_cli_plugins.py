@@ -32,7 +32,10 @@ def test_json_lists_the_fake_plugin_from_its_entry_point(script: Path) -> None:
     report = json.loads(result.stdout)
     plugins = {plugin["name"]: plugin for plugin in report["plugins"]}
     assert plugins["fake"]["distribution"] == "cqrs-fake"
-    assert plugins["fake"]["schemes"] == {"message_broker": ["fake"]}
+    assert plugins["fake"]["schemes"] == {"message_broker": ["fake", "fake-legacy"]}
+    assert plugins["fake"]["declarations"] == [
+        {"role": "message_broker", "scheme": "fake", "description": "records messages"}
+    ]
     assert plugins["cqrs-core"]["distribution"] == "cqrs-core"
     assert result.returncode == (1 if report["failures"] else 0), result.stderr
 
@@ -40,7 +43,7 @@ def test_json_lists_the_fake_plugin_from_its_entry_point(script: Path) -> None:
 def test_text_lists_the_fake_plugin(script: Path) -> None:
     result = run(script, "plugins")
     rows = [line.split(maxsplit=2) for line in result.stdout.splitlines()]
-    assert ["fake", "cqrs-fake", "message_broker: fake://"] in rows
+    assert ["fake", "cqrs-fake", "message_broker: fake://, fake-legacy://"] in rows
 
 
 def test_disabling_autoload_leaves_only_the_builtin_plugin(script: Path) -> None:

@@ -1,4 +1,4 @@
-"""The aiobreaker plugin names its role, and importing it does not load aiobreaker."""
+"""The aiobreaker plugin declares no URL scheme, and importing it does not load aiobreaker."""
 
 from __future__ import annotations
 
@@ -16,5 +16,12 @@ def test_importing_the_package_and_plugin_does_not_import_aiobreaker() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_lists_its_role() -> None:
-    assert _plugin.cqrs_list_schemes() == {"circuit_breaker": ["aiobreaker"]}
+def test_declares_no_url_scheme() -> None:
+    """A circuit breaker is passed in by the application: there is no aiobreaker:// URL."""
+    from cqrs.plugins import new_plugin_manager
+
+    hooks = [name for name in vars(_plugin) if name.startswith("cqrs_")]
+    assert hooks == []
+    manager = new_plugin_manager(autoload=False)
+    manager.register(_plugin, name="aiobreaker")
+    assert "aiobreaker" not in manager.schemes.by_plugin()

@@ -47,8 +47,18 @@ def manager() -> Iterator[PluginManager]:
 
 
 def builtin_schemes() -> dict[str, list[str]]:
-    """What the built-in plugin lists (it grows as core gains in-memory implementations)."""
-    return builtin.cqrs_list_schemes()
+    """What the built-in plugin declares (it grows as core gains in-memory implementations)."""
+    schemes: dict[str, list[str]] = {}
+    for declared in builtin.cqrs_declare_schemes():
+        schemes.setdefault(declared.role, []).append(declared.scheme)
+    return schemes
+
+
+def builtin_declarations() -> list[dict[str, str]]:
+    return [
+        {"role": d.role, "scheme": d.scheme, "description": d.description}
+        for d in builtin.cqrs_declare_schemes()
+    ]
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
@@ -88,13 +98,15 @@ def test_json_lists_plugins_with_distribution_and_schemes_per_role(
                 "name": "cqrs-core",
                 "distribution": "cqrs-core",
                 "schemes": builtin_schemes(),
+                "declarations": builtin_declarations(),
             },
             {
                 "name": "nats",
                 "distribution": "cqrs-nats",
                 "schemes": {"message_broker": ["nats", "tls+nats"], "outbox": ["jetstream"]},
+                "declarations": [],
             },
-            {"name": "quiet", "distribution": None, "schemes": {}},
+            {"name": "quiet", "distribution": None, "schemes": {}, "declarations": []},
         ],
         "failures": [],
     }

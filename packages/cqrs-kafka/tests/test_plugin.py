@@ -8,21 +8,31 @@ import sys
 
 import pytest
 
+from cqrs.exceptions import UnknownSchemeError
 from cqrs.plugins import make_message_broker, new_plugin_manager
 from cqrs_kafka import KafkaMessageBroker, _plugin
 
 
+def build(url: str) -> KafkaMessageBroker:
+    """What a manager holding only this plugin (and core's) builds for `url`."""
+    manager = new_plugin_manager(autoload=False)
+    manager.register(_plugin, name="kafka")
+    broker = make_message_broker(url, manager)
+    assert isinstance(broker, KafkaMessageBroker)
+    return broker
+
+
 @pytest.mark.parametrize(
-    "url",
-    ["memory://", "devnull://", "amqp://guest:guest@localhost/", "fake://x", "kafkax://h:1"],
+    "url", ["amqp://guest:guest@localhost/", "fake://x", "kafkax://h:1", "redis://h/0"]
 )
 def test_foreign_schemes_are_left_to_other_plugins(url: str) -> None:
-    assert _plugin.cqrs_make_message_broker(url=url) is None
+    with pytest.raises(UnknownSchemeError):
+        build(url)
 
 
 def test_kafka_url_builds_an_unstarted_broker_with_its_options() -> None:
-    broker = _plugin.cqrs_make_message_broker(
-        url="KAFKA://10.0.0.1:9093,broker-2?client_id=orders&linger_ms=5&enable_idempotence=1"
+    broker = build(
+        "KAFKA://10.0.0.1:9093,broker-2?client_id=orders&linger_ms=5&enable_idempotence=1"
     )
     assert isinstance(broker, KafkaMessageBroker)
     producer = broker.producer
@@ -35,7 +45,7 @@ def test_kafka_url_builds_an_unstarted_broker_with_its_options() -> None:
 
 
 def test_defaults_leave_idempotence_off() -> None:
-    broker = _plugin.cqrs_make_message_broker(url="kafka://localhost:9092")
+    broker = build("kafka://localhost:9092")
     assert "enable_idempotence" not in broker.producer.options
 
 
@@ -50,17 +60,19 @@ def test_defaults_leave_idempotence_off() -> None:
 )
 def test_bad_urls_are_refused_with_the_reason(url: str, complaint: str) -> None:
     with pytest.raises(ValueError, match=re.escape(complaint)):
-        _plugin.cqrs_make_message_broker(url=url)
+        build(url)
 
 
 def test_credentials_are_refused_without_echoing_the_password() -> None:
     with pytest.raises(ValueError, match="not supported") as info:
-        _plugin.cqrs_make_message_broker(url="kafka://app:s3cret@h:9092")
+        build("kafka://app:s3cret@h:9092")
     assert "s3cret" not in str(info.value)
 
 
-def test_lists_its_scheme() -> None:
-    assert _plugin.cqrs_list_schemes() == {"message_broker": ["kafka"]}
+def test_declares_its_scheme_once() -> None:
+    [declared] = _plugin.cqrs_declare_schemes()
+    assert (declared.role, declared.scheme) == ("message_broker", "kafka")
+    assert declared.factory == "cqrs_kafka._url:broker_from_url"
 
 
 def test_entry_point_serves_kafka_urls() -> None:
@@ -75,7 +87,8 @@ def test_plugin_and_broker_construction_do_not_import_aiokafka() -> None:
         "import sys\n"
         "import cqrs_kafka._plugin as plugin\n"
         "import cqrs_kafka\n"
-        "broker = plugin.cqrs_make_message_broker(url='kafka://127.0.0.1:9092')\n"
+        "[declared] = plugin.cqrs_declare_schemes()\n"
+        "broker = declared.build('kafka://127.0.0.1:9092')\n"
         "assert type(broker).__name__ == 'KafkaMessageBroker', broker\n"
         "from cqrs.message_brokers.kafka import KafkaMessageBroker\n"
         "from cqrs.adapters.kafka import kafka_producer_factory\n"

@@ -11,20 +11,31 @@ from importlib.metadata import entry_points
 import pytest
 
 import cqrs_rabbitmq
+from cqrs.exceptions import UnknownSchemeError
 from cqrs.plugins import make_message_broker, new_plugin_manager
 from cqrs_rabbitmq import _plugin
 from cqrs_rabbitmq.broker import DEFAULT_EXCHANGE, RabbitMQMessageBroker
 
 
+def build(url: str) -> RabbitMQMessageBroker:
+    """What a manager holding only this plugin (and core's) builds for `url`."""
+    manager = new_plugin_manager(autoload=False)
+    manager.register(_plugin, name="rabbitmq")
+    broker = make_message_broker(url, manager)
+    assert isinstance(broker, RabbitMQMessageBroker)
+    return broker
+
+
 @pytest.mark.parametrize(
-    "url", ["memory://", "kafka://localhost:9092", "redis://localhost/0", "amqpx://h/", "http://h/"]
+    "url", ["kafka://localhost:9092", "redis://localhost/0", "amqpx://h/", "http://h/"]
 )
 def test_foreign_schemes_are_left_to_other_plugins(url: str) -> None:
-    assert _plugin.cqrs_make_message_broker(url=url) is None
+    with pytest.raises(UnknownSchemeError):
+        build(url)
 
 
 def test_amqp_url_builds_an_unconnected_broker_on_the_default_exchange() -> None:
-    broker = _plugin.cqrs_make_message_broker(url="amqp://guest:guest@localhost:5672/")
+    broker = build("amqp://guest:guest@localhost:5672/")
     assert isinstance(broker, RabbitMQMessageBroker)
     assert broker.exchange_name == DEFAULT_EXCHANGE
     assert broker.url == "amqp://guest:guest@localhost:5672/"
@@ -32,8 +43,8 @@ def test_amqp_url_builds_an_unconnected_broker_on_the_default_exchange() -> None
 
 
 def test_exchange_query_parameter_is_taken_and_the_rest_passed_on() -> None:
-    broker = _plugin.cqrs_make_message_broker(
-        url="AMQPS://user:pw@rabbit:5671/vhost?heartbeat=30&exchange=shop%2Eevents&cafile=/c.pem"
+    broker = build(
+        "AMQPS://user:pw@rabbit:5671/vhost?heartbeat=30&exchange=shop%2Eevents&cafile=/c.pem"
     )
     assert isinstance(broker, RabbitMQMessageBroker)
     assert broker.exchange_name == "shop.events"
@@ -48,8 +59,12 @@ def test_repr_hides_the_password() -> None:
     assert "user:***@rabbit" in repr(broker)
 
 
-def test_schemes_are_listed() -> None:
-    assert _plugin.cqrs_list_schemes() == {"message_broker": ["amqp", "amqps"]}
+def test_schemes_are_declared_once() -> None:
+    declared = _plugin.cqrs_declare_schemes()
+    assert [(d.role, d.scheme) for d in declared] == [
+        ("message_broker", "amqp"),
+        ("message_broker", "amqps"),
+    ]
 
 
 def test_plugin_manager_resolves_amqp_urls_through_the_plugin() -> None:
@@ -84,11 +99,11 @@ def test_loading_the_plugin_does_not_import_aio_pika() -> None:
         import sys
         import cqrs_rabbitmq
         import cqrs_rabbitmq._plugin as plugin
-        assert plugin.cqrs_make_message_broker(url="kafka://h") is None
+        declared = plugin.cqrs_declare_schemes()
         assert "aio_pika" not in sys.modules, "aio_pika imported by the plugin module"
         assert "aiormq" not in sys.modules
-        broker = plugin.cqrs_make_message_broker(url="amqp://h/")
-        assert "aio_pika" in sys.modules, "the hook itself should load the broker"
+        broker = declared[0].build("amqp://h/")
+        assert "aio_pika" in sys.modules, "the factory itself should load the broker"
         print("ok")
         """
     )

@@ -125,13 +125,20 @@ def test_table_name_comes_from_the_environment_and_is_validated(
 
 
 def test_plugin_builds_an_outbox_for_database_urls() -> None:
+    from cqrs.exceptions import UnknownSchemeError
+    from cqrs.plugins import make_outbox_repository, new_plugin_manager
     from cqrs_sqla import _plugin
 
-    assert _plugin.cqrs_make_outbox_repository(url="kafka://localhost:9092") is None
-    outbox = _plugin.cqrs_make_outbox_repository(url="sqlite+aiosqlite:///:memory:?table=ob_x")
+    manager = new_plugin_manager(autoload=False)
+    manager.register(_plugin, name="sqla")
+    with pytest.raises(UnknownSchemeError):
+        make_outbox_repository("kafka://localhost:9092", manager)
+    outbox = make_outbox_repository("sqlite+aiosqlite:///:memory:?table=ob_x", manager)
     assert isinstance(outbox, SqlAlchemyOutboxedEventRepository)
     assert outbox.table.name == "ob_x"
-    assert "postgresql+asyncpg" in _plugin.cqrs_list_schemes()["outbox"]
+    declared = {(d.role, d.scheme) for d in _plugin.cqrs_declare_schemes()}
+    assert ("outbox", "postgresql+asyncpg") in declared
+    assert ("saga_storage", "mariadb+asyncmy") in declared
 
 
 def test_plugin_module_does_not_import_sqlalchemy() -> None:

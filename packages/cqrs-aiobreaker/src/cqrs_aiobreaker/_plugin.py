@@ -1,11 +1,6 @@
-"""Hook implementations of the aiobreaker plugin (it provides no URL scheme, only a name)."""
+"""The aiobreaker plugin's hooks: none yet.
 
-from __future__ import annotations
-
-from cqrs.plugins import hookimpl
-
-
-@hookimpl
-def cqrs_list_schemes() -> dict[str, list[str]]:
-    """The role this plugin serves: `AioBreakerAdapter`, a circuit breaker (no URL scheme)."""
-    return {"circuit_breaker": ["aiobreaker"]}
+`cqrs-aiobreaker` provides `AioBreakerAdapter`, a circuit breaker passed to handlers by the
+application, so it owns no URL scheme. The entry point stays so `cqrs plugins` shows the
+distribution installed.
+"""

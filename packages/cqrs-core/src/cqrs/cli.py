@@ -71,20 +71,25 @@ def _run_plugins(args: argparse.Namespace) -> int:
     from cqrs.plugins.manager import get_plugin_manager
 
     manager = _quietly(get_plugin_manager)
-    schemes: dict[str, dict[str, list[str]]] = {}
-    failures = dict(manager.failures)
-    for impl in manager.hook.cqrs_list_schemes.get_hookimpls():
-        try:
-            roles: dict[str, list[str]] = impl.function() or {}  # type: ignore[assignment]
-        except Exception as exc:
-            failures[impl.plugin_name] = f"cqrs_list_schemes failed: {type(exc).__name__}: {exc}"
-            continue
-        schemes[impl.plugin_name] = {role: list(found) for role, found in roles.items()}
+    registry = manager.schemes
+    schemes = registry.by_plugin()
+    failures = {**manager.failures, **registry.problems}
+    declared: dict[str, list[dict[str, str]]] = {}
+    for entry in registry.entries():
+        if entry.declaration is not None:
+            declared.setdefault(entry.plugin, []).append(
+                {
+                    "role": entry.role,
+                    "scheme": entry.scheme,
+                    "description": entry.declaration.description,
+                }
+            )
     plugins = [
         {
             "name": name,
             "distribution": manager.distributions.get(name),
             "schemes": schemes.get(name, {}),
+            "declarations": declared.get(name, []),
         }
         for name, plugin in manager.list_name_plugin()
         if plugin is not None

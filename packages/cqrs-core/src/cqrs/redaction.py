@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from cqrs.urls import partition_url
+
 __all__ = ["redact_text", "redact_url"]
 
 _URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<secret>[^\s/]+)@")
@@ -25,9 +27,10 @@ _KEY_VALUE = re.compile(
 
 def redact_url(url: str) -> str:
     """`url` with any password replaced by `***`, safe to log or put in an error."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
+    parts = partition_url(url)
+    if parts is None:
         return url
+    scheme, rest = parts
     authority, slash, path = rest.partition("/")
     userinfo, at, host = authority.rpartition("@")
     if not at or ":" not in userinfo:

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from cqrs.plugins import hookimpl
+from cqrs.plugins import MESSAGE_BROKER, SchemeDeclaration, hookimpl
 
 
 @hookimpl
-def cqrs_make_message_broker(url: str) -> Any:
-    if url.partition("://")[0].lower() != "kafka":
-        return None
-    from cqrs_kafka._url import broker_from_url
-
-    return broker_from_url(url)
-
-
-@hookimpl
-def cqrs_list_schemes() -> dict[str, list[str]]:
-    return {"message_broker": ["kafka"]}
+def cqrs_declare_schemes() -> list[SchemeDeclaration]:
+    """`kafka://host:port[,host:port]?option=value`: a `KafkaMessageBroker` (aiokafka)."""
+    return [
+        SchemeDeclaration(
+            MESSAGE_BROKER, "kafka", "cqrs_kafka._url:broker_from_url", "Kafka (aiokafka)"
+        )
+    ]
 
 
 @hookimpl

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cqrs.plugins.resolve import redact_url
+from cqrs.redaction import redact_url
+from cqrs.urls import url_scheme
 from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.producer import KafkaProducer
 
@@ -29,9 +30,9 @@ _FALSE = {"0", "false", "no", "off"}
 
 def broker_from_url(url: str) -> KafkaMessageBroker:
     """A `KafkaMessageBroker` for `url`; raises `ValueError` naming what is wrong with it."""
-    parts = urlsplit(url)
-    if parts.scheme.lower() != "kafka":
+    if url_scheme(url) != "kafka":
         raise ValueError(f"not a kafka:// URL: {redact_url(url)!r}")
+    parts = urlsplit(url)
     if "@" in parts.netloc:
         raise ValueError(
             f"credentials in kafka:// URLs are not supported ({redact_url(url)!r}); build the "

@@ -4,25 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from cqrs.plugins import hookimpl
-
-_SCHEMES = ("amqp", "amqps")
+from cqrs.plugins import MESSAGE_BROKER, SchemeDeclaration, hookimpl
 
 
 @hookimpl
-def cqrs_make_message_broker(url: str) -> Any:
-    """A `RabbitMQMessageBroker` for an AMQP URL (`?exchange=` picks the exchange), else None."""
-    if url.partition("://")[0].lower() not in _SCHEMES:
-        return None
-    from cqrs_rabbitmq.broker import RabbitMQMessageBroker
-
-    return RabbitMQMessageBroker.from_url(url)
-
-
-@hookimpl
-def cqrs_list_schemes() -> dict[str, list[str]]:
-    """The URL schemes this plugin serves."""
-    return {"message_broker": list(_SCHEMES)}
+def cqrs_declare_schemes() -> list[SchemeDeclaration]:
+    """`amqp://` and `amqps://`: a `RabbitMQMessageBroker` (`?exchange=` picks the exchange)."""
+    factory = "cqrs_rabbitmq.broker:RabbitMQMessageBroker.from_url"
+    return [
+        SchemeDeclaration(MESSAGE_BROKER, "amqp", factory, "RabbitMQ (aio-pika)"),
+        SchemeDeclaration(MESSAGE_BROKER, "amqps", factory, "RabbitMQ over TLS (aio-pika)"),
+    ]
 
 
 @hookimpl

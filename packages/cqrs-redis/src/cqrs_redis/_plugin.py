@@ -4,27 +4,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cqrs.plugins import hookimpl
+from cqrs.plugins import SAGA_STORAGE, SchemeDeclaration, hookimpl
 
 if TYPE_CHECKING:
     from cqrs.faults import Fault
-    from cqrs.saga.storage.protocol import SagaStorage
 
 
 @hookimpl
-def cqrs_make_saga_storage(url: str) -> SagaStorage | None:
-    """A `RedisSagaStorage` for `redis://` and `rediss://` URLs, with a client of its own."""
-    if url.partition("://")[0].lower() not in ("redis", "rediss"):
-        return None
-    from cqrs_redis.saga_storage import RedisSagaStorage
-
-    return RedisSagaStorage.from_url(url)
-
-
-@hookimpl
-def cqrs_list_schemes() -> dict[str, list[str]]:
-    """The schemes this plugin owns, by role."""
-    return {"saga_storage": ["redis", "rediss"]}
+def cqrs_declare_schemes() -> list[SchemeDeclaration]:
+    """`redis://` and `rediss://`: a `RedisSagaStorage` with a client of its own."""
+    factory = "cqrs_redis.saga_storage:RedisSagaStorage.from_url"
+    return [
+        SchemeDeclaration(SAGA_STORAGE, "redis", factory, "Redis saga storage"),
+        SchemeDeclaration(SAGA_STORAGE, "rediss", factory, "Redis saga storage over TLS"),
+    ]
 
 
 @hookimpl

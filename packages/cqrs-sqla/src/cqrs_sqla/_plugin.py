@@ -4,32 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from cqrs.plugins import hookimpl
-
-_SCHEMES = ("postgresql+asyncpg", "mysql+asyncmy", "mariadb+asyncmy", "sqlite+aiosqlite")
+from cqrs.plugins import OUTBOX, SAGA_STORAGE, SchemeDeclaration, hookimpl
 
 
 @hookimpl
-def cqrs_make_outbox_repository(url: str) -> Any:
-    if url.partition("://")[0].lower() not in _SCHEMES:
-        return None
-    from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
-
-    return SqlAlchemyOutboxedEventRepository.from_url(url)
-
-
-@hookimpl
-def cqrs_make_saga_storage(url: str) -> Any:
-    if url.partition("://")[0].lower() not in _SCHEMES:
-        return None
-    from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
-
-    return SqlAlchemySagaStorage.from_url(url)
-
-
-@hookimpl
-def cqrs_list_schemes() -> dict[str, list[str]]:
-    return {"outbox": list(_SCHEMES), "saga_storage": list(_SCHEMES)}
+def cqrs_declare_schemes() -> list[SchemeDeclaration]:
+    """Each SQLAlchemy async driver URL: an outbox and a saga storage on that database."""
+    databases = {
+        "postgresql+asyncpg": "PostgreSQL (asyncpg)",
+        "mysql+asyncmy": "MySQL (asyncmy)",
+        "mariadb+asyncmy": "MariaDB (asyncmy)",
+        "sqlite+aiosqlite": "SQLite (aiosqlite)",
+    }
+    outbox = "cqrs_sqla.outbox:SqlAlchemyOutboxedEventRepository.from_url"
+    storage = "cqrs_sqla.saga_storage:SqlAlchemySagaStorage.from_url"
+    return [
+        *(SchemeDeclaration(OUTBOX, s, outbox, f"outbox on {db}") for s, db in databases.items()),
+        *(
+            SchemeDeclaration(SAGA_STORAGE, s, storage, f"saga storage on {db}")
+            for s, db in databases.items()
+        ),
+    ]
 
 
 @hookimpl

@@ -1,48 +1,33 @@
-"""The built-in plugin: brokers that need no third-party library."""
+"""The built-in plugin: the schemes that need no third-party library."""
 
 from __future__ import annotations
 
-from typing import Any
+from cqrs.plugins.declarations import (
+    MESSAGE_BROKER,
+    OUTBOX,
+    SAGA_STORAGE,
+    SchemeDeclaration,
+)
+from cqrs.plugins.markers import hookimpl
 
-from cqrs.plugins import hookimpl
-
-
-@hookimpl
-def cqrs_make_message_broker(url: str) -> Any:
-    scheme = url.partition("://")[0].lower()
-    if scheme == "memory":
-        from cqrs.memory.message_broker import MemoryMessageBroker
-
-        return MemoryMessageBroker()
-    if scheme == "devnull":
-        from cqrs.message_brokers.devnull import DevnullMessageBroker
-
-        return DevnullMessageBroker()
-    return None
+_FACTORIES = "cqrs.memory._from_url"
 
 
 @hookimpl
-def cqrs_make_outbox_repository(url: str) -> Any:
-    if url.partition("://")[0].lower() != "memory":
-        return None
-    from cqrs.memory.outbox import MemoryOutboxedEventRepository
-
-    return MemoryOutboxedEventRepository()
-
-
-@hookimpl
-def cqrs_make_saga_storage(url: str) -> Any:
-    if url.partition("://")[0].lower() != "memory":
-        return None
-    from cqrs.saga.storage.memory import MemorySagaStorage
-
-    return MemorySagaStorage()
-
-
-@hookimpl
-def cqrs_list_schemes() -> dict[str, list[str]]:
-    return {
-        "message_broker": ["memory", "devnull"],
-        "outbox": ["memory"],
-        "saga_storage": ["memory"],
-    }
+def cqrs_declare_schemes() -> list[SchemeDeclaration]:
+    """`memory://` for every role, in-process; `devnull://`, a broker that drops messages."""
+    return [
+        SchemeDeclaration(
+            MESSAGE_BROKER, "memory", f"{_FACTORIES}:message_broker", "in-process broker"
+        ),
+        SchemeDeclaration(
+            MESSAGE_BROKER,
+            "devnull",
+            f"{_FACTORIES}:devnull_message_broker",
+            "accepts every message, keeps none",
+        ),
+        SchemeDeclaration(OUTBOX, "memory", f"{_FACTORIES}:outbox", "in-process outbox"),
+        SchemeDeclaration(
+            SAGA_STORAGE, "memory", f"{_FACTORIES}:saga_storage", "in-process saga storage"
+        ),
+    ]

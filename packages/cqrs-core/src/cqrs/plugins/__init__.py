@@ -1,11 +1,19 @@
-"""Plugin system: hook specifications, the plugin manager and URL resolution.
+"""Plugin system: hook specifications, scheme declarations, the plugin manager, URL resolution.
 
 Third parties publish a module under the `cqrs` entry-point group whose functions are marked
-`@hookimpl` and named after the specifications in `cqrs.plugins.hookspecs`.
+`@hookimpl` and named after the specifications in `cqrs.plugins.hookspecs`; a plugin serving
+URLs declares each scheme once with `cqrs_declare_schemes`, returning `SchemeDeclaration`s.
 """
 
-import pluggy
-
+from cqrs.plugins.declarations import (
+    MESSAGE_BROKER,
+    OUTBOX,
+    SAGA_STORAGE,
+    Factory,
+    SchemeDeclaration,
+    load_factory,
+)
+from cqrs.plugins.hints import KNOWN_ADAPTERS
 from cqrs.plugins.manager import (
     AUTOLOAD_ENV,
     ENTRY_POINT_GROUP,
@@ -14,34 +22,43 @@ from cqrs.plugins.manager import (
     new_plugin_manager,
     set_plugin_manager,
 )
+from cqrs.plugins.markers import hookimpl
+from cqrs.plugins.registry import RegisteredScheme, SchemeRegistry
 from cqrs.plugins.resolve import (
-    KNOWN_ADAPTERS,
     adapt_container,
     installed_schemes,
+    make_from_url,
     make_message_broker,
     make_outbox_repository,
     make_saga_storage,
-    redact_url,
-    url_scheme,
 )
+from cqrs.redaction import redact_url
+from cqrs.urls import split_url, url_scheme
 
 __all__ = [
     "AUTOLOAD_ENV",
     "ENTRY_POINT_GROUP",
     "KNOWN_ADAPTERS",
+    "MESSAGE_BROKER",
+    "OUTBOX",
+    "SAGA_STORAGE",
+    "Factory",
     "PluginManager",
+    "RegisteredScheme",
+    "SchemeDeclaration",
+    "SchemeRegistry",
     "adapt_container",
     "get_plugin_manager",
     "hookimpl",
     "installed_schemes",
+    "load_factory",
+    "make_from_url",
     "make_message_broker",
     "make_outbox_repository",
     "make_saga_storage",
     "new_plugin_manager",
     "redact_url",
     "set_plugin_manager",
+    "split_url",
     "url_scheme",
 ]
-
-hookimpl = pluggy.HookimplMarker("cqrs")
-"""Marks a plugin's function as the implementation of the hook it is named after."""

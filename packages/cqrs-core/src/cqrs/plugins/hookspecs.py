@@ -1,18 +1,22 @@
 """Hook specifications: what a `cqrs` plugin can provide.
 
 A plugin is a module registered under the `cqrs` entry-point group whose functions are marked
-with `cqrs.plugins.hookimpl` and named after these specifications. Factory hooks receive a URL
-and return `None` for schemes they do not own; the first non-`None` answer wins.
+with `cqrs.plugins.hookimpl` and named after these specifications. A plugin declares each URL
+scheme it owns once, in `cqrs_declare_schemes`; core builds from those declarations. The older
+factory hooks (`cqrs_make_*`, with `cqrs_list_schemes`) still work: they are asked only for a
+scheme no plugin declares, each returning `None` for schemes it does not own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import pluggy
+from cqrs.plugins.markers import hookspec
 
 if TYPE_CHECKING:
     from cqrs.faults import Fault
+    from cqrs.plugins.declarations import SchemeDeclaration
     from cqrs.protocols.container import Container
     from cqrs.protocols.message_broker import MessageBroker
     from cqrs.protocols.outbox import OutboxedEventRepository
@@ -21,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "cqrs_adapt_container",
     "cqrs_classify_error",
+    "cqrs_declare_schemes",
     "cqrs_list_schemes",
     "cqrs_make_message_broker",
     "cqrs_make_outbox_repository",
@@ -28,22 +33,30 @@ __all__ = [
     "hookspec",
 ]
 
-hookspec = pluggy.HookspecMarker("cqrs")
+
+@hookspec
+def cqrs_declare_schemes() -> Sequence[SchemeDeclaration]:  # type: ignore[empty-body]
+    """Declare each URL scheme the plugin owns, once: its role, its name and its factory.
+
+    Called once per plugin manager (and again after a plugin is registered or removed); keep it
+    cheap and import nothing heavy: factories are `"module:attribute"` references imported only
+    when a URL of their scheme is resolved.
+    """
 
 
 @hookspec(firstresult=True)
 def cqrs_make_message_broker(url: str) -> MessageBroker | None:
-    """Return a message broker for `url`, or `None` if the plugin does not own its scheme."""
+    """Older way: a broker for `url`, or `None`; asked only when no declaration matches."""
 
 
 @hookspec(firstresult=True)
 def cqrs_make_outbox_repository(url: str) -> OutboxedEventRepository[Any] | None:
-    """Return an outbox repository for the database at `url`, or `None` for a foreign scheme."""
+    """Older way: an outbox for `url`, or `None`; asked only when no declaration matches."""
 
 
 @hookspec(firstresult=True)
 def cqrs_make_saga_storage(url: str) -> SagaStorage | None:
-    """Return a saga storage for `url`, or `None` if the plugin does not own its scheme."""
+    """Older way: a saga storage for `url`, or `None`; asked only when no declaration matches."""
 
 
 @hookspec(firstresult=True)
@@ -53,7 +66,8 @@ def cqrs_adapt_container(container: Any) -> Container | None:
 
 @hookspec
 def cqrs_list_schemes() -> dict[str, list[str]]:  # type: ignore[empty-body]
-    """Map each role the plugin serves (`"message_broker"`, ...) to the URL schemes it owns."""
+    """Older way: map each role (`"message_broker"`, ...) to the schemes the plugin's
+    `cqrs_make_*` hooks own; merged with the declarations in listings and hints."""
 
 
 @hookspec(firstresult=True)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any
 
 import pluggy
 
 from cqrs.plugins import hookspecs
+from cqrs.plugins.markers import PROJECT
+from cqrs.plugins.registry import SchemeRegistry
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -27,13 +30,32 @@ _current: PluginManager | None = None
 
 
 class PluginManager(pluggy.PluginManager):
-    """A pluggy manager that remembers which distribution provided each plugin and what failed."""
+    """A pluggy manager that remembers which distribution provided each plugin and what failed,
+    and holds the table of the schemes its plugins declare (`schemes`)."""
 
     def __init__(self) -> None:
-        super().__init__("cqrs")
+        super().__init__(PROJECT)
         self.add_hookspecs(hookspecs)
         self.distributions: dict[str, str] = {}
         self.failures: dict[str, str] = {}
+        self._schemes: SchemeRegistry | None = None
+
+    @property
+    def schemes(self) -> SchemeRegistry:
+        """The schemes the registered plugins declare, collected on first use after a change."""
+        if self._schemes is None:
+            self._schemes = SchemeRegistry.collect(self)
+        return self._schemes
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        """Register `plugin` (pluggy's `register`); the scheme table is collected anew."""
+        self._schemes = None
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        """Remove a plugin (pluggy's `unregister`); the scheme table is collected anew."""
+        self._schemes = None
+        return super().unregister(plugin, name)
 
     def load_entry_points(self) -> None:
         """Register every `cqrs` entry point; one that fails to import is logged and skipped."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cqrs.protocols.message_broker import Message
+from cqrs.urls import split_url
 
 __all__ = ["FakeMessageBroker"]
 
@@ -14,6 +15,11 @@ class FakeMessageBroker:
         self.name = name
         self.sent: dict[str, list[Message]] = {}
         self.closed = False
+
+    @classmethod
+    def from_url(cls, url: str) -> FakeMessageBroker:
+        """The broker for `fake://name` (or `fake-legacy://name`): `name` is what follows `://`."""
+        return cls(split_url(url)[1])
 
     async def send_message(self, message: Message) -> None:
         if self.closed:

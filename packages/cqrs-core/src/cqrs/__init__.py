@@ -70,7 +70,7 @@ _EXPORTS: dict[str, str] = {
     "SqlAlchemyOutboxedEventRepository": "cqrs.outbox.sqlalchemy",
     "Inbox": "cqrs.protocols.inbox",
     "MemoryInbox": "cqrs.memory.inbox",
-    "MessageDispatcher": "cqrs.consumer.dispatcher",
+    "MessageDispatcher": "cqrs.consumers.dispatcher",
     "ZlibCompressor": "cqrs.compressors.zlib",
     # circuit breakers
     "CircuitBreaker": "cqrs.protocols.circuit_breaker",
@@ -98,6 +98,7 @@ _SUBMODULES = frozenset(
         "bootstrap",
         "compressors",
         "consumer",
+        "consumers",
         "container",
         "events",
         "exceptions",
@@ -190,6 +191,7 @@ __all__ = [
     "bootstrap",
     "compressors",
     "consumer",
+    "consumers",
     "container",
     "events",
     "exceptions",
@@ -227,6 +229,7 @@ if TYPE_CHECKING:
         bootstrap,
         compressors,
         consumer,
+        consumers,
         container,
         events,
         exceptions,
@@ -242,7 +245,7 @@ if TYPE_CHECKING:
         testing,
     )
     from cqrs.compressors.zlib import ZlibCompressor
-    from cqrs.consumer.dispatcher import MessageDispatcher
+    from cqrs.consumers.dispatcher import MessageDispatcher
     from cqrs.container.builtin import BuiltinContainer
     from cqrs.events.event import DomainEvent, Event, NotificationEvent
     from cqrs.events.event_emitter import EventEmitter

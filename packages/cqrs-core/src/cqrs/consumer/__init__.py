@@ -1,6 +1,9 @@
-"""Consuming events from brokers: the broker-neutral message dispatcher used by consumer runners."""
+"""The former home of the consumer side, kept so that `cqrs.consumer` imports keep working.
 
-from cqrs.consumer.dispatcher import (
+Everything lives in `cqrs.consumers` now; this package re-exports the same objects.
+"""
+
+from cqrs.consumers import (
     DEAD_LETTER_PREVIEW_BYTES,
     DEAD_LETTER_REASON_HEADER,
     DEAD_LETTER_TRUNCATED_HEADER,

@@ -18,7 +18,16 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from cqrs.consumer._nesting import json_depth_exceeds
+from cqrs.consumers._nesting import json_depth_exceeds
+from cqrs.consumers.dead_letter import (
+    DEAD_LETTER_PREVIEW_BYTES,
+    DEAD_LETTER_REASON_HEADER,
+    DEAD_LETTER_TRUNCATED_HEADER,
+    MAX_REASON_CHARS,
+    ORIGINAL_OFFSET_HEADER,
+    ORIGINAL_PARTITION_HEADER,
+    ORIGINAL_TOPIC_HEADER,
+)
 from cqrs.exceptions import DestinationUnavailableError
 from cqrs.faults import Fault, classify
 from cqrs.outbox.backoff import ExponentialBackoff
@@ -44,36 +53,12 @@ __all__ = [
     "inbox_session",
 ]
 
-DEAD_LETTER_REASON_HEADER = "dead-letter-reason"
-"""Header carrying why a message was dead-lettered."""
-
-DEAD_LETTER_TRUNCATED_HEADER = "dead-letter-truncated"
-"""Header of a dead letter too large to copy whole: what was cut and its original size in
-bytes, e.g. `value=1572864` (only the first `DEAD_LETTER_PREVIEW_BYTES` are kept) or
-`headers=129000` (the original headers were dropped). The original stays where it was consumed,
-found by the coordinates the dead letter keeps."""
-
-ORIGINAL_TOPIC_HEADER = "original-topic"
-"""Dead-letter header: the topic (or queue / routing key) the message was consumed from."""
-
-ORIGINAL_PARTITION_HEADER = "original-partition"
-"""Dead-letter header: the partition the record was consumed from (decimal; Kafka)."""
-
-ORIGINAL_OFFSET_HEADER = "original-offset"
-"""Dead-letter header: the offset of the record in its partition (decimal; Kafka)."""
-
-DEAD_LETTER_PREVIEW_BYTES = 16 * 1024
-"""How much of a payload a truncated dead letter keeps."""
-
 DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024
 """Largest payload a dispatcher decodes unless told otherwise (1 MiB, Kafka's default)."""
 
 DEFAULT_MAX_DEPTH = 100
 """Deepest nesting of JSON arrays and objects a dispatcher decodes unless told otherwise (the
 recursion limit protobuf's parser uses too)."""
-
-MAX_REASON_CHARS = 2000
-"""Longest dead-letter reason: it travels in a header, which must stay small."""
 
 _log = logging.getLogger("cqrs.consumer")
 _inbox_session: contextvars.ContextVar[Any] = contextvars.ContextVar("cqrs_inbox_session")

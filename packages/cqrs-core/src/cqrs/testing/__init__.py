@@ -4,6 +4,7 @@ Importing it is left to test code (it imports pytest); the opt-in pytest plugin 
 `cqrs.testing.pytest_plugin`.
 """
 
+from cqrs.consumers.contract import ConsumerContract
 from cqrs.testing.breaker_state import BreakerStateContract
 from cqrs.testing.fire_and_forget import FireAndForgetBroker
 from cqrs.testing.inbox import InboxContract
@@ -14,6 +15,7 @@ from cqrs.testing.saga_storage import SagaStorageContract
 
 __all__ = [
     "BreakerStateContract",
+    "ConsumerContract",
     "ContractPayload",
     "FireAndForgetBroker",
     "InboxContract",

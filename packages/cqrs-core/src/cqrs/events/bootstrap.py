@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from cqrs import _bootstrap
+from cqrs.interception.interceptor import Interceptor
 from cqrs.mediators.event import EventMediator
 from cqrs.protocols.message_broker import MessageBroker
 
@@ -19,6 +20,7 @@ def bootstrap(
     on_startup: Iterable[Callable[[], Any]] | None = None,
     max_concurrent_event_handlers: int = 1,
     concurrent_event_handle_enable: bool = True,
+    interceptors: Sequence[Interceptor] = (),
 ) -> EventMediator:
     """Build an `EventMediator` for events consumed from a broker.
 
@@ -31,4 +33,5 @@ def bootstrap(
         message_broker=_bootstrap.message_broker(message_broker),
         max_concurrent_event_handlers=max_concurrent_event_handlers,
         concurrent_event_handle_enable=concurrent_event_handle_enable,
+        interceptors=interceptors,
     )

@@ -10,6 +10,8 @@ from cqrs._fallback import run_with_fallback
 from cqrs._handler_source import HandlerSource
 from cqrs.events.fallback import EventHandlerFallback
 from cqrs.events.map import EventHandlerBinding, EventMap
+from cqrs.interception._chain import Interception
+from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import Message, MessageBroker
 from cqrs.protocols.serializer import EventSerializer, Serializer
@@ -37,6 +39,7 @@ class EventEmitter:
         message_broker: MessageBroker | None = None,
         *,
         serializer: Serializer | EventSerializer | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self._event_map = event_map
         self._handlers = HandlerSource(container)
@@ -44,6 +47,19 @@ class EventEmitter:
         self._serializer = serializer
         self._warned_no_broker = False
         self._plans: dict[tuple[type, bool], tuple[EventStep, ...]] = {}
+        self._interception = Interception(interceptors, watcher=self)
+        self._send: Callable[[Message], Awaitable[None]] | None = None
+        self._reintercept()
+
+    def _reintercept(self) -> None:
+        """Forget the steps worked out so far: they are composed again with the interceptors."""
+        self._plans = {}
+        publishers = (
+            self._interception.publishers(self._broker, "emitter")
+            if self._broker is not None
+            else None
+        )
+        self._send = publishers[0] if publishers is not None else None
 
     @property
     def message_broker(self) -> MessageBroker | None:
@@ -71,10 +87,12 @@ class EventEmitter:
 
     def _handler_step(self, binding: EventHandlerBinding) -> EventStep:
         if isinstance(binding, EventHandlerFallback):
-            return lambda event: self._run_fallback(binding, event)
+            return self._interception.event(
+                binding.primary, lambda event: self._run_fallback(binding, event)
+            )
         factory = self._handlers.factory(binding)
         if factory is None:
-            return lambda event: self._run(binding, event)
+            return self._interception.event(binding, lambda event: self._run(binding, event))
 
         async def run_built(event: Any) -> Sequence[Any]:
             handler = factory()
@@ -82,7 +100,7 @@ class EventEmitter:
             events: Sequence[Any] = handler.events
             return events
 
-        return run_built
+        return self._interception.event(binding, run_built)
 
     async def _run(self, handler_type: type, event: Any) -> Sequence[Any]:
         handler = await self._handlers.build(handler_type)
@@ -112,7 +130,10 @@ class EventEmitter:
             return ()
         message = Message.from_event(event, self._serializer)
         try:
-            await self._broker.send_message(message)
+            if self._send is None:
+                await self._broker.send_message(message)
+            else:
+                await self._send(message)
         except Exception:
             _log.exception(
                 "publishing %s %s to topic %r failed", event.event_name, event.event_id, event.topic

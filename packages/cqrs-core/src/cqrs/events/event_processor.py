@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from cqrs.events.event_emitter import EventEmitter, EventStep
 from cqrs.events.map import EventMap
+from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
 
@@ -46,10 +47,14 @@ class EventProcessor:
         message_broker: MessageBroker | None,
         max_concurrent_event_handlers: int,
         concurrent_event_handle_enable: bool,
+        interceptors: Sequence[Interceptor] = (),
     ) -> EventProcessor:
-        """The processor a mediator uses: over `event_emitter`, or a new one for the map/broker."""
+        """The processor a mediator uses: over `event_emitter` (which keeps its own
+        interceptors), or a new one for the map, the broker and `interceptors`."""
         if event_emitter is None:
-            event_emitter = EventEmitter(event_map or EventMap(), container, message_broker)
+            event_emitter = EventEmitter(
+                event_map or EventMap(), container, message_broker, interceptors=interceptors
+            )
         return cls(
             event_emitter,
             max_concurrent_event_handlers=max_concurrent_event_handlers,

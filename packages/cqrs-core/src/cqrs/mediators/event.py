@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
+from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
 
@@ -28,6 +30,7 @@ class EventMediator:
         message_broker: MessageBroker | None = None,
         max_concurrent_event_handlers: int = 1,
         concurrent_event_handle_enable: bool = True,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self._processor = EventProcessor.for_mediator(
             container,
@@ -36,6 +39,7 @@ class EventMediator:
             message_broker=message_broker,
             max_concurrent_event_handlers=max_concurrent_event_handlers,
             concurrent_event_handle_enable=concurrent_event_handle_enable,
+            interceptors=interceptors,
         )
 
     async def send(self, event: Any) -> None:

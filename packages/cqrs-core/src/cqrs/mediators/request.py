@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from cqrs._handler_source import HandlerSource
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
+from cqrs.interception._chain import Interception
+from cqrs.interception.interceptor import Interceptor
 from cqrs.mediators._runners import Runner, compile_runner
 from cqrs.middlewares.base import MiddlewareChain
 from cqrs.protocols.container import Container
@@ -38,6 +40,7 @@ class RequestMediator:
         message_broker: MessageBroker | None = None,
         max_concurrent_event_handlers: int = 1,
         concurrent_event_handle_enable: bool = True,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self._request_map = request_map
         self._handlers = HandlerSource(container)
@@ -48,14 +51,20 @@ class RequestMediator:
             message_broker=message_broker,
             max_concurrent_event_handlers=max_concurrent_event_handlers,
             concurrent_event_handle_enable=concurrent_event_handle_enable,
+            interceptors=interceptors,
         )
         self._fast: dict[type, Callable[[], Any]] = {}
         self._runners: dict[type, Runner] = {}
-        self._send = (
-            middleware_chain.wrap(self._dispatch)
-            if middleware_chain is not None and len(middleware_chain)
-            else None
-        )
+        self._middleware_chain = middleware_chain
+        self._interception = Interception(interceptors, watcher=self)
+        self._send: Callable[[Any], Any] | None = None
+        self._reintercept()
+
+    def _reintercept(self) -> None:
+        """Compose `send`'s chain: interceptors outside, then middlewares, then the handler."""
+        chain = self._middleware_chain
+        inner = chain.wrap(self._dispatch) if chain is not None and len(chain) else None
+        self._send = self._interception.request(inner or self._dispatch) or inner
 
     async def send(self, request: Any) -> Any:
         """Handle `request` and its events; raises `HandlerNotBoundError` if nothing is bound."""

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from typing import Any
 
 from cqrs._handler_source import HandlerSource
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
+from cqrs.interception._chain import Interception
+from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.requests.map import RequestMap
@@ -35,6 +37,7 @@ class StreamingRequestMediator:
         message_broker: MessageBroker | None = None,
         max_concurrent_event_handlers: int = 10,
         concurrent_event_handle_enable: bool = True,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self._request_map = request_map
         self._handlers = HandlerSource(container)
@@ -45,13 +48,34 @@ class StreamingRequestMediator:
             message_broker=message_broker,
             max_concurrent_event_handlers=max_concurrent_event_handlers,
             concurrent_event_handle_enable=concurrent_event_handle_enable,
+            interceptors=interceptors,
         )
+        self._interception = Interception(interceptors, watcher=self)
+        self._intercepted: (
+            Callable[[Any, Callable[[Any], AsyncIterator[Any]]], AsyncIterator[Any]] | None
+        ) = None
+        self._reintercept()
 
-    async def stream(self, request: Any) -> AsyncGenerator[Any, None]:
+    def _reintercept(self) -> None:
+        self._intercepted = self._interception.stream()
+
+    def stream(self, request: Any) -> AsyncGenerator[Any, None]:
         """Yield the handler's results one by one; raises `HandlerNotBoundError` if unbound.
 
         Wrap it in `contextlib.aclosing` to close the handler at once when breaking out early.
         """
+        if self._intercepted is None:
+            return self._stream(request)
+        opened: list[AsyncGenerator[Any, None]] = []
+
+        def handled(request: Any) -> AsyncIterator[Any]:
+            results = self._stream(request)
+            opened.append(results)
+            return results
+
+        return _closing(self._intercepted(request, handled), opened)
+
+    async def _stream(self, request: Any) -> AsyncGenerator[Any, None]:
         binding = self._request_map.get(type(request))
         if not (isinstance(binding, type) and issubclass(binding, StreamingRequestHandler)):
             raise TypeError(
@@ -72,4 +96,20 @@ class StreamingRequestMediator:
                 handler.clear_events()
                 await self._processor.process(events)
         finally:
+            await results.aclose()
+
+
+async def _closing(
+    items: AsyncIterator[Any], opened: list[AsyncGenerator[Any, None]]
+) -> AsyncGenerator[Any, None]:
+    """`items` as an async generator whose `aclose` closes `items`, then the handler's streams
+    under it, even if an interceptor forgot to."""
+    try:
+        async for item in items:
+            yield item
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
+        for results in opened:
             await results.aclose()

@@ -15,10 +15,12 @@ import datetime
 import logging
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from cqrs.faults import Fault, classify
+from cqrs.interception._chain import Interception, SendOne
+from cqrs.interception.interceptor import Interceptor
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository
@@ -40,6 +42,7 @@ class EventProducer:
         lease_seconds: float = 60.0,
         max_attempts: int = 10,
         backoff: ExponentialBackoff | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self.message_broker = message_broker
         self.repository = repository
@@ -47,6 +50,13 @@ class EventProducer:
         self.lease_seconds = lease_seconds
         self.max_attempts = max_attempts
         self.backoff = backoff or ExponentialBackoff()
+        self._interception = Interception(interceptors, watcher=self)
+        self._send: SendOne | None = None
+        self._reintercept()
+
+    def _reintercept(self) -> None:
+        publishers = self._interception.publishers(self.message_broker, "producer")
+        self._send = publishers[0] if publishers is not None else None
 
     async def event_batch_generator(
         self, batch_size: int = 100
@@ -64,7 +74,10 @@ class EventProducer:
         without charging it an attempt; any other failure counts one.
         """
         try:
-            await self.message_broker.send_message(event.to_message())
+            if self._send is None:
+                await self.message_broker.send_message(event.to_message())
+            else:
+                await self._send(event.to_message())
         except Exception as exc:
             if classify(exc) is Fault.DESTINATION:
                 delay = datetime.timedelta(seconds=self.backoff.delay(1))

@@ -32,6 +32,8 @@ from typing import Any
 
 from cqrs.exceptions import PublishBatchError
 from cqrs.faults import Fault, classify
+from cqrs.interception._chain import Interception, SendMany, SendOne
+from cqrs.interception.interceptor import Interceptor
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.message_broker import Message, MessageBroker
 from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository, OutboxStatus
@@ -141,6 +143,7 @@ class OutboxRelay:
         poll_interval: float = 0.05,
         max_poll_interval: float = 0.25,
         clock: Callable[[], datetime.datetime] = _utcnow,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         if batch_size < 1 or max_in_flight < 1 or max_attempts < 1:
             raise ValueError("batch_size, max_in_flight and max_attempts must be at least 1")
@@ -160,6 +163,20 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._outages: dict[str, Outage] = {}
         self._failing_rounds = 0
+        self._interception = Interception(interceptors, watcher=self)
+        self._intercepted: tuple[SendOne, SendMany | None] | None = None
+        self._reintercept()
+
+    def _reintercept(self) -> None:
+        """Wrap the broker's sends in the publish interceptors (`None`: use the broker's own,
+        looked up at each batch)."""
+        self._intercepted = self._interception.publishers(self.broker, "relay")
+
+    def _senders(self) -> tuple[SendOne, SendMany | None]:
+        if self._intercepted is not None:
+            return self._intercepted
+        send_many = getattr(self.broker, "send_many", None)
+        return self.broker.send_message, send_many if callable(send_many) else None
 
     def stop(self) -> None:
         """Ask `run` to finish the batch in hand and return."""
@@ -294,8 +311,8 @@ class OutboxRelay:
         """Publish a claimed batch; returns what was published, released and held back."""
         deadline = started + self.lease_seconds * 0.8
         outcome = _Outcome()
-        send_many = getattr(self.broker, "send_many", None)
-        if callable(send_many):
+        send_many = self._senders()[1]
+        if send_many is not None:
             await self._publish_in_waves(batch, deadline, send_many, outcome)
         else:
             await self._publish_each(_sequences(batch), deadline, outcome)
@@ -417,6 +434,7 @@ class OutboxRelay:
         """One `send_message` per row: sequences concurrently, each sequence's rows in order."""
         limit = asyncio.Semaphore(self.max_in_flight)
         done: set[int] = set()
+        send_one = self._senders()[0]
 
         async def publish_sequence(rows: list[OutboxedEvent]) -> None:
             for index, row in enumerate(rows):
@@ -429,7 +447,7 @@ class OutboxRelay:
                     return
                 try:
                     async with limit:
-                        await self.broker.send_message(row.to_message())
+                        await send_one(row.to_message())
                 except Exception as exc:
                     done.update(r.id for r in rows[index:])
                     await self._refused(row, exc, rows[index + 1 :], outcome)

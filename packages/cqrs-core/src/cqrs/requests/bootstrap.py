@@ -7,6 +7,7 @@ from typing import Any
 
 from cqrs import _bootstrap
 from cqrs.events.event_emitter import EventEmitter
+from cqrs.interception.interceptor import Interceptor
 from cqrs.mediators.request import RequestMediator
 from cqrs.mediators.streaming import StreamingRequestMediator
 from cqrs.middlewares.base import MiddlewareChain
@@ -26,11 +27,13 @@ def bootstrap(
     on_startup: Iterable[Callable[[], Any]] | None = None,
     max_concurrent_event_handlers: int = 1,
     concurrent_event_handle_enable: bool = True,
+    interceptors: Sequence[Interceptor] = (),
 ) -> RequestMediator:
     """Build a `RequestMediator`.
 
     `di_container` may be a `Container`, a foreign container a plugin adapts, or `None` for the
-    built-in one; `message_broker` may be a broker or a URL such as `"memory://"`.
+    built-in one; `message_broker` may be a broker or a URL such as `"memory://"`;
+    `interceptors` wrap its sends, its event handlers and its publishes.
     """
     _bootstrap.run_startup(on_startup)
     container = _bootstrap.container(di_container)
@@ -38,6 +41,7 @@ def bootstrap(
         _bootstrap.event_map(domain_events_mapper),
         container,
         _bootstrap.message_broker(message_broker),
+        interceptors=interceptors,
     )
     return RequestMediator(
         _bootstrap.request_map(commands_mapper, queries_mapper),
@@ -46,6 +50,7 @@ def bootstrap(
         MiddlewareChain(middlewares),
         max_concurrent_event_handlers=max_concurrent_event_handlers,
         concurrent_event_handle_enable=concurrent_event_handle_enable,
+        interceptors=interceptors,
     )
 
 
@@ -58,6 +63,7 @@ def bootstrap_streaming(
     on_startup: Iterable[Callable[[], Any]] | None = None,
     max_concurrent_event_handlers: int = 10,
     concurrent_event_handle_enable: bool = True,
+    interceptors: Sequence[Interceptor] = (),
 ) -> StreamingRequestMediator:
     """Build a `StreamingRequestMediator` (same parameters as `bootstrap`, events concurrent)."""
     _bootstrap.run_startup(on_startup)
@@ -66,6 +72,7 @@ def bootstrap_streaming(
         _bootstrap.event_map(domain_events_mapper),
         container,
         _bootstrap.message_broker(message_broker),
+        interceptors=interceptors,
     )
     return StreamingRequestMediator(
         _bootstrap.request_map(commands_mapper, queries_mapper),
@@ -73,4 +80,5 @@ def bootstrap_streaming(
         emitter,
         max_concurrent_event_handlers=max_concurrent_event_handlers,
         concurrent_event_handle_enable=concurrent_event_handle_enable,
+        interceptors=interceptors,
     )

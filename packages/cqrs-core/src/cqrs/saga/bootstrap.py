@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from cqrs import _bootstrap
 from cqrs.events.event_emitter import EventEmitter
+from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
@@ -27,6 +28,7 @@ def bootstrap(
     compensation_retry_count: int = 3,
     compensation_retry_delay: float = 1.0,
     compensation_retry_backoff: float = 2.0,
+    interceptors: Sequence[Interceptor] = (),
 ) -> SagaMediator:
     """Build a `SagaMediator` (memory storage and the built-in container unless given)."""
     _bootstrap.run_startup(on_startup)
@@ -38,6 +40,7 @@ def bootstrap(
         _bootstrap.event_map(domain_events_mapper),
         container,
         _bootstrap.message_broker(message_broker),
+        interceptors=interceptors,
     )
     return SagaMediator(
         saga_map,
@@ -49,4 +52,5 @@ def bootstrap(
         compensation_retry_count=compensation_retry_count,
         compensation_retry_delay=compensation_retry_delay,
         compensation_retry_backoff=compensation_retry_backoff,
+        interceptors=interceptors,
     )

@@ -16,11 +16,12 @@ import logging
 import traceback
 import uuid
 from asyncio import get_running_loop
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from cqrs._handler_source import HandlerSource
 from cqrs.events.event_processor import EventProcessor
+from cqrs.interception.interceptor import SagaStepCall
 from cqrs.saga._lease import LeaseKeeper
 from cqrs.saga.fallback import Fallback
 from cqrs.saga.models import SagaAction, SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
@@ -34,6 +35,9 @@ _log = logging.getLogger("cqrs.saga")
 
 
 _NONE: list[Any] = []
+
+StepRunner = Callable[[SagaStepCall, Callable[[], Awaitable[Any]]], Awaitable[Any]]
+"""Runs a saga step's act or compensation through the interceptors (`proceed` does the work)."""
 
 
 _now = datetime.datetime.now
@@ -80,6 +84,7 @@ class SagaExecution:
         "events",
         "final",
         "handlers",
+        "intercept",
         "keeper",
         "lease_seconds",
         "lost",
@@ -103,6 +108,7 @@ class SagaExecution:
         events: EventProcessor | None = None,
         keeper: LeaseKeeper | None = None,
         recovering: bool = False,
+        intercept: StepRunner | None = None,
     ) -> None:
         self.saga_type = saga_type
         self.storage = storage
@@ -113,6 +119,7 @@ class SagaExecution:
         self.events = events
         self.keeper = keeper if keeper is not None else LeaseKeeper(storage)
         self.recovering = recovering
+        self.intercept = intercept
         self.version = 0
         self.saga_id: uuid.UUID | None = None
         self.lost = False
@@ -305,7 +312,11 @@ class SagaExecution:
             for index in range(start, len(steps)):
                 step, factory = plan[index]
                 try:
-                    if factory is not None:
+                    if self.intercept is not None:
+                        handler, result = await self._intercepted_act(
+                            step, factory, context, saga_id, index
+                        )
+                    elif factory is not None:
                         handler = factory()
                         result = await handler.act(context)
                         if result.__class__ is not SagaStepResult:
@@ -399,6 +410,40 @@ class SagaExecution:
             self.handlers.plans[self.saga_type] = plan
         return plan
 
+    async def _intercepted_act(
+        self, step: SagaStep, factory: Any, context: Any, saga_id: uuid.UUID, index: int
+    ) -> tuple[Any, SagaStepResult[Any, Any]]:
+        """Act through the interceptors; they see the step and its result, not the handler."""
+        assert self.intercept is not None
+        acted: list[Any] = []
+
+        async def proceed() -> SagaStepResult[Any, Any]:
+            if factory is not None:
+                handler = factory()
+                result = await self._run_act(handler, context)
+            else:
+                handler, result = await self._act(step, context)
+            acted.append(handler)
+            return result
+
+        attempted = step.step if isinstance(step, Fallback) else step
+        call = SagaStepCall(
+            saga_name=self.saga_type.saga_name(),
+            saga_id=saga_id,
+            step_name=attempted.step_name(),
+            step_index=index,
+            action="act",
+            context=context,
+            recovering=self.recovering,
+        )
+        result = await self.intercept(call, proceed)
+        if not acted:
+            raise RuntimeError(
+                f"an interceptor returned without running saga step {call.step_name} "
+                "(intercept_saga_step must await proceed() or raise)"
+            )
+        return acted[-1], result
+
     async def _act(self, step: SagaStep, context: Any) -> tuple[Any, SagaStepResult[Any, Any]]:
         if not isinstance(step, Fallback):
             handler = await self.handlers.build(step)
@@ -452,7 +497,7 @@ class SagaExecution:
     ) -> None:
         pending = list(reversed(completed))
         for position, (index, step_type) in enumerate(pending):
-            error = await self._compensate_one(step_type, context, saga_id)
+            error = await self._compensate_one(step_type, context, saga_id, index)
             if error is not None:
                 await self._transition(
                     saga_id,
@@ -494,16 +539,39 @@ class SagaExecution:
                 step_status=SagaStepStatus.COMPENSATED,
             )
 
+    async def _run_compensate(
+        self, step_type: type[SagaStepHandler[Any, Any]], context: Any
+    ) -> None:
+        handler = await self.handlers.build(step_type)
+        await handler.compensate(context)
+
     async def _compensate_one(
-        self, step_type: type[SagaStepHandler[Any, Any]], context: Any, saga_id: uuid.UUID
+        self,
+        step_type: type[SagaStepHandler[Any, Any]],
+        context: Any,
+        saga_id: uuid.UUID,
+        index: int,
     ) -> str | None:
         """Run `compensate` with retries; the last error's text if it never succeeded."""
         delay = self.compensation.delay
         error = ""
         for attempt in range(self.compensation.retries + 1):
             try:
-                handler = await self.handlers.build(step_type)
-                await handler.compensate(context)
+                if self.intercept is None:
+                    await self._run_compensate(step_type, context)
+                else:
+                    await self.intercept(
+                        SagaStepCall(
+                            saga_name=self.saga_type.saga_name(),
+                            saga_id=saga_id,
+                            step_name=step_type.step_name(),
+                            step_index=index,
+                            action="compensate",
+                            context=context,
+                            recovering=self.recovering,
+                        ),
+                        lambda: self._run_compensate(step_type, context),
+                    )
                 return None
             except Exception as exc:
                 error = _error_text(exc)

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cqrs._handler_source import HandlerSource
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
+from cqrs.interception._chain import Interception
+from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.saga._lease import LeaseKeeper
-from cqrs.saga.execution import CompensationPolicy, SagaExecution
+from cqrs.saga.execution import CompensationPolicy, SagaExecution, StepRunner
 from cqrs.saga.map import SagaMap
 from cqrs.saga.step import SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
@@ -53,6 +55,7 @@ class SagaMediator:
         compensation_retry_delay: float = 1.0,
         compensation_retry_backoff: float = 2.0,
         lease_seconds: float = 60.0,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self.saga_map = saga_map
         self.storage: SagaStorage = storage if storage is not None else MemorySagaStorage()
@@ -66,6 +69,7 @@ class SagaMediator:
             message_broker=message_broker,
             max_concurrent_event_handlers=max_concurrent_event_handlers,
             concurrent_event_handle_enable=concurrent_event_handle_enable,
+            interceptors=interceptors,
         )
         """Where steps' events go once recorded: domain events to their handlers, notification
         events to the broker (unless the storage writes them to its outbox)."""
@@ -74,6 +78,14 @@ class SagaMediator:
         )
         self.lease_seconds = lease_seconds
         self.owner = f"saga:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.interceptors = tuple(interceptors)
+        """The interceptors of this mediator's steps (given to its recovery too)."""
+        self._interception = Interception(interceptors, watcher=self)
+        self._steps: StepRunner | None = None
+        self._reintercept()
+
+    def _reintercept(self) -> None:
+        self._steps = self._interception.saga_steps()
 
     def execution(self, saga_type: Any) -> SagaExecution:
         """An execution of `saga_type` sharing this mediator's storage, container and policies."""
@@ -86,6 +98,7 @@ class SagaMediator:
             compensation=self.compensation,
             events=self.events,
             keeper=self._keeper,
+            intercept=self._steps,
         )
 
     def stream(
@@ -116,6 +129,7 @@ class SagaMediator:
         context_type, saga_type = self.saga_map.by_name(state.saga_name)
         options.setdefault("lease_seconds", self.lease_seconds)
         options.setdefault("compensation", self.compensation)
+        options.setdefault("interceptors", self.interceptors)
         if not {"event_map", "message_broker"} & options.keys():
             options.setdefault("events", self.events)
         return await recover_saga(

@@ -16,7 +16,7 @@ import enum
 import logging
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cqrs._handler_source import HandlerSource
@@ -24,10 +24,12 @@ from cqrs.container.builtin import BuiltinContainer
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
 from cqrs.exceptions import CQRSError
+from cqrs.interception._chain import Interception
+from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.saga._lease import LeaseKeeper
-from cqrs.saga.execution import CompensationPolicy, SagaExecution
+from cqrs.saga.execution import CompensationPolicy, SagaExecution, StepRunner
 from cqrs.saga.map import SagaMap
 from cqrs.saga.models import SagaStatus
 from cqrs.saga.saga import Saga
@@ -115,12 +117,15 @@ class _Recoverer:
     """Everything recovering a saga needs, shared by `recover_saga` and the workers."""
 
     __slots__ = (
+        "__weakref__",
+        "_interception",
         "compensation",
         "events",
         "handlers",
         "keeper",
         "lease_seconds",
         "owner",
+        "steps",
         "storage",
     )
 
@@ -133,6 +138,7 @@ class _Recoverer:
         owner: str,
         lease_seconds: float,
         compensation: CompensationPolicy,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self.storage = storage
         self.handlers = HandlerSource(container)
@@ -141,6 +147,12 @@ class _Recoverer:
         self.lease_seconds = lease_seconds
         self.compensation = compensation
         self.keeper = LeaseKeeper(storage)
+        self._interception = Interception(interceptors, watcher=self)
+        self.steps: StepRunner | None = None
+        self._reintercept()
+
+    def _reintercept(self) -> None:
+        self.steps = self._interception.saga_steps()
 
     async def recover(
         self, saga_type: type[Saga[Any]], saga_id: uuid.UUID, context_builder: Callable[..., Any]
@@ -176,6 +188,7 @@ class _Recoverer:
             events=self.events,
             keeper=self.keeper,
             recovering=True,
+            intercept=self.steps,
         )
         context = _build_context(context_builder, state.context)
         error: str | None = None
@@ -200,6 +213,7 @@ def _processor(
     events: EventProcessor | None,
     event_map: EventMap | None,
     message_broker: MessageBroker | None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> EventProcessor:
     if events is not None:
         if event_map is not None or message_broker is not None:
@@ -212,6 +226,7 @@ def _processor(
         message_broker=message_broker,
         max_concurrent_event_handlers=1,
         concurrent_event_handle_enable=False,
+        interceptors=interceptors,
     )
 
 
@@ -228,6 +243,7 @@ async def recover_saga(
     events: EventProcessor | None = None,
     event_map: EventMap | None = None,
     message_broker: MessageBroker | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> SagaRecoveryResult:
     """Resume or finish compensating one saga from its stored state and step log.
 
@@ -244,10 +260,11 @@ async def recover_saga(
     recoverer = _Recoverer(
         storage,
         container,
-        _processor(container, events, event_map, message_broker),
+        _processor(container, events, event_map, message_broker, interceptors),
         owner=owner or _owner(),
         lease_seconds=lease_seconds,
         compensation=compensation or CompensationPolicy(),
+        interceptors=interceptors,
     )
     saga_type = saga if isinstance(saga, type) else type(saga)
     return await recoverer.recover(saga_type, saga_id, context_builder)
@@ -277,11 +294,12 @@ class SagaRecoveryWorker:
         events: EventProcessor | None = None,
         event_map: EventMap | None = None,
         message_broker: MessageBroker | None = None,
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         self.saga_map = saga_map
         self.storage = storage
         self.container = container if container is not None else BuiltinContainer()
-        self.events = _processor(self.container, events, event_map, message_broker)
+        self.events = _processor(self.container, events, event_map, message_broker, interceptors)
         if not storage.writes_outbox and self.events.emitter.message_broker is None:
             raise SagaRecoveryConfigError(
                 f"SagaRecoveryWorker would drop resumed steps' notification events: "
@@ -308,6 +326,7 @@ class SagaRecoveryWorker:
             owner=self.owner,
             lease_seconds=lease_seconds,
             compensation=self.compensation,
+            interceptors=interceptors,
         )
         self._stopping = asyncio.Event()
 
@@ -318,6 +337,7 @@ class SagaRecoveryWorker:
         `event_map=` or `message_broker=` replace the mediator's event handling)."""
         options.setdefault("lease_seconds", mediator.lease_seconds)
         options.setdefault("compensation", mediator.compensation)
+        options.setdefault("interceptors", mediator.interceptors)
         if not {"event_map", "message_broker"} & options.keys():
             options.setdefault("events", mediator.events)
         return cls(mediator.saga_map, mediator.storage, mediator.container, **options)

@@ -106,6 +106,24 @@ def test_manager_lists_the_plugin_with_its_distribution(
     assert "fake" not in fresh_plugin_manager.failures
 
 
+def test_a_declared_scheme_and_an_older_hook_from_one_third_party(
+    fresh_plugin_manager: PluginManager,
+) -> None:
+    """`fake://` is declared; `fake-legacy://` is served by the older factory hook, which core
+    asks only for a scheme nobody declares; both are listed."""
+    entry = fresh_plugin_manager.schemes.find("message_broker", "fake")
+    assert entry is not None
+    assert entry.declaration is not None
+    assert entry.declaration.factory == "cqrs_fake:FakeMessageBroker.from_url"
+    older = fresh_plugin_manager.schemes.find("message_broker", "fake-legacy")
+    assert older is not None
+    assert older.declaration is None
+    broker = make_message_broker("fake-legacy://old")
+    assert isinstance(broker, FakeMessageBroker)
+    assert broker.name == "old"
+    assert installed_schemes("message_broker")["fake-legacy"] == "fake"
+
+
 def test_disabled_autoload_leaves_fake_unknown_and_lists_installed_schemes(
     monkeypatch: pytest.MonkeyPatch, fresh_plugin_manager: PluginManager
 ) -> None:

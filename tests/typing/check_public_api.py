@@ -6,15 +6,21 @@ Lines ending in `# type: ignore[...]` must produce exactly that error: with
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
-from typing import assert_type
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, assert_type
 
 from google.protobuf import wrappers_pb2
 
 import cqrs
 from cqrs.events import EventMap
+from cqrs.interception import Interceptor, PublishCall
 from cqrs.requests import RequestMap
 from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
+from cqrs.saga.mediator import SagaMediator
+from cqrs.saga.models import SagaContext
+from cqrs.saga.step import SagaStepResult
 from cqrs_protobuf import ProtobufEvent, ProtobufSerializer
 
 
@@ -74,6 +80,57 @@ async def mediators() -> None:
     container = cqrs.BuiltinContainer()
     assert_type(await container.resolve(CreateUserHandler), CreateUserHandler)
     assert_type(container.get(CreateUserHandler), CreateUserHandler)
+
+
+class GetUser(cqrs.Request[Payload]):
+    user_id: str
+
+
+class GetUserHandler(cqrs.RequestHandler[GetUser, Payload]):
+    async def handle(self, request: GetUser) -> Payload:
+        return Payload(user_id=request.user_id)
+
+
+class ListUsers(cqrs.Request[Payload]):
+    limit: int
+
+
+async def typed_results(
+    mediator: cqrs.RequestMediator,
+    streaming: cqrs.StreamingRequestMediator,
+    sender: cqrs.IRequestMediator,
+) -> None:
+    assert_type(await mediator.send(GetUser(user_id="1")), Payload)
+    assert_type(await sender.send(GetUser(user_id="1")), Payload)
+    assert_type(await mediator.send(CreateUser(email="a@example.com")), Any)
+    async for item in streaming.stream(ListUsers(limit=3)):
+        assert_type(item, Payload)
+    (await mediator.send(GetUser(user_id="1"))).missing  # type: ignore[attr-defined]
+
+
+@dataclasses.dataclass
+class Order(SagaContext):
+    order_id: str
+
+
+async def typed_sagas(sagas: SagaMediator) -> None:
+    async for step in sagas.stream(Order(order_id="o-1")):
+        assert_type(step, SagaStepResult[Order, Any])
+        assert_type(step.saga_id, uuid.UUID | None)
+    results = await sagas.execute(Order(order_id="o-2"))
+    assert_type(results, list[SagaStepResult[Order, Any]])
+
+
+def interceptors() -> None:
+    class Tracing(Interceptor):
+        async def intercept_publish(
+            self, call: PublishCall, proceed: Callable[[PublishCall], Awaitable[None]]
+        ) -> None:
+            assert_type(call.messages, Sequence[cqrs.Message])
+            await proceed(call)
+
+    bootstrap(interceptors=[Tracing()])
+    bootstrap(interceptors=[object()])  # type: ignore[list-item]
 
 
 class Greeted(cqrs.NotificationEvent[Payload]):

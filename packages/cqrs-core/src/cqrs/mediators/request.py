@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from cqrs._handler_source import HandlerSource
 from cqrs.events.event_emitter import EventEmitter
@@ -16,9 +16,12 @@ from cqrs.middlewares.base import MiddlewareChain
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.requests.map import RequestMap
+from cqrs.requests.request import Request
 from cqrs.requests.request_handler import RequestHandler
 
 __all__ = ["RequestMediator"]
+
+_R = TypeVar("_R")
 
 
 class RequestMediator:
@@ -66,8 +69,16 @@ class RequestMediator:
         inner = chain.wrap(self._dispatch) if chain is not None and len(chain) else None
         self._send = self._interception.request(inner or self._dispatch) or inner
 
+    @overload
+    async def send(self, request: Request[_R]) -> _R: ...
+
+    @overload
+    async def send(self, request: Any) -> Any: ...
+
     async def send(self, request: Any) -> Any:
-        """Handle `request` and its events; raises `HandlerNotBoundError` if nothing is bound."""
+        """Handle `request` and its events; raises `HandlerNotBoundError` if nothing is bound.
+
+        Returns the handler's result: typed by the request's `cqrs.Request[Response]` base."""
         if self._send is not None:
             return await self._send(request)
         factory = self._fast.get(request.__class__)

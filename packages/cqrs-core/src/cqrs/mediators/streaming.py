@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from cqrs._handler_source import HandlerSource
 from cqrs.events.event_emitter import EventEmitter
@@ -14,9 +14,12 @@ from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
 from cqrs.protocols.message_broker import MessageBroker
 from cqrs.requests.map import RequestMap
+from cqrs.requests.request import Request
 from cqrs.requests.request_handler import StreamingRequestHandler
 
 __all__ = ["StreamingRequestMediator"]
+
+_R = TypeVar("_R")
 
 
 class StreamingRequestMediator:
@@ -58,6 +61,12 @@ class StreamingRequestMediator:
 
     def _reintercept(self) -> None:
         self._intercepted = self._interception.stream()
+
+    @overload
+    def stream(self, request: Request[_R]) -> AsyncGenerator[_R, None]: ...
+
+    @overload
+    def stream(self, request: Any) -> AsyncGenerator[Any, None]: ...
 
     def stream(self, request: Any) -> AsyncGenerator[Any, None]:
         """Yield the handler's results one by one; raises `HandlerNotBoundError` if unbound.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncGenerator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cqrs._handler_source import HandlerSource
 from cqrs.events.event_emitter import EventEmitter
@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from cqrs.saga.recovery import SagaRecoveryResult, SagaRecoveryWorker
 
 __all__ = ["SagaMediator"]
+
+_C = TypeVar("_C")
 
 
 class SagaMediator:
@@ -102,8 +104,8 @@ class SagaMediator:
         )
 
     def stream(
-        self, context: Any, saga_id: uuid.UUID | None = None
-    ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
+        self, context: _C, saga_id: uuid.UUID | None = None
+    ) -> AsyncGenerator[SagaStepResult[_C, Any], None]:
         """Run the saga for `context` (new id unless `saga_id` is given), yielding step results.
 
         Raises `HandlerNotBoundError` at once if no saga is bound to the context's type; the
@@ -113,8 +115,8 @@ class SagaMediator:
         return self.execution(saga_type).start(context, saga_id or uuid.uuid4())
 
     async def execute(
-        self, context: Any, saga_id: uuid.UUID | None = None
-    ) -> list[SagaStepResult[Any, Any]]:
+        self, context: _C, saga_id: uuid.UUID | None = None
+    ) -> list[SagaStepResult[_C, Any]]:
         """Run the saga to the end and return every step result."""
         return [result async for result in self.stream(context, saga_id)]
 

@@ -22,8 +22,8 @@ from cqrs.events.bootstrap import bootstrap
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.message_broker import Message
 from cqrs_kafka import KafkaEventConsumer, KafkaMessageBroker, KafkaProducer
-from cqrs_kafka.consumer import _message_from_record
 from cqrs_kafka.testing import TansuBroker
+from cqrs_kafka.transport import _message_from_record
 
 ReadTopic = Callable[..., Awaitable[list[Any]]]
 Topic = Callable[[str], str]

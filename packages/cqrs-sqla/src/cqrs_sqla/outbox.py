@@ -21,7 +21,6 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,17 +34,15 @@ from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
-from cqrs_sqla import _asyncpg
-from cqrs_sqla._claim import claim_rows, returned_columns
 from cqrs_sqla._unit_of_work import UnitOfWork
-from cqrs_sqla.schema import aware_utc, outbox_table
+from cqrs_sqla.dialects import OutboxStatements, outbox_statements
+from cqrs_sqla.schema import outbox_table
 
 __all__ = ["SqlAlchemyOutboxedEventRepository"]
 
-_PENDING, _DEAD = int(OutboxStatus.PENDING), int(OutboxStatus.DEAD)
+_PENDING = int(OutboxStatus.PENDING)
 _STATUSES = {int(status): status for status in OutboxStatus}
 """Statuses by stored value (an enum call per claimed row costs more than this lookup)."""
-_ID_ARRAY = postgresql.ARRAY(sa.BigInteger())
 _mapped: dict[sa.Table, type] = {}
 _registry = registry()
 
@@ -68,8 +65,9 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
     """An outbox table written in the caller's `AsyncSession` and drained by relays.
 
     Relays claim with `FOR UPDATE SKIP LOCKED` plus a lease on PostgreSQL and MariaDB/MySQL,
-    and under SQLite's single writer lock (`BEGIN IMMEDIATE`) on SQLite. Published rows are
-    deleted; dead-lettered rows stay, with their last error, until replayed or discarded.
+    and under SQLite's single writer lock (`BEGIN IMMEDIATE`) on SQLite; each database's
+    statements are in `cqrs_sqla.dialects`. Published rows are deleted; dead-lettered rows stay,
+    with their last error, until replayed or discarded.
     """
 
     def __init__(
@@ -108,6 +106,11 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
 
     def _tables(self) -> list[sa.Table]:
         return [self.table]
+
+    @functools.cached_property
+    def _sql(self) -> OutboxStatements:
+        """The relay side's statements for this table and engine, built on first use."""
+        return outbox_statements(self.engine, self.table)
 
     # -- writing side ---------------------------------------------------------------------------
 
@@ -150,12 +153,12 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
     ) -> list[OutboxedEvent]:
         now = _utcnow()
         until = now + datetime.timedelta(seconds=lease_seconds)
-        rows = await claim_rows(self.engine, self.table, worker_id, batch_size, now, until)
+        rows = await self._sql.claim(worker_id, batch_size, now, until)
         return [self._event(row) for row in rows]
 
     def _event(self, row: Any) -> OutboxedEvent:
-        """The event of a row selected with `returned_columns` (unpacked by position: a claim
-        builds hundreds of these, and attribute access on rows costs several times more)."""
+        """The event of a row of the `RETURNED` columns (unpacked by position: a claim builds
+        hundreds of these, and attribute access on rows costs several times more)."""
         (id_, event_id, name, topic, payload, key, correlation, causation, created_at,
          content_type, status, attempts, last_error) = row  # fmt: skip
         return OutboxedEvent(
@@ -167,45 +170,17 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
             partition_key=key,
             correlation_id=correlation,
             causation_id=causation,
-            created_at=aware_utc(created_at),  # raw asyncpg rows hold it naive
+            created_at=created_at,
             content_type=content_type,
             status=_STATUSES[status],
             attempts=attempts,
             last_error=last_error,
         )
 
-    def _held_by(self, ids: Sequence[int], worker_id: str) -> Any:
-        t = self.table.c
-        return sa.and_(self._among(ids), t.lease_owner == worker_id, t.status == _PENDING)
-
-    def _among(self, ids: Sequence[int]) -> Any:
-        """`id IN (...)`; on PostgreSQL `id = ANY(array)`, one parameter for any batch size."""
-        if self.engine.dialect.name == "postgresql":
-            return self.table.c.id == sa.any_(sa.literal(list(ids), _ID_ARRAY))
-        return self.table.c.id.in_(ids)
-
-    async def _write(self, statement: Any) -> int:
-        async with self.engine.begin() as conn:
-            result = await conn.execute(statement)
-        return result.rowcount
-
     async def mark_published(self, events: Sequence[OutboxedEvent], *, worker_id: str) -> int:
         if not events:
             return 0
-        ids = [e.id for e in events]
-        if self.engine.dialect.name == "postgresql":
-            status = await _asyncpg.pg_execute(self.engine, self._postgresql_settle, ids, worker_id)
-            return int(status.rpartition(" ")[2])
-        return await self._write(sa.delete(self.table).where(self._held_by(ids, worker_id)))
-
-    @functools.cached_property
-    def _postgresql_settle(self) -> str:
-        """`DELETE` of the rows among `$1` (ids) still leased to `$2` (worker id), autocommitted."""
-        name = self.engine.dialect.identifier_preparer.format_table(self.table)
-        return (
-            f"DELETE FROM {name} WHERE id = ANY($1::bigint[]) AND lease_owner = $2 "
-            f"AND status = {_PENDING}"
-        )
+        return await self._sql.delete_published([e.id for e in events], worker_id)
 
     async def release(
         self,
@@ -214,13 +189,8 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         worker_id: str,
         retry_at: datetime.datetime | None = None,
     ) -> None:
-        if not events:
-            return
-        ids = [e.id for e in events]
-        values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
-        if retry_at is not None:
-            values["available_at"] = retry_at
-        await self._write(sa.update(self.table).where(self._held_by(ids, worker_id)).values(values))
+        if events:
+            await self._sql.release([e.id for e in events], worker_id, retry_at)
 
     async def mark_failed(
         self,
@@ -230,73 +200,26 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         error: str,
         retry_at: datetime.datetime | None,
     ) -> OutboxStatus:
-        t = self.table.c
         status = OutboxStatus.DEAD if retry_at is None else OutboxStatus.PENDING
-        values: dict[str, Any] = {
-            "attempts": t.attempts + 1,
-            "last_error": error,
-            "lease_owner": None,
-            "lease_until": None,
-            "status": int(status),
-        }
-        if retry_at is not None:
-            values["available_at"] = retry_at
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                sa.update(self.table).where(self._held_by([event.id], worker_id)).values(values)
-            )
-            if result.rowcount:
-                return status
-            current = await conn.scalar(sa.select(t.status).where(t.id == event.id))
-        return OutboxStatus.PUBLISHED if current is None else OutboxStatus(current)
+        current = await self._sql.fail(event.id, worker_id, error, status, retry_at)
+        return status if current is None else OutboxStatus(current)
 
     async def dead_letters(self, *, limit: int = 100) -> list[OutboxedEvent]:
-        t = self.table.c
-        async with self.engine.connect() as conn:
-            result = await conn.execute(
-                sa.select(*returned_columns(self.table))
-                .where(t.status == _DEAD)
-                .order_by(t.id)
-                .limit(limit)
-            )
-            return [self._event(row) for row in result]
+        return [self._event(row) for row in await self._sql.dead_letters(limit)]
 
     async def replay(self, ids: Sequence[int]) -> int:
         if not ids:
             return 0
-        t = self.table.c
-        return await self._write(
-            sa.update(self.table)
-            .where(t.id.in_(ids), t.status == _DEAD)
-            .values(status=_PENDING, attempts=0, available_at=_utcnow())
-        )
+        return await self._sql.replay(ids, _utcnow())
 
     async def discard(self, ids: Sequence[int]) -> int:
         if not ids:
             return 0
-        t = self.table.c
-        return await self._write(sa.delete(self.table).where(t.id.in_(ids), t.status == _DEAD))
+        return await self._sql.discard(ids)
 
     async def stats(self) -> OutboxStats:
-        t = self.table.c
         now = _utcnow()
-        pending = t.status == _PENDING
-        leased = sa.and_(pending, t.lease_until > now)
-        query = sa.select(
-            _count(pending),
-            _count(leased),
-            _count(t.status == _DEAD),
-            sa.func.min(sa.case((pending, t.created_at))),
-            _count(
-                sa.and_(
-                    pending,
-                    sa.or_(t.lease_until.is_(None), t.lease_until <= now),
-                    t.available_at > now,
-                )
-            ),
-        )
-        async with self.engine.connect() as conn:
-            row = (await conn.execute(query)).one()
+        row = await self._sql.stats(now)
         oldest = _as_utc(row[3])
         return OutboxStats(
             int(row[0] or 0),
@@ -305,10 +228,6 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
             None if oldest is None else now - oldest,
             delayed=int(row[4] or 0),
         )
-
-
-def _count(condition: Any) -> Any:
-    return sa.func.sum(sa.case((condition, 1), else_=0))
 
 
 def _as_utc(value: Any) -> datetime.datetime | None:

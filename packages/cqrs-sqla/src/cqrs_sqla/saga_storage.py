@@ -2,7 +2,7 @@
 
 On PostgreSQL a transition is a single autocommitted statement (the state update and the log
 insert in one CTE): one round trip, and so is a lease renewal. Elsewhere each is one short
-transaction. Example::
+transaction. Each database's statements are in `cqrs_sqla.dialects`. Example::
 
     storage = SqlAlchemySagaStorage(create_async_engine("postgresql+asyncpg://app@db/app"))
     await storage.create_schema()
@@ -17,25 +17,22 @@ From a URL (what `cqrs saga recover --storage` uses), `table=` names the saga ta
 from __future__ import annotations
 
 import datetime
-import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
 from cqrs.saga.storage.protocol import SagaConcurrencyError
-from cqrs_sqla import _asyncpg
+from cqrs_sqla.dialects import saga_statements
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import saga_log_table, saga_table
 
 __all__ = ["SqlAlchemySagaStorage"]
-
-_ACTIVE = (SagaStatus.RUNNING.value, SagaStatus.COMPENSATING.value)
 
 
 def _utcnow() -> datetime.datetime:
@@ -61,7 +58,7 @@ class SqlAlchemySagaStorage:
         self.table = saga_table(table)
         self.log = saga_log_table(log_table or f"{table}_log")
         self.outbox = outbox
-        self._postgres = engine.dialect.name == "postgresql"
+        self._sql = saga_statements(engine, self.table, self.log)
         self._owns_engine = False
 
     @property
@@ -101,10 +98,6 @@ class SqlAlchemySagaStorage:
         async with self.engine.begin() as conn:
             await conn.run_sync(self.table.metadata.drop_all, tables=[self.log, self.table])
 
-    async def _autocommit(self) -> AsyncConnection:
-        conn = await self.engine.connect()
-        return await conn.execution_options(isolation_level="AUTOCOMMIT")
-
     async def create_saga(
         self,
         saga_id: uuid.UUID,
@@ -126,93 +119,11 @@ class SqlAlchemySagaStorage:
             "lease_owner": owner,
             "lease_until": now + datetime.timedelta(seconds=lease_seconds),
         }
-        if self._postgres:
-            await self._pg_create(values)
-        else:
-            conn = await self._autocommit()
-            try:
-                await conn.execute(sa.insert(self.table).values(values))
-            except IntegrityError as exc:
-                raise SagaConcurrencyError(f"saga {saga_id} already exists") from exc
-            finally:
-                await conn.close()
-        return SagaState(**{**values, "status": SagaStatus.RUNNING})
-
-    async def _pg(self, sql: str, *args: Any) -> str:
-        """Run one statement autocommitted on a pooled asyncpg connection: one round trip."""
-        return await _asyncpg.pg_execute(self.engine, sql, *args)
-
-    async def _pg_create(self, values: dict[str, Any]) -> None:
-        import asyncpg  # type: ignore[import-untyped,import-not-found,unused-ignore]
-
-        sql = (
-            f'INSERT INTO "{self.table.name}" (saga_id, saga_name, status, context, version, '
-            "created_at, updated_at, lease_owner, lease_until) "
-            "VALUES ($1, $2, 'running', $3::json, 1, $4, $4, $5, $6)"
-        )
         try:
-            await self._pg(
-                sql,
-                values["saga_id"],
-                values["saga_name"],
-                json.dumps(values["context"]),
-                _naive(values["created_at"]),
-                values["lease_owner"],
-                _naive(values["lease_until"]),
-            )
-        except asyncpg.UniqueViolationError as exc:
-            raise SagaConcurrencyError(f"saga {values['saga_id']} already exists") from exc
-
-    async def _pg_transition(
-        self,
-        saga_id: uuid.UUID,
-        version: int,
-        owner: str,
-        values: dict[str, Any],
-        entry: SagaLogEntry | None,
-    ) -> bool:
-        """The state update and the log insert as one statement (a CTE); True if it applied."""
-        args: list[Any] = [
-            version,
-            _naive(values["updated_at"]),
-            values["lease_owner"],
-            _naive(values["lease_until"]),
-            saga_id,
-            owner,
-        ]
-        sets = ["version = $1 + 1", "updated_at = $2", "lease_owner = $3", "lease_until = $4"]
-        if "status" in values:
-            args.append(values["status"])
-            sets.append(f"status = ${len(args)}")
-        if "context" in values:
-            args.append(json.dumps(values["context"]))
-            sets.append(f"context = ${len(args)}::json")
-        sql = (
-            f'UPDATE "{self.table.name}" SET {", ".join(sets)} WHERE saga_id = $5 '
-            "AND version = $1 AND (lease_owner IS NULL OR lease_owner = $6 OR lease_until <= $2)"
-        )
-        if entry is not None:
-            first = len(args) + 1
-            args += [
-                entry.step_index,
-                entry.step_name,
-                entry.action,
-                entry.status.value,
-                _naive(entry.timestamp),
-                entry.details,
-            ]
-            placeholders = ", ".join(f"${n}" for n in range(first, first + 6))
-            sql = (
-                f"WITH updated AS ({sql} RETURNING saga_id) "
-                f'INSERT INTO "{self.log.name}" (saga_id, step_index, step_name, action, status, '
-                f'"timestamp", details) SELECT saga_id, {placeholders} FROM updated'
-            )
-        done = await self._pg(sql, *args)
-        return done.endswith(" 1")
-
-    def _lease_free(self, owner: str, now: datetime.datetime) -> Any:
-        t = self.table.c
-        return sa.or_(t.lease_owner.is_(None), t.lease_owner == owner, t.lease_until <= now)
+            await self._sql.create(values)
+        except IntegrityError as exc:
+            raise SagaConcurrencyError(f"saga {saga_id} already exists") from exc
+        return SagaState(**{**values, "status": SagaStatus.RUNNING})
 
     async def transition(
         self,
@@ -226,53 +137,32 @@ class SqlAlchemySagaStorage:
         entry: SagaLogEntry | None = None,
         outbox_events: Sequence[INotificationEvent] = (),
     ) -> int:
-        t = self.table.c
         now = _utcnow()
-        values: dict[str, Any] = {"version": version + 1, "updated_at": now}
-        if status is not None:
-            values["status"] = status.value
-        if context is not None:
-            values["context"] = context
-        if status is not None and status.terminal:
-            values.update(lease_owner=None, lease_until=None)
-        else:
-            values.update(
-                lease_owner=owner, lease_until=now + datetime.timedelta(seconds=lease_seconds)
-            )
-        if self._postgres and not outbox_events:
-            if not await self._pg_transition(saga_id, version, owner, values, entry):
-                raise self._conflict(saga_id, version)
-            return version + 1
-        update = (
-            sa.update(self.table)
-            .where(t.saga_id == saga_id, t.version == version, self._lease_free(owner, now))
-            .values(values)
-        )
-        async with self.engine.begin() as conn:
-            result = await conn.execute(update)
-            if result.rowcount != 1:
-                raise self._conflict(saga_id, version)
-            if entry is not None:
-                await conn.execute(sa.insert(self.log).values(self._entry_row(entry)))
-            if outbox_events:
-                if self.outbox is None:
-                    raise TypeError("this saga storage has no outbox for outbox_events")
-                await conn.execute(
-                    sa.insert(self.outbox.table), self.outbox.rows_for(outbox_events)
-                )
-        return version + 1
-
-    @staticmethod
-    def _entry_row(entry: SagaLogEntry) -> dict[str, Any]:
-        return {
-            "saga_id": entry.saga_id,
-            "step_index": entry.step_index,
-            "step_name": entry.step_name,
-            "action": entry.action,
-            "status": entry.status.value,
-            "timestamp": entry.timestamp,
-            "details": entry.details,
+        params: dict[str, Any] = {
+            "saga": saga_id,
+            "at_version": version,
+            "owner": owner,
+            "now": now,
+            "next_version": version + 1,
         }
+        if status is not None:
+            params["new_status"] = status.value
+        if context is not None:
+            params["new_context"] = context
+        if status is not None and status.terminal:
+            params["new_owner"] = params["new_until"] = None
+        else:
+            params["new_owner"] = owner
+            params["new_until"] = now + datetime.timedelta(seconds=lease_seconds)
+        outbox = None
+        if outbox_events:
+            if self.outbox is None:
+                raise TypeError("this saga storage has no outbox for outbox_events")
+            outbox = (self.outbox.table, self.outbox.rows_for(outbox_events))
+        log = None if entry is None else _log_params(entry)
+        if not await self._sql.transition(params, log, outbox):
+            raise self._conflict(saga_id, version)
+        return version + 1
 
     @staticmethod
     def _conflict(saga_id: uuid.UUID, version: int) -> SagaConcurrencyError:
@@ -280,7 +170,8 @@ class SqlAlchemySagaStorage:
             f"saga {saga_id} is no longer at version {version}, or another worker holds its lease"
         )
 
-    def _state(self, row: Any, history: Sequence[SagaLogEntry]) -> SagaState:
+    @staticmethod
+    def _state(row: Any, history: Sequence[Any]) -> SagaState:
         return SagaState(
             saga_id=row.saga_id,
             saga_name=row.saga_name,
@@ -291,112 +182,61 @@ class SqlAlchemySagaStorage:
             updated_at=row.updated_at,
             lease_owner=row.lease_owner,
             lease_until=row.lease_until,
-            history=tuple(history),
+            history=tuple(_entry(log) for log in history),
         )
-
-    async def _history(self, conn: AsyncConnection, saga_id: uuid.UUID) -> list[SagaLogEntry]:
-        rows = await conn.execute(
-            sa.select(self.log).where(self.log.c.saga_id == saga_id).order_by(self.log.c.id)
-        )
-        return [
-            SagaLogEntry(
-                saga_id=row.saga_id,
-                step_index=row.step_index,
-                step_name=row.step_name,
-                action=row.action,
-                status=SagaStepStatus(row.status),
-                timestamp=row.timestamp,
-                details=row.details,
-            )
-            for row in rows
-        ]
 
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState | None:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(sa.select(self.table).where(self.table.c.saga_id == saga_id))
-            ).one_or_none()
-            if row is None:
-                return None
-            return self._state(row, await self._history(conn, saga_id))
+        found = await self._sql.load(saga_id)
+        return None if found is None else self._state(*found)
 
     async def get_step_history(self, saga_id: uuid.UUID) -> list[SagaLogEntry]:
-        async with self.engine.connect() as conn:
-            return await self._history(conn, saga_id)
+        return [_entry(row) for row in await self._sql.history(saga_id)]
 
     async def find_interrupted(self, *, stale_after: float, limit: int = 100) -> list[uuid.UUID]:
-        t = self.table.c
         now = _utcnow()
-        query = (
-            sa.select(t.saga_id)
-            .where(
-                t.status.in_(_ACTIVE),
-                t.updated_at <= now - datetime.timedelta(seconds=stale_after),
-                sa.or_(t.lease_until.is_(None), t.lease_until <= now),
-            )
-            .order_by(t.updated_at)
-            .limit(limit)
-        )
-        async with self.engine.connect() as conn:
-            return list((await conn.execute(query)).scalars())
+        stale_before = now - datetime.timedelta(seconds=stale_after)
+        return await self._sql.interrupted(stale_before, now, limit)
 
     async def acquire(
         self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float
     ) -> SagaState | None:
-        t = self.table.c
         now = _utcnow()
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                sa.update(self.table)
-                .where(t.saga_id == saga_id, self._lease_free(owner, now))
-                .values(
-                    version=t.version + 1,
-                    lease_owner=owner,
-                    lease_until=now + datetime.timedelta(seconds=lease_seconds),
-                )
-            )
-            if result.rowcount != 1:
-                return None
-            row = (await conn.execute(sa.select(self.table).where(t.saga_id == saga_id))).one()
-            return self._state(row, await self._history(conn, saga_id))
+        until = now + datetime.timedelta(seconds=lease_seconds)
+        found = await self._sql.acquire(saga_id, owner, now, until)
+        return None if found is None else self._state(*found)
 
     async def release(self, saga_id: uuid.UUID, *, owner: str) -> None:
-        t = self.table.c
-        async with self.engine.begin() as conn:
-            await conn.execute(
-                sa.update(self.table)
-                .where(t.saga_id == saga_id, t.lease_owner == owner)
-                .values(lease_owner=None, lease_until=None)
-            )
+        await self._sql.release(saga_id, owner)
 
     async def renew(self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float) -> bool:
         until = _utcnow() + datetime.timedelta(seconds=lease_seconds)
-        if self._postgres:
-            done = await self._pg(
-                f'UPDATE "{self.table.name}" SET lease_until = $1 '
-                "WHERE saga_id = $2 AND lease_owner = $3",
-                _naive(until),
-                saga_id,
-                owner,
-            )
-            return done.endswith(" 1")
-        t = self.table.c
-        async with self.engine.begin() as conn:
-            result = await conn.execute(
-                sa.update(self.table)
-                .where(t.saga_id == saga_id, t.lease_owner == owner)
-                .values(lease_until=until)
-            )
-        return bool(result.rowcount == 1)
+        return await self._sql.renew(saga_id, owner, until)
+
+
+def _log_params(entry: SagaLogEntry) -> dict[str, Any]:
+    """A log entry as the `log_<column>` parameters of a transition."""
+    return {
+        "log_step_index": entry.step_index,
+        "log_step_name": entry.step_name,
+        "log_action": entry.action,
+        "log_status": entry.status.value,
+        "log_timestamp": entry.timestamp,
+        "log_details": entry.details,
+    }
+
+
+def _entry(row: Any) -> SagaLogEntry:
+    return SagaLogEntry(
+        saga_id=row.saga_id,
+        step_index=row.step_index,
+        step_name=row.step_name,
+        action=row.action,
+        status=SagaStepStatus(row.status),
+        timestamp=row.timestamp,
+        details=row.details,
+    )
 
 
 def _last(value: str | tuple[str, ...] | None) -> str | None:
     """A URL query parameter's value (the last one if repeated)."""
     return value[-1] if isinstance(value, tuple) else value
-
-
-def _naive(moment: datetime.datetime | None) -> datetime.datetime | None:
-    """`moment` as naive UTC, how the tables store timestamps."""
-    if moment is None or moment.tzinfo is None:
-        return moment
-    return moment.astimezone(datetime.UTC).replace(tzinfo=None)

@@ -10,10 +10,12 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from cqrs.consumer.dispatcher import (
+from cqrs.consumers.dead_letter import (
     DEAD_LETTER_REASON_HEADER,
     DEAD_LETTER_TRUNCATED_HEADER,
     MAX_REASON_CHARS,
+    ORIGINAL_EXCHANGE_HEADER,
+    ORIGINAL_ROUTING_KEY_HEADER,
 )
 from cqrs.protocols.message_broker import Message
 
@@ -25,12 +27,6 @@ __all__ = [
     "from_amqp",
     "to_amqp",
 ]
-
-ORIGINAL_EXCHANGE_HEADER = "original-exchange"
-"""Header of a dead letter naming the exchange the message was first published to."""
-
-ORIGINAL_ROUTING_KEY_HEADER = "original-routing-key"
-"""Header of a dead letter naming the routing key the message was first published with."""
 
 MAX_DEAD_LETTER_HEADER_BYTES = 96 * 1024
 """Largest header table (encoded) a dead letter keeps from its original: the headers travel in

@@ -44,6 +44,7 @@ from cqrs.exceptions import (
     MessageRejectedError,
     PublishBatchError,
 )
+from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.outbox.topics import AMQP_TOPIC_RULES, check_topic
 from cqrs.protocols.message_broker import Message
 from cqrs.redaction import redact_text, redact_url
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
     from pamqp.common import FieldTable
 
 __all__ = ["DEFAULT_EXCHANGE", "DEFAULT_MAX_MESSAGE_BYTES", "RabbitMQMessageBroker"]
+
+_RECOVERY_BACKOFF = ExponentialBackoff(base=0.05, cap=1.0, jitter=False)
+"""Pause before looking whether a lost connection is back: 50 ms, doubling, at most 1 s."""
 
 DEFAULT_EXCHANGE = "cqrs.events"
 """The exchange messages go to unless another is configured."""
@@ -441,7 +445,7 @@ class RabbitMQMessageBroker:
         try:
             async with asyncio.timeout(timeout):
                 # Back off first: the channel may not have noticed the loss yet.
-                await asyncio.sleep(min(0.05 * 2**attempt, 1.0))
+                await asyncio.sleep(_RECOVERY_BACKOFF.delay(attempt + 1))
                 await channel.ready()
         except TimeoutError:
             return False

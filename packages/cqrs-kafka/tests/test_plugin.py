@@ -70,9 +70,10 @@ def test_credentials_are_refused_without_echoing_the_password() -> None:
 
 
 def test_declares_its_scheme_once() -> None:
-    [declared] = _plugin.cqrs_declare_schemes()
+    declared, consumer = _plugin.cqrs_declare_schemes()
     assert (declared.role, declared.scheme) == ("message_broker", "kafka")
     assert declared.factory == "cqrs_kafka._url:broker_from_url"
+    assert (consumer.role, consumer.scheme) == ("consumer_transport", "kafka")
 
 
 def test_entry_point_serves_kafka_urls() -> None:
@@ -87,7 +88,7 @@ def test_plugin_and_broker_construction_do_not_import_aiokafka() -> None:
         "import sys\n"
         "import cqrs_kafka._plugin as plugin\n"
         "import cqrs_kafka\n"
-        "[declared] = plugin.cqrs_declare_schemes()\n"
+        "[declared, _] = plugin.cqrs_declare_schemes()\n"
         "broker = declared.build('kafka://127.0.0.1:9092')\n"
         "assert type(broker).__name__ == 'KafkaMessageBroker', broker\n"
         "from cqrs.message_brokers.kafka import KafkaMessageBroker\n"
@@ -100,3 +101,25 @@ def test_plugin_and_broker_construction_do_not_import_aiokafka() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_make_consumer_transport_builds_a_kafka_consumer_from_the_url() -> None:
+    from cqrs.plugins import make_consumer_transport
+    from cqrs_kafka.transport import KafkaConsumerTransport
+
+    manager = new_plugin_manager(autoload=False)
+    manager.register(_plugin, name="kafka")
+    transport = make_consumer_transport(
+        "kafka://a:9092,b?dead_letter_topic=dlq",
+        topics=["orders", "paid"],
+        group="billing",
+        manager=manager,
+    )
+    assert isinstance(transport, KafkaConsumerTransport)
+    assert transport.bootstrap_servers == ["a:9092", "b:9092"]
+    assert (transport.topics, transport.group_id) == (["orders", "paid"], "billing")
+    assert transport.dead_letter_topic_for("orders") == "dlq"
+    with pytest.raises(ValueError, match="needs topics and a group"):
+        make_consumer_transport("kafka://a:9092", topics=["orders"], manager=manager)
+    with pytest.raises(ValueError, match="unknown kafka:// consumer option"):
+        make_consumer_transport("kafka://a?linger=1", topics=["t"], group="g", manager=manager)

@@ -64,6 +64,8 @@ def test_schemes_are_declared_once() -> None:
     assert [(d.role, d.scheme) for d in declared] == [
         ("message_broker", "amqp"),
         ("message_broker", "amqps"),
+        ("consumer_transport", "amqp"),
+        ("consumer_transport", "amqps"),
     ]
 
 
@@ -112,3 +114,24 @@ def test_loading_the_plugin_does_not_import_aio_pika() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+def test_make_consumer_transport_builds_a_queue_consumer_from_the_url() -> None:
+    from cqrs.plugins import make_consumer_transport
+    from cqrs_rabbitmq.transport import RabbitMQConsumerTransport
+
+    manager = new_plugin_manager(autoload=False)
+    manager.register(_plugin, name="rabbitmq")
+    transport = make_consumer_transport(
+        "amqp://guest:secret@mq/?exchange=ev&heartbeat=5",
+        topics=["orders.*", "paid"],
+        group="billing",
+        manager=manager,
+    )
+    assert isinstance(transport, RabbitMQConsumerTransport)
+    assert (transport.queue, transport.routing_keys) == ("billing", ["orders.*", "paid"])
+    assert transport.exchange == "ev"
+    assert transport.url_or_connection == "amqp://guest:secret@mq/?heartbeat=5"
+    assert "secret" not in repr(transport)
+    with pytest.raises(ValueError, match="needs a queue and routing keys"):
+        make_consumer_transport("amqp://mq/", group="billing", manager=manager)

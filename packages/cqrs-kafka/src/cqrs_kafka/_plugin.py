@@ -1,10 +1,10 @@
-"""Hook implementations of the kafka plugin: `kafka://` message broker URLs."""
+"""Hook implementations of the kafka plugin: `kafka://` brokers and consumer transports."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cqrs.plugins import MESSAGE_BROKER, SchemeDeclaration, hookimpl
+from cqrs.plugins import CONSUMER_TRANSPORT, MESSAGE_BROKER, SchemeDeclaration, hookimpl
 
 
 @hookimpl
@@ -13,7 +13,13 @@ def cqrs_declare_schemes() -> list[SchemeDeclaration]:
     return [
         SchemeDeclaration(
             MESSAGE_BROKER, "kafka", "cqrs_kafka._url:broker_from_url", "Kafka (aiokafka)"
-        )
+        ),
+        SchemeDeclaration(
+            CONSUMER_TRANSPORT,
+            "kafka",
+            "cqrs_kafka._url:consumer_transport_from_url",
+            "Kafka consumer group (aiokafka); ?topics=a,b&group=name",
+        ),
     ]
 
 

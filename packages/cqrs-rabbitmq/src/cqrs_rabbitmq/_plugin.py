@@ -1,10 +1,10 @@
-"""Hook implementations of the rabbitmq plugin: `amqp://` and `amqps://` message brokers."""
+"""Hook implementations of the rabbitmq plugin: `amqp://` and `amqps://` brokers and consumers."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cqrs.plugins import MESSAGE_BROKER, SchemeDeclaration, hookimpl
+from cqrs.plugins import CONSUMER_TRANSPORT, MESSAGE_BROKER, SchemeDeclaration, hookimpl
 
 
 @hookimpl
@@ -14,6 +14,15 @@ def cqrs_declare_schemes() -> list[SchemeDeclaration]:
     return [
         SchemeDeclaration(MESSAGE_BROKER, "amqp", factory, "RabbitMQ (aio-pika)"),
         SchemeDeclaration(MESSAGE_BROKER, "amqps", factory, "RabbitMQ over TLS (aio-pika)"),
+        *(
+            SchemeDeclaration(
+                CONSUMER_TRANSPORT,
+                scheme,
+                "cqrs_rabbitmq.transport:RabbitMQConsumerTransport.from_url",
+                "RabbitMQ queue consumer (aio-pika); ?group=queue&topics=routing.keys",
+            )
+            for scheme in ("amqp", "amqps")
+        ),
     ]
 
 

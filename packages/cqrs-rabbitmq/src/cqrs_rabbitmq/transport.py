@@ -18,6 +18,7 @@ import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
+from urllib.parse import unquote_plus
 
 import aio_pika
 from aio_pika.abc import (
@@ -116,6 +117,37 @@ class RabbitMQConsumerTransport:
         self._dead_letters: AbstractExchange | None = None
         self._incoming: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._connection_lost = False
+
+    _URL_OPTIONS = frozenset({"group", "queue", "topics", "exchange", "dead_letter_exchange"})
+
+    @classmethod
+    def from_url(cls, url: str) -> RabbitMQConsumerTransport:
+        """A transport for `amqp://...?group=QUEUE&topics=KEY,KEY` (`queue=` is an alias of
+        `group=`; `exchange=` and `dead_letter_exchange=` optional); the other parameters
+        (`heartbeat`, TLS options...) are passed on to aio-pika."""
+        base, _, query = url.partition("?")
+        kept: list[str] = []
+        options: dict[str, str] = {}
+        for pair in query.split("&") if query else ():
+            key, _, value = pair.partition("=")
+            if unquote_plus(key) in cls._URL_OPTIONS:
+                options[unquote_plus(key)] = unquote_plus(value)
+            else:
+                kept.append(pair)
+        queue = options.get("group") or options.get("queue")
+        keys = [key for key in options.get("topics", "").split(",") if key]
+        if not queue or not keys:
+            raise ValueError(
+                "a RabbitMQ consumer needs a queue and routing keys (--group, --topics): "
+                f"{redact_url(url)!r}"
+            )
+        return cls(
+            base + ("?" + "&".join(kept) if kept else ""),
+            queue,
+            keys,
+            exchange=options.get("exchange", DEFAULT_EXCHANGE),
+            dead_letter_exchange=options.get("dead_letter_exchange", DEFAULT_DEAD_LETTER_EXCHANGE),
+        )
 
     def __repr__(self) -> str:
         target = self.url_or_connection

@@ -6,6 +6,7 @@ URLs declares each scheme once with `cqrs_declare_schemes`, returning `SchemeDec
 """
 
 from cqrs.plugins.declarations import (
+    CONSUMER_TRANSPORT,
     MESSAGE_BROKER,
     OUTBOX,
     SAGA_STORAGE,
@@ -27,6 +28,7 @@ from cqrs.plugins.registry import RegisteredScheme, SchemeRegistry
 from cqrs.plugins.resolve import (
     adapt_container,
     installed_schemes,
+    make_consumer_transport,
     make_from_url,
     make_message_broker,
     make_outbox_repository,
@@ -37,6 +39,7 @@ from cqrs.urls import split_url, url_scheme
 
 __all__ = [
     "AUTOLOAD_ENV",
+    "CONSUMER_TRANSPORT",
     "ENTRY_POINT_GROUP",
     "KNOWN_ADAPTERS",
     "MESSAGE_BROKER",
@@ -52,6 +55,7 @@ __all__ = [
     "hookimpl",
     "installed_schemes",
     "load_factory",
+    "make_consumer_transport",
     "make_from_url",
     "make_message_broker",
     "make_outbox_repository",

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 __all__ = [
+    "CONSUMER_TRANSPORT",
     "MESSAGE_BROKER",
     "OUTBOX",
     "SAGA_STORAGE",
@@ -38,6 +39,9 @@ OUTBOX: Final = "outbox"
 """Role of the schemes that build an `OutboxedEventRepository` (`make_outbox_repository`)."""
 SAGA_STORAGE: Final = "saga_storage"
 """Role of the schemes that build a `SagaStorage` (`make_saga_storage`)."""
+CONSUMER_TRANSPORT: Final = "consumer_transport"
+"""Role of the schemes that build a `ConsumerTransport` (`make_consumer_transport`); the
+factory reads the topics and the group from the URL's `topics=` and `group=` parameters."""
 
 Factory = str | Callable[[str], Any]
 """A `"module:attribute"` reference, imported on first use, or a callable taking the URL."""

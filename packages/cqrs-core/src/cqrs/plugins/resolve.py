@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from cqrs.exceptions import PluginError
-from cqrs.plugins.declarations import MESSAGE_BROKER, OUTBOX, SAGA_STORAGE
+from cqrs.plugins.declarations import CONSUMER_TRANSPORT, MESSAGE_BROKER, OUTBOX, SAGA_STORAGE
 from cqrs.plugins.hints import KNOWN_ADAPTERS, unknown_scheme_error
 from cqrs.plugins.manager import PluginManager, get_plugin_manager
 from cqrs.redaction import redact_url
 from cqrs.urls import url_scheme
 
 if TYPE_CHECKING:
+    from cqrs.consumers.transport import ConsumerTransport
     from cqrs.protocols.container import Container
     from cqrs.protocols.message_broker import MessageBroker
     from cqrs.protocols.outbox import OutboxedEventRepository
@@ -21,6 +24,7 @@ __all__ = [
     "KNOWN_ADAPTERS",
     "adapt_container",
     "installed_schemes",
+    "make_consumer_transport",
     "make_from_url",
     "make_message_broker",
     "make_outbox_repository",
@@ -87,6 +91,27 @@ def make_saga_storage(url: str, manager: PluginManager | None = None) -> SagaSto
     """Build the saga storage that an installed plugin provides for `url`'s scheme."""
     storage: SagaStorage = make_from_url(SAGA_STORAGE, url, manager)
     return storage
+
+
+def make_consumer_transport(
+    url: str,
+    *,
+    topics: Sequence[str] = (),
+    group: str | None = None,
+    manager: PluginManager | None = None,
+) -> ConsumerTransport[Any]:
+    """Build the consumer transport an installed plugin declares for `url`'s scheme.
+
+    `topics` (Kafka topics, RabbitMQ routing keys) and `group` (Kafka's consumer group,
+    RabbitMQ's queue) join the URL's query as `topics=a,b` and `group=name`.
+    """
+    extra = [("topics", ",".join(topics))] if topics else []
+    if group:
+        extra.append(("group", group))
+    if extra:
+        url = f"{url}{'&' if '?' in url else '?'}{urlencode(extra)}"
+    transport: ConsumerTransport[Any] = make_from_url(CONSUMER_TRANSPORT, url, manager)
+    return transport
 
 
 def adapt_container(container: Any, manager: PluginManager | None = None) -> Container:

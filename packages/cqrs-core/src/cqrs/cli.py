@@ -3,7 +3,8 @@
 `cqrs plugins [--json]` lists the loaded plugins, their distribution and URL schemes, and the
 plugins that failed to load; `cqrs relay --outbox URL --broker URL` runs outbox relays;
 `cqrs outbox stats|dead-letters|replay|discard --outbox URL` inspects and repairs the outbox;
-`cqrs saga recover --storage URL --app module:saga_map` runs a saga recovery worker.
+`cqrs saga recover --storage URL --app module:saga_map` runs a saga recovery worker;
+`cqrs consume --broker URL --app module:function` runs an event consumer.
 
 A command that cannot start prints one line on stderr and exits with the code of its class of
 failure (`cqrs._cli_support.ExitCode`, tabled in docs/deployment.md); `--debug` adds the
@@ -169,6 +170,18 @@ def _run_saga(args: argparse.Namespace) -> int:
     return run_saga(args)
 
 
+def _add_consume(parser: argparse.ArgumentParser) -> None:
+    from cqrs.consumers._cli import add_consume_arguments
+
+    add_consume_arguments(parser)
+
+
+def _run_consume(args: argparse.Namespace) -> int:
+    from cqrs.consumers._cli import run_consume
+
+    return run_consume(args)
+
+
 _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], _Run]] = {
     "plugins": (
         "list the installed cqrs plugins and their URL schemes",
@@ -189,6 +202,11 @@ _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], _Run]
         "run a recovery worker that resumes or compensates interrupted sagas",
         _add_saga,
         _run_saga,
+    ),
+    "consume": (
+        "consume events from a broker into their handlers until stopped",
+        _add_consume,
+        _run_consume,
     ),
 }
 """Each subcommand: its help, the function adding its arguments and the one running it."""

@@ -111,7 +111,7 @@ def test_an_unknown_scheme_lists_the_installed_ones() -> None:
 
 def test_a_scheme_of_another_role_says_so() -> None:
     line = one_line(cqrs(*relay("amqp://guest:guest@127.0.0.1:5672/")), ExitCode.CONFIG)
-    assert "amqp:// is a message broker scheme" in line
+    assert "amqp:// is a message broker and consumer transport scheme" in line
 
 
 def test_not_a_url() -> None:

@@ -78,7 +78,7 @@ async def test_a_dead_letter_that_cannot_be_stored_holds_its_key_until_it_can(
     kit.transport.dead_letter_errors.extend(ConnectionError("down") for _ in range(4))
     seen: list[int] = []
     runner = await kit.runner(kit.dispatcher(_record(seen)))
-    with caplog.at_level(logging.WARNING, logger="cqrs.consumer"):
+    with caplog.at_level(logging.WARNING, logger="cqrs.consumers"):
         async with kit.running(runner):
             await kit.until(lambda: runner.counters.acked == 2)
     assert seen == [1]
@@ -105,7 +105,7 @@ async def test_a_failing_receive_is_retried_and_logged_once(
     kit.transport.receive_errors.extend(TimeoutError("no answer") for _ in range(3))
     seen: list[int] = []
     runner = await kit.runner(kit.dispatcher(_record(seen)))
-    with caplog.at_level(logging.WARNING, logger="cqrs.consumer"):
+    with caplog.at_level(logging.WARNING, logger="cqrs.consumers"):
         async with kit.running(runner):
             await kit.until(lambda: seen == [1])
     lines = [r.getMessage() for r in caplog.records]

@@ -31,7 +31,7 @@ __all__ = ["ConsumerCounters", "ConsumerRunner"]
 
 RawT = TypeVar("RawT")
 
-_log = logging.getLogger("cqrs.consumer")
+_log = logging.getLogger("cqrs.consumers")
 
 _Item = tuple[Delivery[Any], asyncio.Event]
 """A delivery queued for a worker, with the release event of the generation it came in."""

@@ -15,7 +15,7 @@ import random
 import statistics
 import time
 from collections import Counter
-from typing import Any, ClassVar
+from typing import Any
 
 import sqlalchemy as sa
 from _common import KEYS, emit, parse, payload, quantile, unique
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 import cqrs
 from cqrs.outbox import OutboxRelay
-from cqrs_sqla import SqlAlchemyOutboxedEventRepository, _asyncpg
+from cqrs_sqla import SqlAlchemyOutboxedEventRepository
 
 __all__ = ["main"]
 
@@ -36,11 +36,10 @@ SEED_CHUNK = 5000
 class SqlCounter:
     """Counts what an engine sends: statements by verb, and transaction begins and commits.
 
-    Statements cqrs-sqla sends autocommitted straight through asyncpg (the PostgreSQL claim and
-    settle) bypass SQLAlchemy's events; they are counted by wrapping `cqrs_sqla._asyncpg`.
+    Every statement goes through SQLAlchemy, so its events see them all. A connection in
+    autocommit (what cqrs-sqla runs single statements on) still reports a begin and an end to
+    its transaction, but sends neither: those are not counted.
     """
-
-    _by_engine: ClassVar[dict[Any, SqlCounter]] = {}
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.statements: Counter[str] = Counter()
@@ -50,30 +49,20 @@ class SqlCounter:
         sa_event.listen(sync, "before_cursor_execute", self._statement)
         sa_event.listen(sync, "begin", self._begin)
         sa_event.listen(sync, "commit", self._commit)
-        if not SqlCounter._by_engine:
-            for name in ("pg_execute", "pg_fetch"):
-                setattr(_asyncpg, name, SqlCounter._counted(getattr(_asyncpg, name)))
-        SqlCounter._by_engine[sync] = self
-
-    @staticmethod
-    def _counted(function: Any) -> Any:
-        async def counted(engine: AsyncEngine, sql: str, *args: Any) -> Any:
-            counter = SqlCounter._by_engine.get(engine.sync_engine)
-            if counter is not None:
-                counter._statement(None, None, sql)
-            return await function(engine, sql, *args)
-
-        return counted
 
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         verb = statement.lstrip().split(None, 1)[0].upper()
         self.statements[verb] += 1
 
+    @staticmethod
+    def _sent(conn: Any) -> bool:
+        return bool(conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT")
+
     def _begin(self, conn: Any) -> None:
-        self.begins += 1
+        self.begins += self._sent(conn)
 
     def _commit(self, conn: Any) -> None:
-        self.commits += 1
+        self.commits += self._sent(conn)
 
 
 class Rabbit:

@@ -147,3 +147,26 @@ def test_plugin_module_does_not_import_sqlalchemy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+async def test_a_row_another_claim_holds_locked_holds_back_its_key(
+    outbox_on: SqlAlchemyOutboxedEventRepository, backend: str
+) -> None:
+    """A claim skips a row another transaction holds locked (what a concurrent claim does before
+    its lease commits) and every later row of that row's key, and takes the other keys."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has no row locks: claims take turns on the database's write lock")
+    await outbox_on.add_many([event(1, "a"), event(2, "a"), event(3, "b")])
+    t = outbox_on.table.c
+    other = create_async_engine(outbox_on.engine.url)
+    try:
+        async with other.connect() as conn:
+            first = await conn.scalar(sa.select(sa.func.min(t.id)))
+            await conn.execute(sa.select(t.id).where(t.id == first).with_for_update())
+            rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=30)
+            assert [json.loads(r.payload)["payload"]["n"] for r in rows] == [3]
+            await conn.rollback()
+    finally:
+        await other.dispose()
+    rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=30)
+    assert [json.loads(r.payload)["payload"]["n"] for r in rows] == [1, 2]

@@ -392,3 +392,54 @@ async def test_the_relay_publishes_through_interceptors(log: list[tuple[str, ...
     assert [entry[:3] for entry in log] == [("relay", "publish", "relay")] * len(log)
     assert sum(int(entry[3]) for entry in log) == 3
     assert {m.headers()["x-seen-by"] for m in broker.messages["greetings"]} == {"relay"}
+
+
+# --- consumed messages --------------------------------------------------------------------------
+
+Note = cqrs.NotificationEvent[Greeted]
+
+
+class Noted(cqrs.EventHandler[Note]):
+    async def handle(self, event: Any) -> None:
+        pass
+
+
+def note(name: str) -> Any:
+    return Note(event_name="Greeted", topic="greetings", payload=Greeted(name=name))
+
+
+async def test_a_consumed_message_is_intercepted_with_its_outcome(
+    log: list[tuple[str, ...]],
+) -> None:
+    from cqrs.consumers import MessageDispatcher, Verdict
+
+    outcomes: list[Any] = []
+
+    class Watch(Interceptor):
+        async def intercept_consume(
+            self, message: cqrs.Message, proceed: Callable[[cqrs.Message], Awaitable[Any]]
+        ) -> Any:
+            outcome = await proceed(message)
+            outcomes.append((message.message_name, outcome.verdict))
+            return outcome
+
+    mediator = event_bootstrap(events_mapper=lambda m: m.bind(Note, Noted))
+    dispatcher = MessageDispatcher(mediator, {"Greeted": Note}, interceptors=[Watch()])
+    good = cqrs.Message.from_event(note("eve"))
+    bad = dataclasses.replace(good, payload=b"{not json")
+    assert (await dispatcher.dispatch(good)).verdict is Verdict.HANDLED
+    assert (await dispatcher.dispatch(bad)).verdict is Verdict.DEAD_LETTER
+    assert [verdict for _, verdict in outcomes] == [Verdict.HANDLED, Verdict.DEAD_LETTER]
+
+
+async def test_a_failing_consume_interceptor_leaves_the_message_for_redelivery() -> None:
+    from cqrs.consumers import MessageDispatcher, Verdict
+
+    class Broken(Interceptor):
+        async def intercept_consume(self, message: cqrs.Message, proceed: Any) -> Any:
+            raise RuntimeError("tracer down")
+
+    mediator = event_bootstrap(events_mapper=lambda m: m.bind(Note, Noted))
+    dispatcher = MessageDispatcher(mediator, {"Greeted": Note}, interceptors=[Broken()])
+    outcome = await dispatcher.dispatch(cqrs.Message.from_event(note("fay")))
+    assert outcome.verdict is Verdict.DEFERRED

@@ -15,7 +15,7 @@ import dataclasses
 import enum
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from cqrs.consumers._nesting import json_depth_exceeds
@@ -30,6 +30,8 @@ from cqrs.consumers.dead_letter import (
 )
 from cqrs.exceptions import DestinationUnavailableError
 from cqrs.faults import Fault, classify
+from cqrs.interception._chain import Interception
+from cqrs.interception.interceptor import Interceptor
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.inbox import Inbox
 from cqrs.protocols.mediators import IEventMediator
@@ -132,6 +134,7 @@ class MessageDispatcher:
         serializer: Serializer | EventSerializer | None = None,
         inbox: Inbox[Any] | None = None,
         consumer_name: str = "default",
+        interceptors: Sequence[Interceptor] = (),
     ) -> None:
         if handler_attempts < 1:
             raise ValueError("handler_attempts must be at least 1")
@@ -150,6 +153,12 @@ class MessageDispatcher:
         self._json = "json" in self.serializer.content_type.lower()
         self._unavailable_since: float | None = None
         self._waiting_retries = 0
+        self._interception = Interception(interceptors, watcher=self)
+        self._intercepted = False
+        self._reintercept()
+
+    def _reintercept(self) -> None:
+        self._intercepted = bool(self._interception.overriding("intercept_consume"))
 
     @property
     def destination_unavailable(self) -> bool:
@@ -240,8 +249,28 @@ class MessageDispatcher:
         """Handle `message`; never raises except on cancellation.
 
         While a destination fault is being waited out, setting `stop` (the consumer is
-        stopping or losing the partition) ends the wait with a `DEFERRED` outcome.
+        stopping or losing the partition) ends the wait with a `DEFERRED` outcome. Given
+        interceptors wrap it (`intercept_consume`): they see the message and the `Outcome`.
         """
+        if not self._intercepted:
+            return await self._dispatch(message, stop)
+
+        async def proceed(intercepted: Message) -> Outcome:
+            return await self._dispatch(intercepted, stop)
+
+        chain = self._interception.consume(proceed)
+        assert chain is not None
+        try:
+            outcome: Outcome = await chain(message)
+        except Exception:
+            _log.exception(
+                "an interceptor failed on message %s; it is left for redelivery",
+                message.message_id,
+            )
+            return Outcome(Verdict.DEFERRED, "an interceptor failed")
+        return outcome
+
+    async def _dispatch(self, message: Message, stop: asyncio.Event | None) -> Outcome:
         try:
             event = self.decode(message)
         except Exception as exc:

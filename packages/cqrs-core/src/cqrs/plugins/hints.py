@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from cqrs.exceptions import UnknownSchemeError
-from cqrs.plugins.declarations import MESSAGE_BROKER, OUTBOX, SAGA_STORAGE
+from cqrs.plugins.declarations import CONSUMER_TRANSPORT, MESSAGE_BROKER, OUTBOX, SAGA_STORAGE
 from cqrs.plugins.registry import SchemeRegistry
 from cqrs.redaction import redact_url
 from cqrs.urls import split_url
@@ -21,8 +21,11 @@ _SQL = ("postgresql+asyncpg", "mysql+asyncmy", "mariadb+asyncmy", "sqlite+aiosql
 
 ADAPTER_SCHEMES: tuple[tuple[str, str, str], ...] = (
     ("cqrs-kafka", MESSAGE_BROKER, "kafka"),
+    ("cqrs-kafka", CONSUMER_TRANSPORT, "kafka"),
     ("cqrs-rabbitmq", MESSAGE_BROKER, "amqp"),
     ("cqrs-rabbitmq", MESSAGE_BROKER, "amqps"),
+    ("cqrs-rabbitmq", CONSUMER_TRANSPORT, "amqp"),
+    ("cqrs-rabbitmq", CONSUMER_TRANSPORT, "amqps"),
     ("cqrs-redis", SAGA_STORAGE, "redis"),
     ("cqrs-redis", SAGA_STORAGE, "rediss"),
     *(("cqrs-sqla", OUTBOX, scheme) for scheme in _SQL),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from typing import ClassVar, Generic, Protocol, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import pytest
 
@@ -239,18 +239,42 @@ class TestLifetimes:
 
     def test_unknown_lifetime_is_refused(self, container: BuiltinContainer) -> None:
         with pytest.raises(ValueError, match="unknown lifetime 'forever'"):
-            container.register(Clock, lifetime="forever")  # type: ignore[arg-type]
+            container.register(Clock, lifetime="forever")  # type: ignore[call-overload]
 
 
 class TestProviders:
     def test_interface_bound_to_implementation(self, container: BuiltinContainer) -> None:
-        container.register(AbstractStore, MemoryStore)  # type: ignore[type-abstract]
+        container.register(AbstractStore, MemoryStore)
         built = container.get(NeedsAbstractStore)
         assert isinstance(built.store, MemoryStore)
 
     def test_protocol_bound_to_implementation(self, container: BuiltinContainer) -> None:
-        container.register(Store, MemoryStore)  # type: ignore[type-abstract]
+        container.register(Store, MemoryStore)
         assert container.get(NeedsStore).store.load() == "memory"
+
+    def test_instance_under_a_protocol_or_abc_key(self, container: BuiltinContainer) -> None:
+        store = MemoryStore()
+        container.register_instance(Store, store)
+        container.register_instance(AbstractStore, store)
+        assert container.get(Store) is store
+        assert container.get(NeedsStore).store is store
+        assert container.get(NeedsAbstractStore).store is store
+
+    def test_a_generic_key_of_any_provides_every_parametrization(
+        self, container: BuiltinContainer
+    ) -> None:
+        box: Box[Any] = Box()
+        container.register_instance(Box[Any], box)
+        assert container.get(Box) is box
+        assert container.get(Box[Any]) is box
+        assert container.get(UsesIntBox).box is box
+
+    def test_a_parametrized_key_provides_only_itself(self, container: BuiltinContainer) -> None:
+        box: Box[int] = Box()
+        container.register_instance(Box[int], box)
+        assert container.get(UsesIntBox).box is box
+        with pytest.raises(ContainerError, match="Box"):
+            container.get(Box[str])
 
     def test_factory_receives_its_own_dependencies(self, container: BuiltinContainer) -> None:
         calls: list[Clock] = []
@@ -297,7 +321,7 @@ class TestErrors:
 
     def test_unregistered_protocol_asked_directly(self, container: BuiltinContainer) -> None:
         with pytest.raises(ContainerError, match=r"cannot build Store: register it"):
-            container.get(Store)  # type: ignore[type-abstract]
+            container.get(Store)
 
     def test_required_builtin_parameter(self, container: BuiltinContainer) -> None:
         with pytest.raises(

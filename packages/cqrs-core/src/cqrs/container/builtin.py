@@ -7,9 +7,15 @@ import contextvars
 import inspect
 import typing
 from collections.abc import Callable, Iterator
-from typing import Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from cqrs.exceptions import ContainerError
+from cqrs.errors import ContainerError
+
+if TYPE_CHECKING:
+    from typing_extensions import TypeForm
+    from typing_extensions import TypeVar as _TypeVar
+
+    _KeyT = _TypeVar("_KeyT", default=Any)  # `Any`, not `Never`, where TypeForm is unknown
 
 __all__ = ["BuiltinContainer", "Lifetime"]
 
@@ -21,6 +27,14 @@ _Scope = dict[type, Any]
 _Factory = Callable[[_Scope], Any]
 _scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("cqrs_scope", default=None)
 _UNWIRED = (str, int, float, bool, bytes, dict, list, set, tuple, object)
+
+
+def _key(type_: Any) -> Any:
+    """The registry key of `type_`: `Repo[Any]` (every argument `Any`) stands for `Repo`."""
+    args = typing.get_args(type_)
+    if args and typing.get_origin(type_) is not None and all(arg is Any for arg in args):
+        return typing.get_origin(type_)
+    return type_
 
 
 class _Registration:
@@ -45,46 +59,87 @@ class BuiltinContainer:
         self._compiled: dict[type, tuple[_Factory, bool]] = {}
         self._direct: dict[type, Callable[[], Any]] = {}
 
+    # Each method taking a key has two overloads: `type[T]`, as before PEP 747, then
+    # `TypeForm[_KeyT]`, which also admits protocols and ABCs (mypy refuses those as `type[T]`
+    # with `type-abstract`). Type checkers without TypeForm see `Any` for those keys.
+    @overload
     def register(
         self,
         type_: type[T],
         provider: Callable[..., T] | None = None,
         *,
         lifetime: Lifetime = "transient",
+    ) -> None: ...
+    @overload
+    def register(
+        self,
+        type_: TypeForm[_KeyT],
+        provider: Callable[..., _KeyT] | None = None,
+        *,
+        lifetime: Lifetime = "transient",
+    ) -> None: ...
+    def register(
+        self,
+        type_: Any,
+        provider: Callable[..., Any] | None = None,
+        *,
+        lifetime: Lifetime = "transient",
     ) -> None:
-        """Provide `type_` by calling `provider` (a class or a factory; default `type_`)."""
+        """Provide `type_` (a class, protocol or ABC) by calling `provider` (a class or a
+        factory; default `type_`).
+
+        A generic key whose arguments are all `Any` (`Repo[Any]`) is registered as its origin
+        (`Repo`), which also provides every parametrization (`Repo[int]`).
+        """
         if lifetime not in ("singleton", "request", "transient"):
             raise ValueError(f"unknown lifetime {lifetime!r}")
-        self._registrations[type_] = _Registration(provider or type_, lifetime)
-        self._singletons.pop(type_, None)
+        key = _key(type_)
+        self._registrations[key] = _Registration(provider or type_, lifetime)
+        self._singletons.pop(key, None)
         self._compiled.clear()
         self._direct.clear()
 
-    def register_instance(self, type_: type[T], instance: T) -> None:
-        """Always provide this very object for `type_`."""
+    @overload
+    def register_instance(self, type_: type[T], instance: T) -> None: ...
+    @overload
+    def register_instance(self, type_: TypeForm[_KeyT], instance: _KeyT) -> None: ...
+    def register_instance(self, type_: Any, instance: Any) -> None:
+        """Always provide this very object for `type_` (a class, protocol or ABC)."""
         self.register(type_, lambda: instance, lifetime="singleton")
-        self._singletons[type_] = instance
+        self._singletons[_key(type_)] = instance
 
-    async def resolve(self, type_: type[T]) -> T:
+    @overload
+    async def resolve(self, type_: type[T]) -> T: ...
+    @overload
+    async def resolve(self, type_: TypeForm[_KeyT]) -> _KeyT: ...
+    async def resolve(self, type_: Any) -> Any:
         """Build (or reuse, per its lifetime) an instance of `type_`."""
         return self.get(type_)
 
-    def get(self, type_: type[T]) -> T:
+    @overload
+    def get(self, type_: type[T]) -> T: ...
+    @overload
+    def get(self, type_: TypeForm[_KeyT]) -> _KeyT: ...
+    def get(self, type_: Any) -> Any:
         """Synchronous `resolve`."""
         return self.factory(type_)()
 
-    def factory(self, type_: type[T]) -> Callable[[], T]:
+    @overload
+    def factory(self, type_: type[T]) -> Callable[[], T]: ...
+    @overload
+    def factory(self, type_: TypeForm[_KeyT]) -> Callable[[], _KeyT]: ...
+    def factory(self, type_: Any) -> Callable[[], Any]:
         """A zero-argument callable building `type_`, compiled once; mediators cache it."""
         build, scoped = self._compile(type_, ())
         direct = self._direct.get(type_)
         if direct is not None:
-            return cast(Callable[[], T], direct)
+            return direct
         if not scoped:
-            return cast(Callable[[], T], lambda: build({}))
+            return lambda: build({})
 
-        def _in_scope() -> T:
+        def _in_scope() -> Any:
             scope = _scope.get()
-            return cast(T, build({} if scope is None else scope))
+            return build({} if scope is None else scope)
 
         return _in_scope
 
@@ -173,7 +228,9 @@ class BuiltinContainer:
     def _dependencies(
         provider: Callable[..., Any], chain: tuple[type, ...]
     ) -> list[tuple[str, Any]]:
-        target: Any = provider.__init__ if isinstance(provider, type) else provider  # type: ignore[misc]
+        target: Any = provider
+        if isinstance(provider, type):
+            target = target.__init__
         if target is object.__init__:
             return []
         try:

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
+from cqrs.breakers.contract import BreakerStateContract
 from cqrs.exceptions import CircuitOpenError
-from cqrs.testing.breaker_state import BreakerStateContract
 from cqrs.testing.services import require_service
 from cqrs_redis import RedisBreakerStateStore, RedisCircuitBreaker
 

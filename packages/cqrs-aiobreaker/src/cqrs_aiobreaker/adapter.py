@@ -15,9 +15,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
 
-import aiobreaker  # type: ignore[import-untyped]
+import aiobreaker
 
-from cqrs.protocols.circuit_breaker import circuit_name
+from cqrs.breakers.protocol import circuit_name
 
 __all__ = ["AioBreakerAdapter"]
 

@@ -73,11 +73,11 @@ _EXPORTS: dict[str, str] = {
     "MessageDispatcher": "cqrs.consumers.dispatcher",
     "ZlibCompressor": "cqrs.compressors.zlib",
     # circuit breakers
-    "CircuitBreaker": "cqrs.protocols.circuit_breaker",
-    "MemoryCircuitBreaker": "cqrs.memory.circuit_breaker",
-    "StoredCircuitBreaker": "cqrs.stored_circuit_breaker",
-    "BreakerStateStore": "cqrs.protocols.breaker_state",
-    "MemoryBreakerStateStore": "cqrs.memory.breaker_state",
+    "CircuitBreaker": "cqrs.breakers.protocol",
+    "MemoryCircuitBreaker": "cqrs.breakers.memory",
+    "StoredCircuitBreaker": "cqrs.breakers.stored",
+    "BreakerStateStore": "cqrs.breakers.protocol",
+    "MemoryBreakerStateStore": "cqrs.breakers.memory",
     # errors
     "CQRSError": "cqrs.exceptions",
     "CircuitOpenError": "cqrs.exceptions",
@@ -96,6 +96,7 @@ _EXPORTS: dict[str, str] = {
 _SUBMODULES = frozenset(
     {
         "bootstrap",
+        "breakers",
         "compressors",
         "consumer",
         "consumers",
@@ -189,6 +190,7 @@ __all__ = [
     "ZlibCompressor",
     "__version__",
     "bootstrap",
+    "breakers",
     "compressors",
     "consumer",
     "consumers",
@@ -227,6 +229,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from cqrs import (
         bootstrap,
+        breakers,
         compressors,
         consumer,
         consumers,
@@ -244,6 +247,9 @@ if TYPE_CHECKING:
         requests,
         testing,
     )
+    from cqrs.breakers.memory import MemoryBreakerStateStore, MemoryCircuitBreaker
+    from cqrs.breakers.protocol import BreakerStateStore, CircuitBreaker
+    from cqrs.breakers.stored import StoredCircuitBreaker
     from cqrs.compressors.zlib import ZlibCompressor
     from cqrs.consumers.dispatcher import MessageDispatcher
     from cqrs.container.builtin import BuiltinContainer
@@ -270,8 +276,6 @@ if TYPE_CHECKING:
     from cqrs.mediators.event import EventMediator
     from cqrs.mediators.request import RequestMediator
     from cqrs.mediators.streaming import StreamingRequestMediator
-    from cqrs.memory.breaker_state import MemoryBreakerStateStore
-    from cqrs.memory.circuit_breaker import MemoryCircuitBreaker
     from cqrs.memory.inbox import MemoryInbox
     from cqrs.memory.message_broker import MemoryMessageBroker
     from cqrs.memory.outbox import MemoryOutboxedEventRepository
@@ -281,8 +285,6 @@ if TYPE_CHECKING:
     from cqrs.outbox.producer import EventProducer
     from cqrs.outbox.relay import OutboxRelay
     from cqrs.outbox.sqlalchemy import SqlAlchemyOutboxedEventRepository
-    from cqrs.protocols.breaker_state import BreakerStateStore
-    from cqrs.protocols.circuit_breaker import CircuitBreaker
     from cqrs.protocols.container import Container
     from cqrs.protocols.inbox import Inbox
     from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamingRequestMediator
@@ -305,4 +307,3 @@ if TYPE_CHECKING:
     from cqrs.requests.request_handler import RequestHandler, StreamingRequestHandler
     from cqrs.response import Response
     from cqrs.serializers import JsonSerializer
-    from cqrs.stored_circuit_breaker import StoredCircuitBreaker

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from cqrs.protocols.circuit_breaker import CircuitBreaker
+from cqrs.breakers.protocol import CircuitBreaker
 
 __all__: list[str] = []
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cqrs.protocols.breaker_state import BreakerPermit, CircuitState
+from cqrs.breakers.protocol import BreakerPermit, CircuitState
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis

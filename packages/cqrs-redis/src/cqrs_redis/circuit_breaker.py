@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cqrs.stored_circuit_breaker import StoredCircuitBreaker
+from cqrs.breakers.stored import StoredCircuitBreaker
 from cqrs_redis.breaker_state import RedisBreakerStateStore
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import Any
 
 from cqrs._fallback import check_handler_class, check_options
 from cqrs.events.event_handler import EventHandler
-from cqrs.protocols.circuit_breaker import CircuitBreaker
+from cqrs.breakers.protocol import CircuitBreaker
 
 __all__ = ["EventHandlerFallback"]
 

@@ -1,7 +1,6 @@
 """In-memory implementations of the protocols: the embedded defaults, also used by tests."""
 
-from cqrs.memory.breaker_state import MemoryBreakerStateStore
-from cqrs.memory.circuit_breaker import MemoryCircuitBreaker
+from cqrs.breakers.memory import MemoryBreakerStateStore, MemoryCircuitBreaker
 from cqrs.memory.message_broker import MemoryMessageBroker
 from cqrs.memory.outbox import MemoryOutboxedEventRepository, MemoryOutboxSession
 

@@ -1,7 +1,6 @@
 """Every boundary of the framework as a `typing.Protocol`, satisfied structurally."""
 
-from cqrs.protocols.breaker_state import BreakerPermit, BreakerStateStore, CircuitState
-from cqrs.protocols.circuit_breaker import CircuitBreaker
+from cqrs.breakers.protocol import BreakerPermit, BreakerStateStore, CircuitBreaker, CircuitState
 from cqrs.protocols.container import Container
 from cqrs.protocols.handlers import IEventHandler, IRequestHandler, IStreamingRequestHandler
 from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamingRequestMediator

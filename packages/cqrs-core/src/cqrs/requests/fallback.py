@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from cqrs._fallback import check_handler_class, check_options
-from cqrs.protocols.circuit_breaker import CircuitBreaker
+from cqrs.breakers.protocol import CircuitBreaker
 from cqrs.requests.request_handler import RequestHandler
 
 __all__ = ["RequestHandlerFallback"]

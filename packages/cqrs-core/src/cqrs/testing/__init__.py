@@ -4,8 +4,8 @@ Importing it is left to test code (it imports pytest); the opt-in pytest plugin 
 `cqrs.testing.pytest_plugin`.
 """
 
+from cqrs.breakers.contract import BreakerStateContract
 from cqrs.consumers.contract import ConsumerContract
-from cqrs.testing.breaker_state import BreakerStateContract
 from cqrs.testing.fire_and_forget import FireAndForgetBroker
 from cqrs.testing.inbox import InboxContract
 from cqrs.testing.message_broker import ContractPayload, MessageBrokerContract

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 
 import pytest
 
 import cqrs
+import cqrs.breakers.contract
+from cqrs.breakers.contract import BreakerStateContract
+from cqrs.breakers.memory import MemoryBreakerStateStore
+from cqrs.breakers.protocol import BreakerPermit, CircuitBreaker, circuit_name
+from cqrs.breakers.stored import StoredCircuitBreaker
 from cqrs.exceptions import CircuitOpenError
-from cqrs.memory.breaker_state import MemoryBreakerStateStore
-from cqrs.protocols.breaker_state import BreakerPermit
-from cqrs.protocols.circuit_breaker import CircuitBreaker, circuit_name
-from cqrs.stored_circuit_breaker import StoredCircuitBreaker
-from cqrs.testing.breaker_state import BreakerStateContract
 
 
 class TestMemoryBreakerState(BreakerStateContract):
@@ -67,6 +68,36 @@ async def test_exports_and_protocols() -> None:
     assert isinstance(cqrs.MemoryBreakerStateStore(), cqrs.BreakerStateStore)
     assert isinstance(cqrs.MemoryCircuitBreaker(), StoredCircuitBreaker)
     assert circuit_name(Clock) == f"{__name__}.Clock"
+
+
+FORMER_PATHS = {
+    "cqrs.protocols.circuit_breaker": ("CircuitBreaker", "circuit_name"),
+    "cqrs.protocols.breaker_state": ("BreakerPermit", "BreakerStateStore", "CircuitState"),
+    "cqrs.memory.circuit_breaker": ("CircuitState", "MemoryCircuitBreaker"),
+    "cqrs.memory.breaker_state": ("MemoryBreakerStateStore",),
+    "cqrs.stored_circuit_breaker": ("StoredCircuitBreaker",),
+    "cqrs.testing.breaker_state": ("BreakerStateContract",),
+    "cqrs.protocols": ("BreakerPermit", "BreakerStateStore", "CircuitBreaker", "CircuitState"),
+    "cqrs.memory": ("MemoryBreakerStateStore", "MemoryCircuitBreaker"),
+    "cqrs.testing": ("BreakerStateContract",),
+    "cqrs": (
+        "BreakerStateStore",
+        "CircuitBreaker",
+        "MemoryBreakerStateStore",
+        "MemoryCircuitBreaker",
+        "StoredCircuitBreaker",
+    ),
+}
+
+
+@pytest.mark.parametrize(("module_name", "names"), FORMER_PATHS.items(), ids=FORMER_PATHS.keys())
+def test_former_paths_name_the_objects_of_cqrs_breakers(
+    module_name: str, names: tuple[str, ...]
+) -> None:
+    module = importlib.import_module(module_name)
+    for name in names:
+        home = cqrs.breakers.contract if name == "BreakerStateContract" else cqrs.breakers
+        assert getattr(module, name) is getattr(home, name), f"{module_name}.{name}"
 
 
 def test_rejects_nonsense_parameters() -> None:

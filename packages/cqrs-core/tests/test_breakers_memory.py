@@ -8,9 +8,8 @@ import logging
 import pytest
 
 import cqrs
+from cqrs.breakers import CircuitBreaker, MemoryCircuitBreaker
 from cqrs.exceptions import CircuitOpenError
-from cqrs.memory import MemoryCircuitBreaker
-from cqrs.protocols.circuit_breaker import CircuitBreaker
 
 
 class FakeClock:

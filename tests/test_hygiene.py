@@ -163,3 +163,73 @@ def test_core_wheel_ships_typing_marker_and_no_plugin_package(core_wheel: Path) 
     assert "cqrs/py.typed" in names
     assert "cqrs/__init__.py" in names
     assert not [n for n in names if n.startswith("cqrs_") and ".dist-info/" not in n]
+
+
+ERROR_MIXINS = frozenset({"PublicError"})
+"""Names in `cqrs.errors` that are not errors of the framework: `PublicError` marks the
+application's own errors, which must not become `CQRSError`s."""
+
+SIMULATED_FAILURES = frozenset({"SimulatedCrash", "StepFailed", "CompensationFailed"})
+"""The crash-test kit's stand-ins for a dying process and failing user steps: not framework
+errors, so they stay with the kit (`SimulatedCrash` is a BaseException so nothing handles it)."""
+
+
+def _exported_exceptions(module_name: str) -> dict[str, type[BaseException]]:
+    module = importlib.import_module(module_name)
+    found = {}
+    for name in getattr(module, "__all__", ()):
+        value = getattr(module, name)
+        if isinstance(value, type) and issubclass(value, BaseException):
+            found[name] = value
+    return found
+
+
+def test_every_error_derives_from_cqrs_error() -> None:
+    errors = _exported_exceptions("cqrs.errors")
+    assert {"CQRSError", "SagaCompensationError", "SagaLeaseLostError"} <= set(errors)
+    strays = [
+        name
+        for name, error in errors.items()
+        if name not in ERROR_MIXINS and not issubclass(error, cqrs.CQRSError)
+    ]
+    assert strays == []
+    assert not issubclass(cqrs.PublicError, cqrs.CQRSError)
+
+
+@pytest.mark.parametrize("module_name", ["cqrs", *PUBLIC_MODULES])
+def test_public_errors_are_defined_in_cqrs_errors(module_name: str) -> None:
+    elsewhere = [
+        f"{name} ({error.__module__})"
+        for name, error in _exported_exceptions(module_name).items()
+        if error.__module__ != "cqrs.errors"
+        and not (error.__module__.startswith("cqrs.testing.") and name in SIMULATED_FAILURES)
+    ]
+    assert elsewhere == [], f"{module_name} exports exceptions defined outside cqrs.errors"
+
+
+def _adapter_modules() -> list[str]:
+    found = []
+    for source in sorted((ROOT / "packages").glob("*/src/cqrs_*")):
+        package = importlib.import_module(source.name)
+        found.append(source.name)
+        for info in pkgutil.walk_packages(package.__path__, f"{source.name}."):
+            if not any(part.startswith("_") for part in info.name.split(".")):
+                found.append(info.name)
+    return found
+
+
+ADAPTER_MODULES = _adapter_modules()
+
+
+def test_the_adapter_walk_finds_adapter_errors() -> None:
+    assert "KafkaDeliveryError" in _exported_exceptions("cqrs_kafka.broker")
+
+
+@pytest.mark.parametrize("module_name", ADAPTER_MODULES)
+def test_adapter_errors_derive_from_a_core_error(module_name: str) -> None:
+    strays = [
+        name
+        for name, error in _exported_exceptions(module_name).items()
+        if not issubclass(error, cqrs.CQRSError)
+    ]
+    assert strays == [], f"{module_name} exports errors that are not cqrs.CQRSError"

@@ -79,18 +79,18 @@ _EXPORTS: dict[str, str] = {
     "BreakerStateStore": "cqrs.breakers.protocol",
     "MemoryBreakerStateStore": "cqrs.breakers.memory",
     # errors
-    "CQRSError": "cqrs.exceptions",
-    "CircuitOpenError": "cqrs.exceptions",
-    "ContainerError": "cqrs.exceptions",
-    "DestinationUnavailableError": "cqrs.exceptions",
-    "HandlerNotBoundError": "cqrs.exceptions",
-    "InvalidTopicError": "cqrs.exceptions",
-    "MessageRejectedError": "cqrs.exceptions",
-    "ModelValidationError": "cqrs.exceptions",
-    "PublishBatchError": "cqrs.exceptions",
-    "PluginError": "cqrs.exceptions",
-    "PublicError": "cqrs.exceptions",
-    "UnknownSchemeError": "cqrs.exceptions",
+    "CQRSError": "cqrs.errors",
+    "CircuitOpenError": "cqrs.errors",
+    "ContainerError": "cqrs.errors",
+    "DestinationUnavailableError": "cqrs.errors",
+    "HandlerNotBoundError": "cqrs.errors",
+    "InvalidTopicError": "cqrs.errors",
+    "MessageRejectedError": "cqrs.errors",
+    "ModelValidationError": "cqrs.errors",
+    "PublishBatchError": "cqrs.errors",
+    "PluginError": "cqrs.errors",
+    "PublicError": "cqrs.errors",
+    "UnknownSchemeError": "cqrs.errors",
 }
 
 _SUBMODULES = frozenset(
@@ -101,6 +101,7 @@ _SUBMODULES = frozenset(
         "consumer",
         "consumers",
         "container",
+        "errors",
         "events",
         "exceptions",
         "faults",
@@ -195,6 +196,7 @@ __all__ = [
     "consumer",
     "consumers",
     "container",
+    "errors",
     "events",
     "exceptions",
     "faults",
@@ -234,6 +236,7 @@ if TYPE_CHECKING:
         consumer,
         consumers,
         container,
+        errors,
         events,
         exceptions,
         faults,
@@ -253,13 +256,7 @@ if TYPE_CHECKING:
     from cqrs.compressors.zlib import ZlibCompressor
     from cqrs.consumers.dispatcher import MessageDispatcher
     from cqrs.container.builtin import BuiltinContainer
-    from cqrs.events.event import DomainEvent, Event, NotificationEvent
-    from cqrs.events.event_emitter import EventEmitter
-    from cqrs.events.event_handler import EventHandler
-    from cqrs.events.event_processor import EventProcessor
-    from cqrs.events.fallback import EventHandlerFallback
-    from cqrs.events.map import EventMap
-    from cqrs.exceptions import (
+    from cqrs.errors import (
         CircuitOpenError,
         ContainerError,
         CQRSError,
@@ -273,6 +270,12 @@ if TYPE_CHECKING:
         PublishBatchError,
         UnknownSchemeError,
     )
+    from cqrs.events.event import DomainEvent, Event, NotificationEvent
+    from cqrs.events.event_emitter import EventEmitter
+    from cqrs.events.event_handler import EventHandler
+    from cqrs.events.event_processor import EventProcessor
+    from cqrs.events.fallback import EventHandlerFallback
+    from cqrs.events.map import EventMap
     from cqrs.mediators.event import EventMediator
     from cqrs.mediators.request import RequestMediator
     from cqrs.mediators.streaming import StreamingRequestMediator

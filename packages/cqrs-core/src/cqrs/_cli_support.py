@@ -146,7 +146,7 @@ def build(make: Callable[[str], _T], url: str, *, option: str) -> _T:
             ExitCode.CONFIG,
         ) from error
     except Exception as error:
-        from cqrs.exceptions import CQRSError
+        from cqrs.errors import CQRSError
 
         text = _one_line(str(error)) if isinstance(error, CQRSError) else describe(error)
         where = option if redact_url(url) in text else f"{option} {redact_url(url)}"

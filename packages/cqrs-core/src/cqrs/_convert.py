@@ -20,7 +20,7 @@ from collections import abc
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from cqrs.exceptions import ModelValidationError
+from cqrs.errors import ModelValidationError
 
 __all__ = ["from_builtins", "to_builtins"]
 

@@ -20,7 +20,7 @@ import enum
 import errno
 import socket
 
-from cqrs.exceptions import DestinationUnavailableError, MessageRejectedError
+from cqrs.errors import DestinationUnavailableError, MessageRejectedError
 
 __all__ = ["Fault", "classify", "is_destination_fault"]
 

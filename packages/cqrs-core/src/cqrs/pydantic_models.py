@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import pydantic
 
-from cqrs.exceptions import ModelValidationError
+from cqrs.errors import ModelValidationError
 
 __all__ = [
     "PydanticDomainEvent",

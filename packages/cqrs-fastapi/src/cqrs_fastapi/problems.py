@@ -21,7 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from cqrs.exceptions import (
+from cqrs.errors import (
     CircuitOpenError,
     ContainerError,
     CQRSError,

@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
-from cqrs.exceptions import (
+from cqrs.errors import (
     CQRSError,
     DestinationUnavailableError,
     MessageRejectedError,

@@ -36,7 +36,7 @@ from cqrs.consumers.dead_letter import (
     ORIGINAL_TOPIC_HEADER,
 )
 from cqrs.consumers.transport import ConsumerControl, Delivery
-from cqrs.exceptions import DestinationUnavailableError
+from cqrs.errors import DestinationUnavailableError
 from cqrs.protocols.message_broker import Message
 from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.producer import KafkaProducer

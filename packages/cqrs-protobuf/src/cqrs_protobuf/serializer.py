@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import DecodeError, EncodeError, Message
 
-from cqrs.exceptions import ModelValidationError
+from cqrs.errors import ModelValidationError
 
 __all__ = ["PROTOBUF_CONTENT_TYPE", "ProtobufSerializer", "proto_message_type"]
 

@@ -38,7 +38,7 @@ from aio_pika.abc import (
 )
 from aio_pika.connection import make_url
 
-from cqrs.exceptions import (
+from cqrs.errors import (
     DestinationUnavailableError,
     InvalidTopicError,
     MessageRejectedError,

@@ -33,7 +33,7 @@ from aiormq.exceptions import AMQPError, ChannelInvalidStateError, ProbableAuthe
 
 from cqrs.consumers.dead_letter import DEAD_LETTER_TRUNCATED_HEADER
 from cqrs.consumers.transport import ConsumerControl, Delivery
-from cqrs.exceptions import DestinationUnavailableError
+from cqrs.errors import DestinationUnavailableError
 from cqrs.protocols.message_broker import Message
 from cqrs.redaction import redact_url
 from cqrs_rabbitmq._codec import dead_letter_copy, from_amqp

@@ -39,10 +39,10 @@ import pytest
 
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.consumers.runner import ConsumerRunner
+from cqrs.errors import DestinationUnavailableError
 from cqrs.events.bootstrap import bootstrap
 from cqrs.events.event import NotificationEvent
 from cqrs.events.event_handler import EventHandler
-from cqrs.exceptions import DestinationUnavailableError
 from cqrs.memory.inbox import MemoryInbox
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.message_broker import Message

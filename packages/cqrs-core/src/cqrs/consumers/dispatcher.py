@@ -28,7 +28,7 @@ from cqrs.consumers.dead_letter import (
     ORIGINAL_PARTITION_HEADER,
     ORIGINAL_TOPIC_HEADER,
 )
-from cqrs.exceptions import DestinationUnavailableError
+from cqrs.errors import DestinationUnavailableError
 from cqrs.faults import Fault, classify
 from cqrs.interception._chain import Interception
 from cqrs.interception.interceptor import Interceptor

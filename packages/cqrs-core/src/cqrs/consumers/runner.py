@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 from cqrs.consumers.dead_letter import MAX_REASON_CHARS
 from cqrs.consumers.dispatcher import MessageDispatcher, Verdict
 from cqrs.consumers.transport import ConsumerTransport, Delivery
-from cqrs.exceptions import DestinationUnavailableError
+from cqrs.errors import DestinationUnavailableError
 from cqrs.faults import Fault, classify
 from cqrs.outbox.backoff import ExponentialBackoff
 

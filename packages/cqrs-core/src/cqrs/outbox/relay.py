@@ -30,7 +30,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from cqrs.exceptions import PublishBatchError
+from cqrs.errors import PublishBatchError
 from cqrs.faults import Fault, classify
 from cqrs.interception._chain import Interception, SendMany, SendOne
 from cqrs.interception.interceptor import Interceptor

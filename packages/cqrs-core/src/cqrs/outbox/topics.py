@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from cqrs.exceptions import InvalidTopicError
+from cqrs.errors import InvalidTopicError
 
 __all__ = [
     "AMQP_TOPIC_RULES",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from cqrs.exceptions import UnknownSchemeError
+from cqrs.errors import UnknownSchemeError
 from cqrs.plugins.declarations import CONSUMER_TRANSPORT, MESSAGE_BROKER, OUTBOX, SAGA_STORAGE
 from cqrs.plugins.registry import SchemeRegistry
 from cqrs.redaction import redact_url

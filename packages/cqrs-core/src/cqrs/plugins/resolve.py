@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from cqrs.exceptions import PluginError
+from cqrs.errors import PluginError
 from cqrs.plugins.declarations import CONSUMER_TRANSPORT, MESSAGE_BROKER, OUTBOX, SAGA_STORAGE
 from cqrs.plugins.hints import KNOWN_ADAPTERS, unknown_scheme_error
 from cqrs.plugins.manager import PluginManager, get_plugin_manager

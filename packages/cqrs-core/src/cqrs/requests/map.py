@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeAlias
 
-from cqrs.exceptions import HandlerNotBoundError
+from cqrs.errors import HandlerNotBoundError
 from cqrs.requests.cor_request_handler import CORRequestHandler
 from cqrs.requests.fallback import RequestHandlerFallback
 from cqrs.requests.request_handler import RequestHandler, StreamingRequestHandler

@@ -20,6 +20,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any
 
 from cqrs._handler_source import HandlerSource
+from cqrs.errors import SagaCompensationError, SagaConcurrencyError, SagaLeaseLostError
 from cqrs.events.event_processor import EventProcessor
 from cqrs.interception.interceptor import SagaStepCall
 from cqrs.saga._lease import LeaseKeeper
@@ -27,7 +28,7 @@ from cqrs.saga.fallback import Fallback
 from cqrs.saga.models import SagaAction, SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
 from cqrs.saga.saga import Saga, SagaStep
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
-from cqrs.saga.storage.protocol import SagaConcurrencyError, SagaLeaseLostError, SagaStorage
+from cqrs.saga.storage.protocol import SagaStorage
 
 __all__ = ["CompensationPolicy", "SagaCompensationError", "SagaExecution"]
 
@@ -46,10 +47,6 @@ _UTC = datetime.UTC
 
 def _utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
-
-
-class SagaCompensationError(Exception):
-    """Compensation kept failing: the saga is FAILED and needs attention."""
 
 
 class CompensationPolicy:

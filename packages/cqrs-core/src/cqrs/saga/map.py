@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from cqrs.exceptions import HandlerNotBoundError
+from cqrs.errors import HandlerNotBoundError
 from cqrs.saga.saga import Saga
 
 __all__ = ["SagaMap"]

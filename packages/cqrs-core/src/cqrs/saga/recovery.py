@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from cqrs._handler_source import HandlerSource
 from cqrs.container.builtin import BuiltinContainer
+from cqrs.errors import SagaConcurrencyError, SagaRecoveryConfigError
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
-from cqrs.exceptions import CQRSError
 from cqrs.interception._chain import Interception
 from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
@@ -33,7 +33,7 @@ from cqrs.saga.execution import CompensationPolicy, SagaExecution, StepRunner
 from cqrs.saga.map import SagaMap
 from cqrs.saga.models import SagaStatus
 from cqrs.saga.saga import Saga
-from cqrs.saga.storage.protocol import SagaConcurrencyError, SagaStorage
+from cqrs.saga.storage.protocol import SagaStorage
 
 if TYPE_CHECKING:
     from cqrs.saga.mediator import SagaMediator
@@ -47,10 +47,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("cqrs.saga.recovery")
-
-
-class SagaRecoveryConfigError(CQRSError, ValueError):
-    """A recovery worker was configured so that it would lose the events of resumed steps."""
 
 
 class SagaRecoveryOutcome(enum.StrEnum):

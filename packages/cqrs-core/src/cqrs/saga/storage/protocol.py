@@ -17,20 +17,11 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from cqrs.exceptions import CQRSError
+from cqrs.errors import SagaConcurrencyError, SagaLeaseLostError
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus
 
 __all__ = ["SagaConcurrencyError", "SagaLeaseLostError", "SagaStorage"]
-
-
-class SagaConcurrencyError(CQRSError):
-    """Another writer changed the saga (stale version) or holds its lease."""
-
-
-class SagaLeaseLostError(SagaConcurrencyError):
-    """This driver's lease ran out and could not be renewed while a step ran: another worker
-    may drive the saga now, so the step's result was not recorded."""
 
 
 @runtime_checkable

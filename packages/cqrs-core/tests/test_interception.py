@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import cqrs
+from cqrs.brokers.memory import MemoryMessageBroker
 from cqrs.events.bootstrap import bootstrap as event_bootstrap
 from cqrs.interception import (
     Interceptor,
@@ -20,7 +21,6 @@ from cqrs.interception import (
     registered,
     unregister,
 )
-from cqrs.memory.message_broker import MemoryMessageBroker
 from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import OutboxRelay
 from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming

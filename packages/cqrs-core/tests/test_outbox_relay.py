@@ -9,10 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 import cqrs
+from cqrs.brokers.message import Message
 from cqrs.exceptions import MessageRejectedError
 from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import EventProducer, ExponentialBackoff, OutboxRelay, OutboxStatus
-from cqrs.protocols.message_broker import Message
 
 FAST = ExponentialBackoff(base=0.01, cap=0.02, jitter=False)
 

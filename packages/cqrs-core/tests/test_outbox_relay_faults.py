@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 
 import cqrs
+from cqrs.brokers.message import Message
 from cqrs.exceptions import DestinationUnavailableError, MessageRejectedError, PublishBatchError
 from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import ExponentialBackoff, OutboxRelay
 from cqrs.outbox.relay import BROKER
-from cqrs.protocols.message_broker import Message
 
 FAST = ExponentialBackoff(base=0.01, cap=0.02, jitter=False)
 

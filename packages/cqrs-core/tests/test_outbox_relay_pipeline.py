@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 import cqrs
+from cqrs.brokers.message import Message
 from cqrs.exceptions import MessageRejectedError
 from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import ExponentialBackoff, OutboxRelay
-from cqrs.protocols.message_broker import Message
 from cqrs.protocols.outbox import OutboxedEvent
 
 FAST = ExponentialBackoff(base=0.01, cap=0.02, jitter=False)

@@ -8,10 +8,10 @@ from collections import defaultdict
 from typing import Any
 
 import cqrs
+from cqrs.brokers.message import Message
 from cqrs.exceptions import MessageRejectedError
 from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import ExponentialBackoff, OutboxRelay
-from cqrs.protocols.message_broker import Message
 
 FAST = ExponentialBackoff(base=0.01, cap=0.02, jitter=False)
 

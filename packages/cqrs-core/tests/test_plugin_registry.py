@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 import cqrs.plugins
+from cqrs.brokers.memory import MemoryMessageBroker
 from cqrs.exceptions import UnknownSchemeError
 from cqrs.memory import _plugin as builtin
-from cqrs.memory.message_broker import MemoryMessageBroker
 from cqrs.plugins import (
     MESSAGE_BROKER,
     OUTBOX,
@@ -94,9 +94,9 @@ class TestDeclarations:
 
     def test_a_dotted_attribute_reference(self) -> None:
         declared = SchemeDeclaration(
-            MESSAGE_BROKER, "x", "cqrs.memory.message_broker:MemoryMessageBroker.__call__"
+            MESSAGE_BROKER, "x", "cqrs.brokers.memory:MemoryMessageBroker.__call__"
         )
-        assert declared.factory == "cqrs.memory.message_broker:MemoryMessageBroker.__call__"
+        assert declared.factory == "cqrs.brokers.memory:MemoryMessageBroker.__call__"
 
     @pytest.mark.parametrize(
         ("role", "scheme", "factory", "problem"),

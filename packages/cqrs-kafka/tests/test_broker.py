@@ -14,10 +14,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 import cqrs
+from cqrs.brokers.message import Message
 from cqrs.events.event import NotificationEvent
 from cqrs.exceptions import DestinationUnavailableError, InvalidTopicError, MessageRejectedError
 from cqrs.plugins import make_message_broker
-from cqrs.protocols.message_broker import Message
 from cqrs.requests.bootstrap import bootstrap
 from cqrs_kafka import KafkaDeliveryError, KafkaMessageBroker, kafka_producer_factory
 from cqrs_kafka.testing import TansuBroker

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from cqrs.brokers.message import Message
 from cqrs.consumers.contract import ConsumerContract
-from cqrs.protocols.message_broker import Message
 from cqrs_kafka import KafkaMessageBroker, KafkaProducer
 from cqrs_kafka.testing import TansuBroker
 from cqrs_kafka.transport import KafkaConsumerTransport

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from cqrs.brokers.message import Message
 from cqrs.faults import Fault
-from cqrs.protocols.message_broker import Message
 from cqrs.testing import MessageBrokerContract
 from cqrs_kafka import KafkaMessageBroker, kafka_producer_factory
 from cqrs_kafka.testing import TansuBroker

@@ -17,9 +17,9 @@ from order_events import OrderCancelled, OrderPlaced, cancelled, placed
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import cqrs
+from cqrs.brokers.message import Message
 from cqrs.consumer import DEAD_LETTER_REASON_HEADER, MessageDispatcher
 from cqrs.events.bootstrap import bootstrap
-from cqrs.protocols.message_broker import Message
 from cqrs.testing.services import require_service
 from cqrs_protobuf import PROTOBUF_CONTENT_TYPE, ProtobufSerializer
 from cqrs_rabbitmq import RabbitMQEventConsumer, RabbitMQMessageBroker

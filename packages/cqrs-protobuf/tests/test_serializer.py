@@ -11,9 +11,9 @@ import pytest
 from order_events import OrderCancelled, OrderPlaced, cancelled, placed
 
 import cqrs
+from cqrs.brokers.message import Message
 from cqrs.consumer import MessageDispatcher, Verdict
 from cqrs.events.bootstrap import bootstrap
-from cqrs.protocols.message_broker import Message
 from cqrs_protobuf import (
     PROTOBUF_CONTENT_TYPE,
     ProtobufEvent,

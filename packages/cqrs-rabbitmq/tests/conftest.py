@@ -10,7 +10,7 @@ import aio_pika
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
-from cqrs.protocols.message_broker import Message
+from cqrs.brokers.message import Message
 from cqrs.testing.proxy import TcpProxy
 from cqrs.testing.services import require_service
 from cqrs_rabbitmq._codec import from_amqp

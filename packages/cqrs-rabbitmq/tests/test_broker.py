@@ -13,8 +13,8 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 from aio_pika.exceptions import PublishError
 
+from cqrs.brokers.message import Message
 from cqrs.exceptions import DestinationUnavailableError
-from cqrs.protocols.message_broker import Message
 from cqrs_rabbitmq import RabbitMQMessageBroker
 
 pytestmark = pytest.mark.rabbitmq

@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator, Sequence
 import aio_pika
 import pytest
 
+from cqrs.brokers.message import Message
 from cqrs.consumers.contract import ConsumerContract
-from cqrs.protocols.message_broker import Message
 from cqrs_rabbitmq import RabbitMQMessageBroker
 from cqrs_rabbitmq.transport import RabbitMQConsumerTransport
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
+from cqrs.brokers.message import Message
 from cqrs.faults import Fault
-from cqrs.protocols.message_broker import Message
 from cqrs.testing import FireAndForgetBroker, MessageBrokerContract
 from cqrs_rabbitmq import RabbitMQMessageBroker
 

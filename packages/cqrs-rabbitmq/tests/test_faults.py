@@ -5,9 +5,9 @@ from __future__ import annotations
 import aio_pika
 import pytest
 
+from cqrs.brokers.message import Message
 from cqrs.exceptions import DestinationUnavailableError
 from cqrs.faults import Fault, classify
-from cqrs.protocols.message_broker import Message
 from cqrs_rabbitmq import RabbitMQMessageBroker
 
 

@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import cqrs
+from cqrs.brokers.message import Message
 from cqrs.outbox import OutboxRelay
-from cqrs.protocols.message_broker import Message
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository, outbox_table, table_name_from_env
 
 

@@ -52,10 +52,10 @@ _EXPORTS: dict[str, str] = {
     "Container": "cqrs.protocols.container",
     "BuiltinContainer": "cqrs.container.builtin",
     # brokers and serialization
-    "Message": "cqrs.protocols.message_broker",
-    "MessageBroker": "cqrs.protocols.message_broker",
-    "MemoryMessageBroker": "cqrs.memory.message_broker",
-    "DevnullMessageBroker": "cqrs.message_brokers.devnull",
+    "Message": "cqrs.brokers.message",
+    "MessageBroker": "cqrs.brokers.protocol",
+    "MemoryMessageBroker": "cqrs.brokers.memory",
+    "DevnullMessageBroker": "cqrs.brokers.devnull",
     "Serializer": "cqrs.protocols.serializer",
     "EventSerializer": "cqrs.protocols.serializer",
     "Compressor": "cqrs.protocols.serializer",
@@ -97,6 +97,7 @@ _SUBMODULES = frozenset(
     {
         "bootstrap",
         "breakers",
+        "brokers",
         "compressors",
         "consumer",
         "consumers",
@@ -192,6 +193,7 @@ __all__ = [
     "__version__",
     "bootstrap",
     "breakers",
+    "brokers",
     "compressors",
     "consumer",
     "consumers",
@@ -232,6 +234,7 @@ if TYPE_CHECKING:
     from cqrs import (
         bootstrap,
         breakers,
+        brokers,
         compressors,
         consumer,
         consumers,
@@ -253,6 +256,10 @@ if TYPE_CHECKING:
     from cqrs.breakers.memory import MemoryBreakerStateStore, MemoryCircuitBreaker
     from cqrs.breakers.protocol import BreakerStateStore, CircuitBreaker
     from cqrs.breakers.stored import StoredCircuitBreaker
+    from cqrs.brokers.devnull import DevnullMessageBroker
+    from cqrs.brokers.memory import MemoryMessageBroker
+    from cqrs.brokers.message import Message
+    from cqrs.brokers.protocol import MessageBroker
     from cqrs.compressors.zlib import ZlibCompressor
     from cqrs.consumers.dispatcher import MessageDispatcher
     from cqrs.container.builtin import BuiltinContainer
@@ -280,9 +287,7 @@ if TYPE_CHECKING:
     from cqrs.mediators.request import RequestMediator
     from cqrs.mediators.streaming import StreamingRequestMediator
     from cqrs.memory.inbox import MemoryInbox
-    from cqrs.memory.message_broker import MemoryMessageBroker
     from cqrs.memory.outbox import MemoryOutboxedEventRepository
-    from cqrs.message_brokers.devnull import DevnullMessageBroker
     from cqrs.middlewares.base import MiddlewareChain
     from cqrs.middlewares.logging import LoggingMiddleware
     from cqrs.outbox.producer import EventProducer
@@ -291,7 +296,6 @@ if TYPE_CHECKING:
     from cqrs.protocols.container import Container
     from cqrs.protocols.inbox import Inbox
     from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamingRequestMediator
-    from cqrs.protocols.message_broker import Message, MessageBroker
     from cqrs.protocols.middleware import Middleware
     from cqrs.protocols.models import IEvent, INotificationEvent, IRequest, IResponse
     from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository, OutboxStatus

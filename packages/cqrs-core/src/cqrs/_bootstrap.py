@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.container.builtin import BuiltinContainer
 from cqrs.events.map import EventMap
 from cqrs.protocols.container import Container
-from cqrs.protocols.message_broker import MessageBroker
 from cqrs.requests.map import RequestMap
 
 __all__: list[str] = []

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cqrs.protocols.message_broker import Message
+    from cqrs.brokers.message import Message
 
 __all__ = [
     "CQRSError",

@@ -20,13 +20,13 @@ from typing import Any
 
 from faststream.message import StreamMessage
 
+from cqrs.brokers.message import Message
 from cqrs.consumer.dispatcher import (
     DEFAULT_MAX_DEPTH,
     DEFAULT_MAX_MESSAGE_BYTES,
     MAX_REASON_CHARS,
     MessageDispatcher,
 )
-from cqrs.protocols.message_broker import Message
 from cqrs.protocols.serializer import EventSerializer, Serializer
 
 __all__ = ["EventDecoder", "to_cqrs_message"]

@@ -15,6 +15,7 @@ import asyncio
 from collections.abc import Awaitable, Iterable
 from typing import Any
 
+from cqrs.brokers.message import Message
 from cqrs.errors import (
     CQRSError,
     DestinationUnavailableError,
@@ -23,7 +24,6 @@ from cqrs.errors import (
 )
 from cqrs.faults import Fault
 from cqrs.outbox.topics import KAFKA_TOPIC_RULES, check_topic
-from cqrs.protocols.message_broker import Message
 from cqrs_kafka._errors import classify_kafka, topic_scoped
 from cqrs_kafka.producer import KafkaProducer
 

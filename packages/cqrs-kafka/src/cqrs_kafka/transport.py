@@ -26,6 +26,7 @@ from aiokafka import (  # type: ignore[import-untyped]
 )
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 
+from cqrs.brokers.message import Message
 from cqrs.consumers.dead_letter import (
     DEAD_LETTER_PREVIEW_BYTES,
     DEAD_LETTER_REASON_HEADER,
@@ -37,7 +38,6 @@ from cqrs.consumers.dead_letter import (
 )
 from cqrs.consumers.transport import ConsumerControl, Delivery
 from cqrs.errors import DestinationUnavailableError
-from cqrs.protocols.message_broker import Message
 from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.producer import KafkaProducer
 

@@ -10,6 +10,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
+from cqrs.brokers.message import Message
 from cqrs.consumers.dead_letter import (
     DEAD_LETTER_REASON_HEADER,
     DEAD_LETTER_TRUNCATED_HEADER,
@@ -17,7 +18,6 @@ from cqrs.consumers.dead_letter import (
     ORIGINAL_EXCHANGE_HEADER,
     ORIGINAL_ROUTING_KEY_HEADER,
 )
-from cqrs.protocols.message_broker import Message
 
 __all__ = [
     "MAX_DEAD_LETTER_HEADER_BYTES",

@@ -38,6 +38,7 @@ from aio_pika.abc import (
 )
 from aio_pika.connection import make_url
 
+from cqrs.brokers.message import Message
 from cqrs.errors import (
     DestinationUnavailableError,
     InvalidTopicError,
@@ -46,7 +47,6 @@ from cqrs.errors import (
 )
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.outbox.topics import AMQP_TOPIC_RULES, check_topic
-from cqrs.protocols.message_broker import Message
 from cqrs.redaction import redact_text, redact_url
 from cqrs_rabbitmq import _frames
 from cqrs_rabbitmq._codec import to_amqp

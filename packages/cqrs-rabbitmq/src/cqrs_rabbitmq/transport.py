@@ -31,10 +31,10 @@ from aio_pika.abc import (
 )
 from aiormq.exceptions import AMQPError, ChannelInvalidStateError, ProbableAuthenticationError
 
+from cqrs.brokers.message import Message
 from cqrs.consumers.dead_letter import DEAD_LETTER_TRUNCATED_HEADER
 from cqrs.consumers.transport import ConsumerControl, Delivery
 from cqrs.errors import DestinationUnavailableError
-from cqrs.protocols.message_broker import Message
 from cqrs.redaction import redact_url
 from cqrs_rabbitmq._codec import dead_letter_copy, from_amqp
 from cqrs_rabbitmq.broker import DEFAULT_EXCHANGE

@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from cqrs.brokers.message import Message
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.consumers.runner import ConsumerRunner
 from cqrs.errors import DestinationUnavailableError
@@ -45,7 +46,6 @@ from cqrs.events.event import NotificationEvent
 from cqrs.events.event_handler import EventHandler
 from cqrs.memory.inbox import MemoryInbox
 from cqrs.outbox.backoff import ExponentialBackoff
-from cqrs.protocols.message_broker import Message
 from cqrs.response import Response
 
 __all__ = ["ConsumerContract", "ContractSeat"]

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from cqrs.brokers.message import Message
 from cqrs.consumers._nesting import json_depth_exceeds
 from cqrs.consumers.dead_letter import (
     DEAD_LETTER_PREVIEW_BYTES,
@@ -35,7 +36,6 @@ from cqrs.interception.interceptor import Interceptor
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.inbox import Inbox
 from cqrs.protocols.mediators import IEventMediator
-from cqrs.protocols.message_broker import Message
 from cqrs.protocols.serializer import EventSerializer, Serializer
 from cqrs.serializers import JsonSerializer
 

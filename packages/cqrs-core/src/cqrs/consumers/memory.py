@@ -17,8 +17,8 @@ import dataclasses
 import itertools
 from collections.abc import Sequence
 
+from cqrs.brokers.message import Message
 from cqrs.consumers.transport import ConsumerControl, Delivery
-from cqrs.protocols.message_broker import Message
 
 __all__ = ["MemoryConsumerTransport", "MemoryRecord"]
 

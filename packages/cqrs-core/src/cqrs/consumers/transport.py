@@ -19,7 +19,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Generic, Protocol, TypeVar
 
-from cqrs.protocols.message_broker import Message
+from cqrs.brokers.message import Message
 
 __all__ = ["ConsumerControl", "ConsumerTransport", "Delivery"]
 

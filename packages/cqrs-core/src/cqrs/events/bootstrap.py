@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from cqrs import _bootstrap
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.interception.interceptor import Interceptor
 from cqrs.mediators.event import EventMediator
-from cqrs.protocols.message_broker import MessageBroker
 
 __all__ = ["bootstrap"]
 

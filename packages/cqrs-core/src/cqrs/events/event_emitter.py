@@ -8,12 +8,13 @@ from typing import Any
 
 from cqrs._fallback import run_with_fallback
 from cqrs._handler_source import HandlerSource
+from cqrs.brokers.message import Message
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.events.fallback import EventHandlerFallback
 from cqrs.events.map import EventHandlerBinding, EventMap
 from cqrs.interception._chain import Interception
 from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
-from cqrs.protocols.message_broker import Message, MessageBroker
 from cqrs.protocols.serializer import EventSerializer, Serializer
 
 __all__ = ["EventEmitter", "EventStep"]

@@ -6,11 +6,11 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.events.event_emitter import EventEmitter, EventStep
 from cqrs.events.map import EventMap
 from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
-from cqrs.protocols.message_broker import MessageBroker
 
 __all__ = ["EventProcessor"]
 

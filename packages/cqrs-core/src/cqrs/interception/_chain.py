@@ -9,7 +9,8 @@ from cqrs.interception import registry
 from cqrs.interception.interceptor import Interceptor, PublishCall, SagaStepCall
 
 if TYPE_CHECKING:
-    from cqrs.protocols.message_broker import Message, MessageBroker
+    from cqrs.brokers.message import Message
+    from cqrs.brokers.protocol import MessageBroker
 
 __all__: list[str] = []
 

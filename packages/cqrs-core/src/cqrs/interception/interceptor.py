@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from cqrs.protocols.message_broker import Message
+    from cqrs.brokers.message import Message
 
 __all__ = ["Interceptor", "PublishCall", "SagaStepCall"]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
 from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
-from cqrs.protocols.message_broker import MessageBroker
 
 __all__ = ["EventMediator"]
 

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
 from cqrs._handler_source import HandlerSource
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
@@ -14,7 +15,6 @@ from cqrs.interception.interceptor import Interceptor
 from cqrs.mediators._runners import Runner, compile_runner
 from cqrs.middlewares.base import MiddlewareChain
 from cqrs.protocols.container import Container
-from cqrs.protocols.message_broker import MessageBroker
 from cqrs.requests.map import RequestMap
 from cqrs.requests.request import Request
 from cqrs.requests.request_handler import RequestHandler

@@ -1,7 +1,7 @@
 """In-memory implementations of the protocols: the embedded defaults, also used by tests."""
 
 from cqrs.breakers.memory import MemoryBreakerStateStore, MemoryCircuitBreaker
-from cqrs.memory.message_broker import MemoryMessageBroker
+from cqrs.brokers.memory import MemoryMessageBroker
 from cqrs.memory.outbox import MemoryOutboxedEventRepository, MemoryOutboxSession
 
 __all__ = [

@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from cqrs.memory.message_broker import MemoryMessageBroker
+    from cqrs.brokers.devnull import DevnullMessageBroker
+    from cqrs.brokers.memory import MemoryMessageBroker
     from cqrs.memory.outbox import MemoryOutboxedEventRepository
-    from cqrs.message_brokers.devnull import DevnullMessageBroker
     from cqrs.saga.storage.memory import MemorySagaStorage
 
 __all__ = ["devnull_message_broker", "message_broker", "outbox", "saga_storage"]
@@ -19,14 +19,14 @@ __all__ = ["devnull_message_broker", "message_broker", "outbox", "saga_storage"]
 
 def message_broker(url: str) -> MemoryMessageBroker:
     """A new in-process broker for `memory://`; the rest of the URL is not used."""
-    from cqrs.memory.message_broker import MemoryMessageBroker
+    from cqrs.brokers.memory import MemoryMessageBroker
 
     return MemoryMessageBroker()
 
 
 def devnull_message_broker(url: str) -> DevnullMessageBroker:
     """A broker for `devnull://` that accepts every message and keeps none."""
-    from cqrs.message_brokers.devnull import DevnullMessageBroker
+    from cqrs.brokers.devnull import DevnullMessageBroker
 
     return DevnullMessageBroker()
 

@@ -1,7 +1,7 @@
-"""Message brokers: the protocol, the built-in brokers and seed-compatible import paths."""
+"""Message brokers at their seed-compatible import paths; their home is `cqrs.brokers`."""
 
-from cqrs.memory.message_broker import MemoryMessageBroker
-from cqrs.message_brokers.devnull import DevnullMessageBroker
-from cqrs.protocols.message_broker import Message, MessageBroker
+from cqrs.brokers.devnull import DevnullMessageBroker
+from cqrs.brokers.memory import MemoryMessageBroker
+from cqrs.brokers.protocol import Message, MessageBroker
 
 __all__ = ["DevnullMessageBroker", "MemoryMessageBroker", "Message", "MessageBroker"]

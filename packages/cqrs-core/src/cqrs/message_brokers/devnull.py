@@ -1,17 +1,5 @@
-"""A broker that discards messages, for applications that publish nothing yet."""
+"""The discarding message broker at its earlier path; its home is `cqrs.brokers.devnull`."""
 
-from __future__ import annotations
-
-from cqrs.protocols.message_broker import Message
+from cqrs.brokers.devnull import DevnullMessageBroker
 
 __all__ = ["DevnullMessageBroker"]
-
-
-class DevnullMessageBroker:
-    """Accepts and drops every message, counting them in `dropped`."""
-
-    def __init__(self) -> None:
-        self.dropped = 0
-
-    async def send_message(self, message: Message) -> None:
-        self.dropped += 1

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from cqrs.plugins.markers import hookspec
 
 if TYPE_CHECKING:
+    from cqrs.brokers.protocol import MessageBroker
     from cqrs.faults import Fault
     from cqrs.plugins.declarations import SchemeDeclaration
     from cqrs.protocols.container import Container
-    from cqrs.protocols.message_broker import MessageBroker
     from cqrs.protocols.outbox import OutboxedEventRepository
     from cqrs.saga.storage.protocol import SagaStorage
 

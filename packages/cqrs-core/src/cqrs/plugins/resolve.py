@@ -14,9 +14,9 @@ from cqrs.redaction import redact_url
 from cqrs.urls import url_scheme
 
 if TYPE_CHECKING:
+    from cqrs.brokers.protocol import MessageBroker
     from cqrs.consumers.transport import ConsumerTransport
     from cqrs.protocols.container import Container
-    from cqrs.protocols.message_broker import MessageBroker
     from cqrs.protocols.outbox import OutboxedEventRepository
     from cqrs.saga.storage.protocol import SagaStorage
 

@@ -1,10 +1,11 @@
 """Every boundary of the framework as a `typing.Protocol`, satisfied structurally."""
 
 from cqrs.breakers.protocol import BreakerPermit, BreakerStateStore, CircuitBreaker, CircuitState
+from cqrs.brokers.message import HEADER_NAMES, Message
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.protocols.container import Container
 from cqrs.protocols.handlers import IEventHandler, IRequestHandler, IStreamingRequestHandler
 from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamingRequestMediator
-from cqrs.protocols.message_broker import HEADER_NAMES, Message, MessageBroker
 from cqrs.protocols.middleware import HandleFunc, Middleware
 from cqrs.protocols.models import IEvent, INotificationEvent, IRequest, IResponse
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer

@@ -6,12 +6,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from cqrs import _bootstrap
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.interception.interceptor import Interceptor
 from cqrs.mediators.request import RequestMediator
 from cqrs.mediators.streaming import StreamingRequestMediator
 from cqrs.middlewares.base import MiddlewareChain
-from cqrs.protocols.message_broker import MessageBroker
 from cqrs.protocols.middleware import Middleware
 
 __all__ = ["bootstrap", "bootstrap_streaming"]

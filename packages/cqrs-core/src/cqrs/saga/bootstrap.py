@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from cqrs import _bootstrap
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.interception.interceptor import Interceptor
-from cqrs.protocols.message_broker import MessageBroker
 from cqrs.saga.map import SagaMap
 from cqrs.saga.mediator import SagaMediator
 from cqrs.saga.storage.protocol import SagaStorage

@@ -8,13 +8,13 @@ from collections.abc import AsyncGenerator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cqrs._handler_source import HandlerSource
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
 from cqrs.interception._chain import Interception
 from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
-from cqrs.protocols.message_broker import MessageBroker
 from cqrs.saga._lease import LeaseKeeper
 from cqrs.saga.execution import CompensationPolicy, SagaExecution, StepRunner
 from cqrs.saga.map import SagaMap

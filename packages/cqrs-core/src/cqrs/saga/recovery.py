@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cqrs._handler_source import HandlerSource
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.container.builtin import BuiltinContainer
 from cqrs.errors import SagaConcurrencyError, SagaRecoveryConfigError
 from cqrs.events.event_processor import EventProcessor
@@ -27,7 +28,6 @@ from cqrs.events.map import EventMap
 from cqrs.interception._chain import Interception
 from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
-from cqrs.protocols.message_broker import MessageBroker
 from cqrs.saga._lease import LeaseKeeper
 from cqrs.saga.execution import CompensationPolicy, SagaExecution, StepRunner
 from cqrs.saga.map import SagaMap

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import asyncio
 
-from cqrs.protocols.message_broker import Message, MessageBroker
+from cqrs.brokers.message import Message
+from cqrs.brokers.protocol import MessageBroker
 
 __all__ = ["FireAndForgetBroker"]
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from cqrs.memory.message_broker import MemoryMessageBroker
+from cqrs.brokers.memory import MemoryMessageBroker
 from cqrs.plugins import manager as _manager
 from cqrs.plugins.manager import PluginManager, new_plugin_manager, set_plugin_manager
 

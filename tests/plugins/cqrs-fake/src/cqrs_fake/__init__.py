@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cqrs.protocols.message_broker import Message
+from cqrs.brokers.message import Message
 from cqrs.urls import split_url
 
 __all__ = ["FakeMessageBroker"]

@@ -16,19 +16,11 @@ from pathlib import Path
 import pytest
 
 import cqrs
+from cqrs import _compat
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_PYDANTIC = importlib.util.find_spec("pydantic") is not None
-ADAPTER_SHIMS = frozenset(
-    {
-        "cqrs.message_brokers.kafka",
-        "cqrs.adapters.kafka",
-        "cqrs.adapters.circuit_breaker",
-        "cqrs.container.dependency_injector",
-        "cqrs.container.di",
-        "cqrs.outbox.sqlalchemy",
-    }
-)
+ADAPTER_SHIMS = frozenset(_compat.SEED_PATHS)
 """Seed paths that resolve only when their adapter distribution is installed."""
 
 PYDANTIC_NAMES = frozenset(name for name in cqrs.__all__ if name.startswith("Pydantic"))
@@ -75,6 +67,7 @@ def test_fresh_import_loads_only_the_stdlib(code: str) -> None:
     assert "typing_extensions" not in loaded
     assert "importlib.metadata" not in loaded
     assert "cqrs.plugins.manager" not in loaded
+    assert "cqrs._compat" not in loaded
     assert not [name for name in loaded if name.startswith("cqrs_")]
 
 

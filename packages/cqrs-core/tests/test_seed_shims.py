@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import sys
 import textwrap
@@ -10,23 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from cqrs import _compat
+
 SHIMS = [
-    ("cqrs.message_brokers.kafka", "cqrs_kafka", "cqrs-kafka", "KafkaMessageBroker"),
-    ("cqrs.adapters.kafka", "cqrs_kafka", "cqrs-kafka", "kafka_producer_factory"),
-    ("cqrs.adapters.circuit_breaker", "cqrs_aiobreaker", "cqrs-aiobreaker", "AioBreakerAdapter"),
-    (
-        "cqrs.container.dependency_injector",
-        "cqrs_dependency_injector",
-        "cqrs-dependency-injector",
-        "DependencyInjectorCQRSContainer",
-    ),
-    ("cqrs.container.di", "cqrs_di", "cqrs-di", "DIContainer"),
-    (
-        "cqrs.outbox.sqlalchemy",
-        "cqrs_sqla",
-        "cqrs-sqla",
-        "SqlAlchemyOutboxedEventRepository",
-    ),
+    (seed, row.adapter, row.distribution, name)
+    for seed, row in _compat.SEED_PATHS.items()
+    for name in row.names
 ]
 IDS = [shim for shim, *_ in SHIMS]
 
@@ -114,3 +104,46 @@ def test_broken_adapter_keeps_its_own_error(
 def test_adapters_package_itself_imports_without_adapters() -> None:
     adapters = importlib.import_module("cqrs.adapters")
     assert adapters.__all__ == []
+
+
+def test_the_table_keeps_every_seed_path() -> None:
+    assert _compat.SEED_PATHS == {
+        "cqrs.message_brokers.kafka": ("cqrs_kafka", "cqrs-kafka", ("KafkaMessageBroker",)),
+        "cqrs.adapters.kafka": ("cqrs_kafka", "cqrs-kafka", ("kafka_producer_factory",)),
+        "cqrs.adapters.circuit_breaker": (
+            "cqrs_aiobreaker",
+            "cqrs-aiobreaker",
+            ("AioBreakerAdapter",),
+        ),
+        "cqrs.container.dependency_injector": (
+            "cqrs_dependency_injector",
+            "cqrs-dependency-injector",
+            ("DependencyInjectorCQRSContainer",),
+        ),
+        "cqrs.container.di": ("cqrs_di", "cqrs-di", ("DIContainer",)),
+        "cqrs.outbox.sqlalchemy": (
+            "cqrs_sqla",
+            "cqrs-sqla",
+            ("SqlAlchemyOutboxedEventRepository",),
+        ),
+    }
+
+
+def _type_checking_imports(path: Path) -> set[tuple[str, str]]:
+    """The (module, name) pairs a module imports under `if TYPE_CHECKING:`."""
+    found = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            for statement in node.body:
+                assert isinstance(statement, ast.ImportFrom)
+                found |= {(statement.module or "", alias.name) for alias in statement.names}
+    return found
+
+
+@pytest.mark.parametrize("seed", list(_compat.SEED_PATHS))
+def test_the_seed_module_reads_its_row_and_types_its_names(seed: str) -> None:
+    """The module is the two lines that read the row, and tells type checkers the same names."""
+    row = _compat.SEED_PATHS[seed]
+    path = Path(_compat.__file__).parent.joinpath(*seed.split(".")[1:]).with_suffix(".py")
+    assert "__all__, __getattr__ = _compat.forward_module(__name__)" in path.read_text()
+    assert _type_checking_imports(path) == {(row.adapter, name) for name in row.names}

@@ -1,19 +1,13 @@
-"""The aiobreaker circuit breaker at its seed path, provided by the `cqrs-aiobreaker` distribution.
+"""Seed path of `cqrs_aiobreaker.AioBreakerAdapter` (see `cqrs._compat`).
 
-Without `pip install cqrs-aiobreaker`, importing this module raises an ImportError naming it.
+Without `pip install cqrs-aiobreaker` the import fails with that hint.
 """
-
-from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cqrs._shim import forward, require
+from cqrs import _compat
 
-__all__ = ["AioBreakerAdapter"]
+__all__, __getattr__ = _compat.forward_module(__name__)
 
 if TYPE_CHECKING:
-    from cqrs_aiobreaker import (  # type: ignore[import-not-found,unused-ignore]
-        AioBreakerAdapter as AioBreakerAdapter,
-    )
-
-__getattr__ = forward(require("cqrs_aiobreaker", "cqrs-aiobreaker"), __name__)
+    from cqrs_aiobreaker import AioBreakerAdapter as AioBreakerAdapter

@@ -1,20 +1,15 @@
-"""The dependency-injector adapter at its seed path, provided by `cqrs-dependency-injector`.
+"""Seed path of `cqrs_dependency_injector.DependencyInjectorCQRSContainer` (see `cqrs._compat`).
 
-Without `pip install cqrs-dependency-injector`, importing this module raises an ImportError
-naming it.
+Without `pip install cqrs-dependency-injector` the import fails with that hint.
 """
-
-from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cqrs._shim import forward, require
+from cqrs import _compat
 
-__all__ = ["DependencyInjectorCQRSContainer"]
+__all__, __getattr__ = _compat.forward_module(__name__)
 
 if TYPE_CHECKING:
-    from cqrs_dependency_injector import (  # type: ignore[import-not-found,unused-ignore]
+    from cqrs_dependency_injector import (
         DependencyInjectorCQRSContainer as DependencyInjectorCQRSContainer,
     )
-
-__getattr__ = forward(require("cqrs_dependency_injector", "cqrs-dependency-injector"), __name__)

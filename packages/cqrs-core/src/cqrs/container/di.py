@@ -1,19 +1,13 @@
-"""The `di` container adapter at its seed path, provided by the `cqrs-di` distribution.
+"""Seed path of `cqrs_di.DIContainer` (see `cqrs._compat`).
 
-Without `pip install cqrs-di`, importing this module raises an ImportError naming it.
+Without `pip install cqrs-di` the import fails with that hint.
 """
-
-from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cqrs._shim import forward, require
+from cqrs import _compat
 
-__all__ = ["DIContainer"]
+__all__, __getattr__ = _compat.forward_module(__name__)
 
 if TYPE_CHECKING:
-    from cqrs_di import (  # type: ignore[import-not-found,unused-ignore]
-        DIContainer as DIContainer,
-    )
-
-__getattr__ = forward(require("cqrs_di", "cqrs-di"), __name__)
+    from cqrs_di import DIContainer as DIContainer

@@ -1,19 +1,13 @@
-"""The Kafka message broker at its seed path, provided by the `cqrs-kafka` distribution.
+"""Seed path of `cqrs_kafka.KafkaMessageBroker` (see `cqrs._compat`).
 
-Without `pip install cqrs-kafka`, importing this module raises an ImportError naming it.
+Without `pip install cqrs-kafka` the import fails with that hint.
 """
-
-from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cqrs._shim import forward, require
+from cqrs import _compat
 
-__all__ = ["KafkaMessageBroker"]
+__all__, __getattr__ = _compat.forward_module(__name__)
 
 if TYPE_CHECKING:
-    from cqrs_kafka import (  # type: ignore[import-not-found,unused-ignore]
-        KafkaMessageBroker as KafkaMessageBroker,
-    )
-
-__getattr__ = forward(require("cqrs_kafka", "cqrs-kafka"), __name__)
+    from cqrs_kafka import KafkaMessageBroker as KafkaMessageBroker

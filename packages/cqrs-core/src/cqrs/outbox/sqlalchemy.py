@@ -1,19 +1,13 @@
-"""The SQLAlchemy outbox at its seed path, provided by the `cqrs-sqla` distribution.
+"""Seed path of `cqrs_sqla.SqlAlchemyOutboxedEventRepository` (see `cqrs._compat`).
 
-Without `pip install cqrs-sqla`, importing this module raises an ImportError naming it.
+Without `pip install cqrs-sqla` the import fails with that hint.
 """
-
-from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from cqrs._shim import forward, require
+from cqrs import _compat
 
-__all__ = ["SqlAlchemyOutboxedEventRepository"]
+__all__, __getattr__ = _compat.forward_module(__name__)
 
 if TYPE_CHECKING:
-    from cqrs_sqla import (  # type: ignore[import-not-found,unused-ignore]
-        SqlAlchemyOutboxedEventRepository as SqlAlchemyOutboxedEventRepository,
-    )
-
-__getattr__ = forward(require("cqrs_sqla", "cqrs-sqla"), __name__)
+    from cqrs_sqla import SqlAlchemyOutboxedEventRepository as SqlAlchemyOutboxedEventRepository

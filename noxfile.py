@@ -7,13 +7,14 @@ tests see only that package, its declared dependencies and its test group.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
 import nox
 
 nox.options.default_venv_backend = "uv"
-nox.options.sessions = ["lint", "typecheck", "tests", "integration", "docs"]
+nox.options.sessions = ["lint", "typecheck", "tests", "rabbitmq_compat", "integration", "docs"]
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
@@ -44,10 +45,13 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict on every package's src, then the typing checks of the public API."""
-    _sync(session, "--all-packages", "--no-default-groups", "--group", "typecheck")
+    """mypy --strict on every package's src, on the examples (the test group holds the libraries
+    they import), then the typing checks of the public API."""
+    groups = ["--group", "typecheck", "--group", "test"]
+    _sync(session, "--all-packages", "--no-default-groups", *groups)
     sources = [str(p) for p in sorted((ROOT / "packages").glob("*/src"))]
     session.run("mypy", *sources)
+    session.run("mypy", "examples")
     session.run("mypy", "tests/typing")
 
 
@@ -57,6 +61,35 @@ def tests(session: nox.Session, package: str) -> None:
     """One package's own tests, in an environment holding only it, its deps and its test group."""
     _sync(session, "--package", package, "--no-default-groups", "--group", "test")
     tests_dir = ROOT / "packages" / package / "tests"
+    session.run("python", "-m", "pytest", str(tests_dir), *session.posargs)
+
+
+def _lowest_allowed(package: str, names: tuple[str, ...]) -> list[str]:
+    """`name==<lower bound>` for each of `names` among the dependencies of `package`."""
+    project = tomllib.loads((ROOT / "packages" / package / "pyproject.toml").read_text())
+    pins = []
+    for requirement in project["project"]["dependencies"]:
+        match = re.match(r"([A-Za-z0-9._-]+)\s*.*?>=\s*([0-9][^,;\s]*)", requirement)
+        if match and match[1] in names:
+            pins.append(f"{match[1]}=={match[2]}")
+    return pins
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("stack", ["lowest", "locked"])
+def rabbitmq_compat(session: nox.Session, stack: str) -> None:
+    """cqrs-rabbitmq's tests with the oldest aio-pika and aiormq its pyproject allows (and the
+    pamqp they pull), then with the locked ones: the versions its fast frame writer
+    (`cqrs_rabbitmq._frames.TESTED_VERSIONS`) is used with. Needs RabbitMQ."""
+    _sync(session, "--package", "cqrs-rabbitmq", "--no-default-groups", "--group", "test")
+    if stack == "lowest":
+        session.install(*_lowest_allowed("cqrs-rabbitmq", ("aio-pika", "aiormq")))
+    session.run(
+        "python", "-c",
+        "from importlib.metadata import version as v; "
+        "print(*(f'{n} {v(n)}' for n in ('aio-pika', 'aiormq', 'pamqp')), sep=', ')",
+    )  # fmt: skip
+    tests_dir = ROOT / "packages" / "cqrs-rabbitmq" / "tests"
     session.run("python", "-m", "pytest", str(tests_dir), *session.posargs)
 
 

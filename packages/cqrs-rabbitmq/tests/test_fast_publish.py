@@ -7,9 +7,14 @@ broker must behave the same on either path: confirms, returns, nacks, order, rec
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
+import logging
+import re
+import tomllib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,7 +26,7 @@ from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
 from cqrs.exceptions import DestinationUnavailableError, InvalidTopicError, PublishBatchError
-from cqrs.protocols.message_broker import Message
+from cqrs.protocols.message_broker import HEADER_NAMES, Message
 from cqrs_rabbitmq import RabbitMQMessageBroker, _frames
 from cqrs_rabbitmq._codec import to_amqp
 
@@ -293,3 +298,98 @@ async def test_a_batch_cut_midway_is_completed_after_reconnecting(
         await broker.close()
     first_copies = list(dict.fromkeys(m.message_id for m in received))
     assert first_copies == [m.message_id for m in sent]
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _minor(version: str) -> tuple[int, int]:
+    major, minor = re.findall(r"\d+", version)[:2]
+    return int(major), int(minor)
+
+
+def test_tested_versions_are_the_lowest_allowed_and_the_locked_ones() -> None:
+    """`TESTED_VERSIONS` is what `nox -s rabbitmq_compat` runs: the lower bounds of
+    pyproject.toml and the locked versions; bumping either without it fails here."""
+    lock = ROOT / "uv.lock"
+    if not lock.exists():
+        pytest.skip("not in the repository checkout: no uv.lock")
+    project = tomllib.loads((ROOT / "packages/cqrs-rabbitmq/pyproject.toml").read_text())
+    lowest = {}
+    for requirement in project["project"]["dependencies"]:
+        name, _, spec = requirement.partition(">=")
+        if name in ("aio-pika", "aiormq"):
+            lowest[name] = _minor(spec)
+    tested = _frames.TESTED_VERSIONS
+    packages = tomllib.loads(lock.read_text())["package"]
+    locked = {p["name"]: _minor(p["version"]) for p in packages if p["name"] in tested}
+    for name, (oldest, newest) in _frames.TESTED_VERSIONS.items():
+        assert newest == locked[name], f"{name}: the lock holds {locked[name]}"
+        if name in lowest:
+            assert oldest == lowest[name], f"{name}: pyproject.toml allows {lowest[name]}"
+
+
+def test_the_installed_versions_are_tested() -> None:
+    assert _frames.versions_tested()
+
+
+@pytest.fixture
+def fresh_version_check() -> Iterator[None]:
+    """Forget the version check and the fallback logged, before and after the test."""
+    _frames.versions_tested.cache_clear()
+    _frames._log_fallback_once.cache_clear()
+    yield
+    _frames.versions_tested.cache_clear()
+    _frames._log_fallback_once.cache_clear()
+
+
+@pytest.mark.rabbitmq
+async def test_untested_versions_publish_with_aio_pika_logged_once(
+    rabbitmq_url: str,
+    exchange_name: str,
+    side_channel: AbstractChannel,
+    read_queue: Reader,
+    fresh_version_check: None,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    real = _frames._installed
+    monkeypatch.setattr(
+        _frames, "_installed", lambda name: "99.0.0" if name == "aiormq" else real(name)
+    )
+    caplog.set_level(logging.INFO, logger="cqrs_rabbitmq")
+    for index in range(2):
+        async with RabbitMQMessageBroker(rabbitmq_url, exchange=exchange_name) as broker:
+            assert broker._raw_frames is False
+            queue = await _queue(broker, "fallback")
+            await broker.send_message(_message("fallback", index))
+            assert [m.payload for m in await read_queue(queue, 1, 5)] == [str(index).encode()]
+    (record,) = [r for r in caplog.records if r.name.startswith("cqrs_rabbitmq")]
+    assert record.levelno == logging.INFO
+    assert "aiormq 99.0.0 (tested: 6.8 to 7.2)" in record.getMessage()
+    assert "Exchange.publish" in record.getMessage()
+
+
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class _TracedMessage(Message):
+    """A message with a header `Message` does not have, standing for one added to it later."""
+
+    trace_id: str = "trace-1"
+
+    def headers(self) -> dict[str, str]:
+        return {**Message.headers(self), "trace-id": self.trace_id}
+
+
+@pytest.mark.rabbitmq
+async def test_a_header_added_to_message_reaches_the_consumer(
+    broker: RabbitMQMessageBroker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Headers come from `Message.headers()` on both paths: a new metadata header (here the
+    topic under `event-topic`) or a subclass's own header is never dropped by the fast path."""
+    monkeypatch.setitem(HEADER_NAMES, "topic", "event-topic")
+    queue = await _queue(broker, "traced")
+    await broker.send_many([_TracedMessage(topic="traced", payload=b"{}", message_name="T")])
+    incoming = await queue.get(timeout=5)
+    assert incoming.headers["event-topic"] == "traced"
+    assert incoming.headers["trace-id"] == "trace-1"
+    assert incoming.headers["event-type"] == "T"

@@ -7,15 +7,20 @@ while the confirmation futures are registered in the channel's tables under its 
 as `aiormq.Channel.basic_publish` registers them, so aiormq resolves them on ack, nack, return
 or close as usual. The bytes equal what pamqp marshals for `to_amqp(message)` (tested).
 
-This relies on aiormq internals, checked by `supports()` when the broker connects (the broker
-falls back to `Exchange.publish` otherwise). Written against aio-pika 9.4-10.2 and aiormq
-6.8-7.2 (pamqp 3.3-4.0); pin `aio-pika>=9.4,<11` and `aiormq>=6.8,<8` to keep it honest.
+This relies on aiormq internals, so it is used only with the versions CI tests it with
+(`TESTED_VERSIONS`, run by `nox -s rabbitmq_compat` with the oldest versions the package allows
+and the locked ones) and only when the channel has every internal it touches: `supports()` checks
+both when the broker connects, and the broker otherwise publishes with aio-pika's
+`Exchange.publish`, saying so once in an INFO log record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime
+import functools
+import logging
+import re
 import struct
 from collections.abc import Sequence
 from functools import partial
@@ -24,9 +29,20 @@ from typing import Any
 from aiormq.abc import ChannelFrame
 from pamqp import encode as pamqp_encode
 
-from cqrs.protocols.message_broker import HEADER_NAMES, Message
+from cqrs.protocols.message_broker import Message
 
 __all__: list[str] = []
+
+_log = logging.getLogger("cqrs_rabbitmq.broker")
+
+TESTED_VERSIONS = {
+    "aio-pika": ((10, 0), (10, 2)),
+    "aiormq": ((7, 1), (7, 2)),
+    "pamqp": ((4, 0), (4, 0)),
+}
+"""Oldest and newest (major, minor) release of each library the fast path is tested with: the
+lower bounds of the package's dependencies (pamqp: what the oldest aiormq requires) and the
+locked versions. A test keeps them equal to pyproject.toml and uv.lock."""
 
 CHUNK = 256
 """Messages per write: bounds one write's size and lets RabbitMQ start on a chunk early."""
@@ -68,16 +84,61 @@ _TYPE = 1 << 5
 
 
 def supports(channel: object) -> bool:
-    """Whether `channel` (an aiormq channel) has every internal the fast path relies on."""
-    if not all(hasattr(channel, name) for name in _REQUIRED):
+    """Whether the fast path may publish on `channel` (an aiormq channel): the installed
+    libraries are versions it is tested with and the channel has every internal it touches."""
+    if not versions_tested():
+        return False
+    missing = [name for name in _REQUIRED if not hasattr(channel, name)]
+    if missing:
+        _log_fallback_once(f"the aiormq channel lacks {', '.join(missing)}")
         return False
     if getattr(channel, "publisher_confirms", False) is not True:
         return False
     try:
         ChannelFrame(payload=b"", should_close=False)
     except TypeError:
+        _log_fallback_once("aiormq's ChannelFrame takes other arguments")
         return False
     return True
+
+
+def _installed(name: str) -> str:
+    from importlib import metadata  # costly to import, and needed once, at connect
+
+    return metadata.version(name)
+
+
+def _release(version: str) -> tuple[int, int] | None:
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return (int(match[1]), int(match[2])) if match else None
+
+
+@functools.cache
+def versions_tested() -> bool:
+    """Whether every installed library is within `TESTED_VERSIONS` (logged once when not)."""
+    untested = []
+    for name, (oldest, newest) in TESTED_VERSIONS.items():
+        installed = _installed(name)
+        release = _release(installed)
+        if release is None or not oldest <= release <= newest:
+            untested.append(f"{name} {installed} (tested: {_span(oldest, newest)})")
+    if untested:
+        _log_fallback_once(f"untested versions installed: {', '.join(untested)}")
+        return False
+    return True
+
+
+def _span(oldest: tuple[int, int], newest: tuple[int, int]) -> str:
+    return f"{oldest[0]}.{oldest[1]} to {newest[0]}.{newest[1]}"
+
+
+@functools.cache
+def _log_fallback_once(reason: str) -> None:
+    _log.info(
+        "RabbitMQ messages are published with aio-pika's Exchange.publish, not the faster "
+        "frame writer: %s",
+        reason,
+    )
 
 
 def _short(text: str) -> bytes:
@@ -118,37 +179,10 @@ def _table(headers: dict[str, str]) -> bytes:
     return _LONG.pack(len(body)) + body
 
 
-def _string_prefix(name: str) -> bytes:
-    return _BYTE.pack(len(name)) + name.encode() + b"S"
-
-
-_PREFIXES = {name: _string_prefix(name) for name in (*HEADER_NAMES.values(), "content-type")}
-
-
 def _headers(message: Message) -> bytes:
-    """`_table(message.headers())`, built straight from the fields when there are no extra
-    headers: the standard names in sorted order, no dict, no sort (it runs once per message)."""
-    if message.extra_headers:
-        return _table(message.headers())
-    p = _PREFIXES
-    parts = []
-    if message.causation_id is not None:
-        parts.append((p["causation-id"], str(message.causation_id)))
-    parts.append((p["content-type"], message.content_type))
-    if message.correlation_id is not None:
-        parts.append((p["correlation-id"], str(message.correlation_id)))
-    parts.append((p["event-id"], str(message.message_id)))
-    if message.key is not None:
-        parts.append((p["event-key"], str(message.key)))
-    if message.timestamp is not None:
-        parts.append((p["event-timestamp"], message.timestamp.isoformat()))
-    parts.append((p["event-type"], str(message.message_name)))
-    encoded = []
-    for prefix, value in parts:
-        raw = value.encode()
-        encoded.append(prefix + _LONG.pack(len(raw)) + raw)
-    body = b"".join(encoded)
-    return _LONG.pack(len(body)) + body
+    """The header table of `message`: exactly `message.headers()`, so a header added to
+    `Message` travels on this path as it does on aio-pika's."""
+    return _table(message.headers())
 
 
 def _timestamp(value: datetime.datetime) -> bytes:

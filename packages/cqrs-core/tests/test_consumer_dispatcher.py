@@ -14,7 +14,7 @@ from cqrs.brokers.message import Message
 from cqrs.consumer import MessageDispatcher, Verdict, inbox_session
 from cqrs.events.bootstrap import bootstrap
 from cqrs.exceptions import DestinationUnavailableError
-from cqrs.memory.inbox import MemoryInbox, MemoryInboxSession
+from cqrs.inbox.memory import MemoryInbox, MemoryInboxSession
 from cqrs.outbox import ExponentialBackoff
 
 

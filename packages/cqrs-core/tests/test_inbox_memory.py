@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cqrs.memory.inbox import MemoryInbox
-from cqrs.testing.inbox import InboxContract
+from cqrs.inbox.contract import InboxContract
+from cqrs.inbox.memory import MemoryInbox
 
 
 class TestMemoryInbox(InboxContract):

@@ -21,8 +21,8 @@ from cqrs.interception import (
     registered,
     unregister,
 )
-from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import OutboxRelay
+from cqrs.outbox.memory import MemoryOutboxedEventRepository
 from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
 from cqrs.saga.bootstrap import bootstrap as saga_bootstrap
 from cqrs.saga.models import SagaContext, SagaStatus

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cqrs.memory.outbox import MemoryOutboxedEventRepository
-from cqrs.testing.outbox import OutboxRepositoryContract
+from cqrs.outbox.contract import OutboxRepositoryContract
+from cqrs.outbox.memory import MemoryOutboxedEventRepository
 
 
 class TestMemoryOutbox(OutboxRepositoryContract):

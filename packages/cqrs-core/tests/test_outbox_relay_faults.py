@@ -19,8 +19,8 @@ import pytest
 import cqrs
 from cqrs.brokers.message import Message
 from cqrs.exceptions import DestinationUnavailableError, MessageRejectedError, PublishBatchError
-from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import ExponentialBackoff, OutboxRelay
+from cqrs.outbox.memory import MemoryOutboxedEventRepository
 from cqrs.outbox.relay import BROKER
 
 FAST = ExponentialBackoff(base=0.01, cap=0.02, jitter=False)

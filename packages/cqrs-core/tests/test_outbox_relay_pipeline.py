@@ -13,9 +13,9 @@ import pytest
 import cqrs
 from cqrs.brokers.message import Message
 from cqrs.exceptions import MessageRejectedError
-from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import ExponentialBackoff, OutboxRelay
-from cqrs.protocols.outbox import OutboxedEvent
+from cqrs.outbox.memory import MemoryOutboxedEventRepository
+from cqrs.outbox.protocol import OutboxedEvent
 
 FAST = ExponentialBackoff(base=0.01, cap=0.02, jitter=False)
 

@@ -10,8 +10,8 @@ from typing import Any
 import cqrs
 from cqrs.brokers.message import Message
 from cqrs.exceptions import MessageRejectedError
-from cqrs.memory.outbox import MemoryOutboxedEventRepository
 from cqrs.outbox import ExponentialBackoff, OutboxRelay
+from cqrs.outbox.memory import MemoryOutboxedEventRepository
 
 FAST = ExponentialBackoff(base=0.01, cap=0.02, jitter=False)
 

@@ -14,7 +14,7 @@ import pytest
 
 import cqrs
 from cqrs.events.map import EventMap
-from cqrs.memory.outbox import MemoryOutboxedEventRepository
+from cqrs.outbox.memory import MemoryOutboxedEventRepository
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.bootstrap import bootstrap
 from cqrs.saga.map import SagaMap

@@ -20,7 +20,7 @@ import cqrs
 from cqrs.brokers.message import Message
 from cqrs.consumer import DEAD_LETTER_REASON_HEADER, MessageDispatcher
 from cqrs.events.bootstrap import bootstrap
-from cqrs.memory.inbox import MemoryInbox, MemoryInboxSession
+from cqrs.inbox.memory import MemoryInbox, MemoryInboxSession
 from cqrs.outbox import ExponentialBackoff
 from cqrs_rabbitmq import RabbitMQEventConsumer, RabbitMQMessageBroker
 

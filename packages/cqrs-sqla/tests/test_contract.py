@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cqrs.testing.inbox import InboxContract
-from cqrs.testing.outbox import OutboxRepositoryContract
+from cqrs.inbox.contract import InboxContract
+from cqrs.outbox.contract import OutboxRepositoryContract
 from cqrs.testing.saga_storage import SagaStorageContract
 from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
 

@@ -61,15 +61,15 @@ _EXPORTS: dict[str, str] = {
     "Compressor": "cqrs.protocols.serializer",
     "JsonSerializer": "cqrs.serializers",
     # outbox, inbox and consuming
-    "OutboxedEventRepository": "cqrs.protocols.outbox",
-    "OutboxedEvent": "cqrs.protocols.outbox",
-    "OutboxStatus": "cqrs.protocols.outbox",
+    "OutboxedEventRepository": "cqrs.outbox.protocol",
+    "OutboxedEvent": "cqrs.outbox.protocol",
+    "OutboxStatus": "cqrs.outbox.protocol",
     "EventProducer": "cqrs.outbox.producer",
     "OutboxRelay": "cqrs.outbox.relay",
-    "MemoryOutboxedEventRepository": "cqrs.memory.outbox",
+    "MemoryOutboxedEventRepository": "cqrs.outbox.memory",
     "SqlAlchemyOutboxedEventRepository": "cqrs.outbox.sqlalchemy",
-    "Inbox": "cqrs.protocols.inbox",
-    "MemoryInbox": "cqrs.memory.inbox",
+    "Inbox": "cqrs.inbox.protocol",
+    "MemoryInbox": "cqrs.inbox.memory",
     "MessageDispatcher": "cqrs.consumers.dispatcher",
     "ZlibCompressor": "cqrs.compressors.zlib",
     # circuit breakers
@@ -106,6 +106,7 @@ _SUBMODULES = frozenset(
         "events",
         "exceptions",
         "faults",
+        "inbox",
         "mediators",
         "memory",
         "message_brokers",
@@ -202,6 +203,7 @@ __all__ = [
     "events",
     "exceptions",
     "faults",
+    "inbox",
     "mediators",
     "memory",
     "message_brokers",
@@ -243,6 +245,7 @@ if TYPE_CHECKING:
         events,
         exceptions,
         faults,
+        inbox,
         mediators,
         memory,
         message_brokers,
@@ -283,22 +286,22 @@ if TYPE_CHECKING:
     from cqrs.events.event_processor import EventProcessor
     from cqrs.events.fallback import EventHandlerFallback
     from cqrs.events.map import EventMap
+    from cqrs.inbox.memory import MemoryInbox
+    from cqrs.inbox.protocol import Inbox
     from cqrs.mediators.event import EventMediator
     from cqrs.mediators.request import RequestMediator
     from cqrs.mediators.streaming import StreamingRequestMediator
-    from cqrs.memory.inbox import MemoryInbox
-    from cqrs.memory.outbox import MemoryOutboxedEventRepository
     from cqrs.middlewares.base import MiddlewareChain
     from cqrs.middlewares.logging import LoggingMiddleware
+    from cqrs.outbox.memory import MemoryOutboxedEventRepository
     from cqrs.outbox.producer import EventProducer
+    from cqrs.outbox.protocol import OutboxedEvent, OutboxedEventRepository, OutboxStatus
     from cqrs.outbox.relay import OutboxRelay
     from cqrs.outbox.sqlalchemy import SqlAlchemyOutboxedEventRepository
     from cqrs.protocols.container import Container
-    from cqrs.protocols.inbox import Inbox
     from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamingRequestMediator
     from cqrs.protocols.middleware import Middleware
     from cqrs.protocols.models import IEvent, INotificationEvent, IRequest, IResponse
-    from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository, OutboxStatus
     from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
     from cqrs.pydantic_models import (
         PydanticDomainEvent,

@@ -29,10 +29,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import registry
 
-from cqrs.outbox._encoding import RowCodec
+from cqrs.outbox.codec import RowCodec
+from cqrs.outbox.protocol import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules
 from cqrs.protocols.models import INotificationEvent
-from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
 from cqrs_sqla._unit_of_work import UnitOfWork
 from cqrs_sqla.dialects import OutboxStatements, outbox_statements

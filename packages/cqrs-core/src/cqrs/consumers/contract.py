@@ -44,7 +44,7 @@ from cqrs.errors import DestinationUnavailableError
 from cqrs.events.bootstrap import bootstrap
 from cqrs.events.event import NotificationEvent
 from cqrs.events.event_handler import EventHandler
-from cqrs.memory.inbox import MemoryInbox
+from cqrs.inbox.memory import MemoryInbox
 from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.response import Response
 

@@ -31,10 +31,10 @@ from cqrs.consumers.dead_letter import (
 )
 from cqrs.errors import DestinationUnavailableError
 from cqrs.faults import Fault, classify
+from cqrs.inbox.protocol import Inbox
 from cqrs.interception._chain import Interception
 from cqrs.interception.interceptor import Interceptor
 from cqrs.outbox.backoff import ExponentialBackoff
-from cqrs.protocols.inbox import Inbox
 from cqrs.protocols.mediators import IEventMediator
 from cqrs.protocols.serializer import EventSerializer, Serializer
 from cqrs.serializers import JsonSerializer

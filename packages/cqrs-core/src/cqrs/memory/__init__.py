@@ -2,7 +2,7 @@
 
 from cqrs.breakers.memory import MemoryBreakerStateStore, MemoryCircuitBreaker
 from cqrs.brokers.memory import MemoryMessageBroker
-from cqrs.memory.outbox import MemoryOutboxedEventRepository, MemoryOutboxSession
+from cqrs.outbox.memory import MemoryOutboxedEventRepository, MemoryOutboxSession
 
 __all__ = [
     "MemoryBreakerStateStore",

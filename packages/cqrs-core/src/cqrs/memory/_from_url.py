@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cqrs.brokers.devnull import DevnullMessageBroker
     from cqrs.brokers.memory import MemoryMessageBroker
-    from cqrs.memory.outbox import MemoryOutboxedEventRepository
+    from cqrs.outbox.memory import MemoryOutboxedEventRepository
     from cqrs.saga.storage.memory import MemorySagaStorage
 
 __all__ = ["devnull_message_broker", "message_broker", "outbox", "saga_storage"]
@@ -33,7 +33,7 @@ def devnull_message_broker(url: str) -> DevnullMessageBroker:
 
 def outbox(url: str) -> MemoryOutboxedEventRepository:
     """A new in-process outbox for `memory://`."""
-    from cqrs.memory.outbox import MemoryOutboxedEventRepository
+    from cqrs.outbox.memory import MemoryOutboxedEventRepository
 
     return MemoryOutboxedEventRepository()
 

@@ -18,12 +18,12 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.faults import Fault, classify
 from cqrs.interception._chain import Interception, SendOne
 from cqrs.interception.interceptor import Interceptor
 from cqrs.outbox.backoff import ExponentialBackoff
-from cqrs.protocols.message_broker import MessageBroker
-from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository
+from cqrs.outbox.protocol import OutboxedEvent, OutboxedEventRepository
 from cqrs.redaction import redact_text
 
 __all__ = ["EventProducer"]

@@ -30,13 +30,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from cqrs.brokers.message import Message
+from cqrs.brokers.protocol import MessageBroker
 from cqrs.errors import PublishBatchError
 from cqrs.faults import Fault, classify
 from cqrs.interception._chain import Interception, SendMany, SendOne
 from cqrs.interception.interceptor import Interceptor
 from cqrs.outbox.backoff import ExponentialBackoff
-from cqrs.protocols.message_broker import Message, MessageBroker
-from cqrs.protocols.outbox import OutboxedEvent, OutboxedEventRepository, OutboxStatus
+from cqrs.outbox.protocol import OutboxedEvent, OutboxedEventRepository, OutboxStatus
 from cqrs.redaction import redact_text
 
 __all__ = ["BROKER", "DATABASE", "Outage", "OutboxRelay", "RelayCounters"]

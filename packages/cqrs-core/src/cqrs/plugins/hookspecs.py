@@ -17,9 +17,9 @@ from cqrs.plugins.markers import hookspec
 if TYPE_CHECKING:
     from cqrs.brokers.protocol import MessageBroker
     from cqrs.faults import Fault
+    from cqrs.outbox.protocol import OutboxedEventRepository
     from cqrs.plugins.declarations import SchemeDeclaration
     from cqrs.protocols.container import Container
-    from cqrs.protocols.outbox import OutboxedEventRepository
     from cqrs.saga.storage.protocol import SagaStorage
 
 __all__ = [

@@ -16,8 +16,8 @@ from cqrs.urls import url_scheme
 if TYPE_CHECKING:
     from cqrs.brokers.protocol import MessageBroker
     from cqrs.consumers.transport import ConsumerTransport
+    from cqrs.outbox.protocol import OutboxedEventRepository
     from cqrs.protocols.container import Container
-    from cqrs.protocols.outbox import OutboxedEventRepository
     from cqrs.saga.storage.protocol import SagaStorage
 
 __all__ = [

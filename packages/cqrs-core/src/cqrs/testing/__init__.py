@@ -7,9 +7,9 @@ Importing it is left to test code (it imports pytest); the opt-in pytest plugin 
 from cqrs.breakers.contract import BreakerStateContract
 from cqrs.brokers.contract import ContractPayload, MessageBrokerContract
 from cqrs.consumers.contract import ConsumerContract
+from cqrs.inbox.contract import InboxContract
+from cqrs.outbox.contract import OutboxRepositoryContract
 from cqrs.testing.fire_and_forget import FireAndForgetBroker
-from cqrs.testing.inbox import InboxContract
-from cqrs.testing.outbox import OutboxRepositoryContract
 from cqrs.testing.proxy import TcpProxy
 from cqrs.testing.saga_storage import SagaStorageContract
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from cqrs.protocols.outbox import OutboxStatus
+from cqrs.outbox.protocol import OutboxStatus
 from cqrs_sqla.dialects._statements import Statements, constant, moment
 
 __all__ = ["RETURNED", "OutboxStatements", "returned_columns"]

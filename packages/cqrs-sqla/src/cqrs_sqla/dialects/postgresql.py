@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from cqrs.protocols.outbox import OutboxStatus
+from cqrs.outbox.protocol import OutboxStatus
 from cqrs_sqla.dialects._outbox import OutboxStatements, due, returned_columns, unsettled
 from cqrs_sqla.dialects._saga import LOG_COLUMNS, SagaStatements
 from cqrs_sqla.dialects._statements import constant, moment

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cqrs.memory.outbox import MemoryOutboxedEventRepository
+from cqrs.outbox.memory import MemoryOutboxedEventRepository
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus
 from cqrs.saga.storage.protocol import SagaConcurrencyError

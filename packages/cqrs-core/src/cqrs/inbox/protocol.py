@@ -9,9 +9,9 @@ the handler's effect makes the effect happen once::
         ...apply the effect through `session`...
         await inbox.commit(session)
 
-Guarantees (checked by `cqrs.testing.InboxContract`): `record` returns True for exactly one
-committed transaction per `(consumer, message_id)`; a concurrent `record` of the same id waits
-for the first transaction and returns False if it committed, True if it rolled back.
+Guarantees (checked by `cqrs.inbox.contract.InboxContract`): `record` returns True for exactly
+one committed transaction per `(consumer, message_id)`; a concurrent `record` of the same id
+waits for the first transaction and returns False if it committed, True if it rolled back.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The transactional outbox boundary: written with the business change, drained by relays.
 
-Guarantees every implementation gives (checked by `cqrs.testing.OutboxRepositoryContract`):
+Guarantees every implementation gives (checked by the contract suite
+`cqrs.outbox.contract.OutboxRepositoryContract`):
 
 - `add` stages an event in the caller's transaction: it becomes visible to relays only when
   that transaction commits, and vanishes if it rolls back.
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol, TypeVar, runtime_checkable
 
-from cqrs.protocols.message_broker import Message
+from cqrs.brokers.message import Message
 from cqrs.protocols.models import INotificationEvent
 
 __all__ = [

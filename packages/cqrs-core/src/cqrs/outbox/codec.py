@@ -1,23 +1,35 @@
-"""How an event becomes the stored payload of an outbox row, and back."""
+"""How an event becomes the stored columns of an outbox row, and its payload comes back.
+
+Outbox repositories outside core (`cqrs-sqla`, third-party ones) use `RowCodec` so that every
+outbox checks topics and field sizes, serializes and compresses the same way::
+
+    codec = RowCodec(serializer=None, compressor=None)
+    row = codec.columns(event)                 # insert these with the row's delivery state
+    payload = codec.decode(row["payload"])     # what a relay publishes
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from cqrs.exceptions import MessageRejectedError
+from cqrs.errors import MessageRejectedError
 from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules, check_topic
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
 from cqrs.serializers import JsonSerializer, event_dumper
 
-__all__: list[str] = []
+__all__ = ["RowCodec"]
 
 _MAX_FIELD_CHARS = 255
-"""Size of the outbox's name, key and trace id columns."""
+"""Size of the outbox's event name, partition key and trace id columns."""
 
 
 class RowCodec:
-    """Serializes events for storage (then compresses, if a compressor is set) and reverses it."""
+    """Serializes events for storage (then compresses, if a compressor is set) and reverses it.
+
+    Without a serializer it writes JSON (`JsonSerializer`); `topic_rules` decide which topics
+    `columns` accepts.
+    """
 
     __slots__ = ("_dump", "compressor", "serializer", "topic_rules")
 
@@ -33,16 +45,19 @@ class RowCodec:
         self._dump = event_dumper(self.serializer)
 
     def encode(self, event: INotificationEvent) -> bytes:
+        """The stored payload of `event`: serialized, then compressed."""
         raw = self._dump(event)
         return self.compressor.compress(raw) if self.compressor is not None else raw
 
     def decode(self, stored: bytes) -> bytes:
+        """The serialized event from a stored payload (decompressed), as relays publish it."""
         return self.compressor.decompress(stored) if self.compressor is not None else stored
 
     def columns(self, event: INotificationEvent) -> dict[str, Any]:
         """Every stored field of `event`'s row except its id and delivery state.
 
-        Raises `InvalidTopicError` for a topic the rules refuse, before anything is staged.
+        Raises `InvalidTopicError` for a topic the rules refuse and `MessageRejectedError` for
+        an event name, key or trace id over 255 characters, before anything is staged.
         """
         for field in ("event_name", "partition_key", "correlation_id", "causation_id"):
             value = getattr(event, field)

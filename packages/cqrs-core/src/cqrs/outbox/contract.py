@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from cqrs.events.event import NotificationEvent
-from cqrs.protocols.outbox import OutboxedEvent, OutboxStatus
+from cqrs.outbox.protocol import OutboxedEvent, OutboxStatus
 from cqrs.response import Response
 
 __all__ = ["OutboxPayload", "OutboxRepositoryContract"]

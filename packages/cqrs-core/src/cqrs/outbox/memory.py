@@ -9,10 +9,10 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
-from cqrs.outbox._encoding import RowCodec
+from cqrs.outbox.codec import RowCodec
+from cqrs.outbox.protocol import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules
 from cqrs.protocols.models import INotificationEvent
-from cqrs.protocols.outbox import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
 
 __all__ = ["MemoryOutboxSession", "MemoryOutboxedEventRepository"]

@@ -79,7 +79,8 @@ async def main(url: str) -> None:
             errors = (await process.stderr.read()).decode().strip().splitlines()
             code = await process.wait()
             print(f"cqrs consume exited with {code} after: {errors[-1]}")
-            channel = await broker.connection.channel()  # type: ignore[union-attr]
+            assert broker.connection is not None
+            channel = await broker.connection.channel()
             await channel.queue_delete(queue)
             await channel.queue_delete(f"{queue}.dead-letter")
             await channel.exchange_delete(exchange)

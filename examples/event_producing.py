@@ -20,7 +20,7 @@ import asyncio
 import json
 
 from _kafka import kafka_servers
-from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
+from aiokafka import AIOKafkaConsumer
 
 import cqrs
 from cqrs.adapters import kafka as kafka_adapter

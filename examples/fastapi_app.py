@@ -134,8 +134,8 @@ outbox = cqrs.MemoryOutboxedEventRepository()
 relay = cqrs.OutboxRelay(outbox, broker, poll_interval=0.01)
 
 container = cqrs.BuiltinContainer()
-container.register_instance(cqrs.OutboxedEventRepository, outbox)  # type: ignore[type-abstract]
-container.register(MeetingAPIProtocol, InMemoryMeetingAPI, lifetime="singleton")  # type: ignore[type-abstract]
+container.register_instance(cqrs.OutboxedEventRepository[Any], outbox)
+container.register(MeetingAPIProtocol, InMemoryMeetingAPI, lifetime="singleton")
 container.register(UnitOfWork, lifetime="request")
 
 

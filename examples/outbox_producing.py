@@ -55,7 +55,7 @@ def do_some_logic(request: JoinMeetingCommand, session: AsyncSession) -> None:
 
 
 class JoinMeetingCommandHandler(cqrs.RequestHandler[JoinMeetingCommand, None]):
-    def __init__(self, outbox: cqrs.OutboxedEventRepository) -> None:
+    def __init__(self, outbox: cqrs.OutboxedEventRepository[AsyncSession]) -> None:
         self.outbox = outbox
 
     async def handle(self, request: JoinMeetingCommand) -> None:
@@ -103,7 +103,7 @@ async def main() -> None:
             await connection.run_sync(Base.metadata.create_all)
         await outbox.create_schema()
         container = cqrs.BuiltinContainer()
-        container.register_instance(cqrs.OutboxedEventRepository, outbox)
+        container.register_instance(cqrs.OutboxedEventRepository[AsyncSession], outbox)
         mediator = bootstrap.bootstrap(
             di_container=container,
             commands_mapper=lambda m: m.bind(JoinMeetingCommand, JoinMeetingCommandHandler),

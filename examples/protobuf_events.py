@@ -24,7 +24,7 @@ import uuid
 
 import meetings_pb2
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 import cqrs
 from cqrs.consumer import MessageDispatcher
@@ -68,7 +68,7 @@ class JoinMeetingCommand(cqrs.Request):
 
 
 class JoinMeetingCommandHandler(cqrs.RequestHandler[JoinMeetingCommand, None]):
-    def __init__(self, outbox: cqrs.OutboxedEventRepository) -> None:
+    def __init__(self, outbox: cqrs.OutboxedEventRepository[AsyncSession]) -> None:
         self.outbox = outbox
 
     async def handle(self, request: JoinMeetingCommand) -> None:
@@ -103,7 +103,7 @@ async def main() -> None:
     try:
         await outbox.create_schema()
         container = cqrs.BuiltinContainer()
-        container.register_instance(cqrs.OutboxedEventRepository, outbox)
+        container.register_instance(cqrs.OutboxedEventRepository[AsyncSession], outbox)
         mediator = bootstrap.bootstrap(
             di_container=container,
             commands_mapper=lambda m: m.bind(JoinMeetingCommand, JoinMeetingCommandHandler),

@@ -463,7 +463,7 @@ class FakeMeetingAPI:
 
 def meetings_container(api: FakeMeetingAPI) -> cqrs.BuiltinContainer:
     container = cqrs.BuiltinContainer()
-    container.register_instance(MeetingAPIProtocol, api)  # type: ignore[type-abstract]
+    container.register_instance(MeetingAPIProtocol, api)
     return container
 
 
@@ -634,8 +634,8 @@ async def test_cor_chain_from_payment_mapper(modules: Modules) -> None:
             processed.append(event)
 
     container = cqrs.BuiltinContainer()
-    container.register(PaymentServiceProtocol, FakeCardService)  # type: ignore[type-abstract]
-    container.register(PayPalServiceProtocol, FakePayPalService)  # type: ignore[type-abstract]
+    container.register(PaymentServiceProtocol, FakeCardService)
+    container.register(PayPalServiceProtocol, FakePayPalService)
     mediator = cqrs.bootstrap.bootstrap(
         di_container=container,
         commands_mapper=seed.payment_mapper,

@@ -36,8 +36,16 @@ is off by default because not every Kafka-compatible broker supports it; pass
 """
 
 
+class _AIOKafkaClient(Protocol):
+    """The part of `aiokafka.AIOKafkaClient` this module uses."""
+
+    def set_topics(self, topics: list[str]) -> asyncio.Future[Any]: ...
+
+
 class _AIOKafkaProducer(Protocol):
     """The part of `aiokafka.AIOKafkaProducer` this module uses."""
+
+    client: _AIOKafkaClient
 
     async def start(self) -> None: ...
 
@@ -97,7 +105,7 @@ class KafkaProducer:
                 self._producer = await self._connect()
 
     async def _connect(self) -> _AIOKafkaProducer:
-        from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]
+        from aiokafka import AIOKafkaProducer
 
         producer: _AIOKafkaProducer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap_servers, **self.options
@@ -105,7 +113,7 @@ class KafkaProducer:
         try:
             await producer.start()
             if self.topics:
-                await producer.client.set_topics(list(self.topics))  # type: ignore[attr-defined]
+                await producer.client.set_topics(list(self.topics))
         except BaseException:
             await producer.stop()
             raise

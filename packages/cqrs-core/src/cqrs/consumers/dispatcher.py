@@ -203,7 +203,7 @@ class MessageDispatcher:
         name = message.message_name or data.get("event_name")
         event_type = self._event_type(name)
         try:
-            return event_type.from_dict(data)  # type: ignore[attr-defined]
+            return event_type.from_dict(data)
         except Exception as exc:
             raise ValueError(f"invalid {name}: {exc}") from exc
 
@@ -216,7 +216,7 @@ class MessageDispatcher:
                 f"invalid {message.message_name} ({serializer.content_type}): {exc}"
             ) from exc
 
-    def _event_type(self, name: Any) -> type:
+    def _event_type(self, name: Any) -> type[Any]:
         if not isinstance(name, str) or not name:
             raise ValueError("message names no event (no event-type header, no event_name field)")
         event_type = self.event_types.get(name)

@@ -35,6 +35,7 @@ class NotificationEvent(Event, Generic[PayloadT]):
     """
 
     __cqrs_notification__: ClassVar[bool] = True
+    _cqrs_parametrized: ClassVar[dict[Any, type]]
 
     event_name: str
     topic: str
@@ -51,7 +52,7 @@ class NotificationEvent(Event, Generic[PayloadT]):
             return alias
         cache: dict[Any, type] = cls.__dict__.get("_cqrs_parametrized") or {}
         if "_cqrs_parametrized" not in cls.__dict__:
-            cls._cqrs_parametrized = cache  # type: ignore[attr-defined]
+            cls._cqrs_parametrized = cache
         concrete = cache.get(params)
         if concrete is None:
             arg = typing.get_args(alias)[0]

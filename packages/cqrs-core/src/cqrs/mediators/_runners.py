@@ -19,11 +19,11 @@ Runner = Callable[[Any], Awaitable[tuple[Any, list[Any]]]]
 
 def compile_runner(binding: RequestHandlerBinding, handlers: HandlerSource) -> Runner:
     """The runner for a handler class, a chain of CoR handlers or a fallback pair."""
-    if isinstance(binding, tuple):
-        return _chain(binding, handlers)
     if isinstance(binding, RequestHandlerFallback):
         return _fallback(binding, handlers)
-    handler_type: type = binding  # type: ignore[assignment]
+    if not isinstance(binding, type):
+        return _chain(tuple(binding), handlers)
+    handler_type: type = binding
 
     async def run(request: Any) -> tuple[Any, list[Any]]:
         handler = await handlers.build(handler_type)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TIME_LIMIT = 90.0

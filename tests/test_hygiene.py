@@ -71,6 +71,13 @@ def test_fresh_import_loads_only_the_stdlib(code: str) -> None:
     assert not [name for name in loaded if name.startswith("cqrs_")]
 
 
+def test_the_testing_kit_leaves_the_ci_support_unloaded() -> None:
+    """The contract suites third parties subclass do not depend on the project's CI support."""
+    loaded = _modules_after("import cqrs.testing")
+    assert "cqrs.testing" in loaded
+    assert not [name for name in loaded if name.startswith("cqrs.testing._support")]
+
+
 def test_url_bootstrap_is_what_loads_plugins() -> None:
     """The check above would pass vacuously if plugins were never loadable at all."""
     loaded = _modules_after("import cqrs\ncqrs.bootstrap.bootstrap(message_broker='fake://x')")

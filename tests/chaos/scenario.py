@@ -35,8 +35,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 import cqrs
 import cqrs.events.bootstrap
 from cqrs.consumer import MessageDispatcher, inbox_session
+from cqrs.testing._support.services import SERVICES
 from cqrs.testing.proxy import TcpProxy
-from cqrs.testing.services import SERVICES
 from cqrs_rabbitmq import RabbitMQEventConsumer
 from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository
 

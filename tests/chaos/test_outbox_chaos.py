@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.timeout(300)]
 

@@ -22,7 +22,7 @@ import pytest
 
 import cqrs
 from cqrs._cli_support import ExitCode
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 sys.path.insert(0, str(EXAMPLES))

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from cqrs._cli_support import ExitCode
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 
 CQRS = [sys.executable, "-m", "cqrs"]
 

@@ -33,7 +33,7 @@ from cqrs.brokers.message import Message
 from cqrs.consumer import MessageDispatcher, Outcome, Verdict
 from cqrs.events.bootstrap import bootstrap
 from cqrs.outbox import ExponentialBackoff
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 
 CASES = int(os.environ.get("CQRS_FUZZ_CASES", "300"))
 """Hostile messages per runner."""

@@ -21,8 +21,8 @@ from cqrs.brokers.message import Message
 from cqrs.consumer import MessageDispatcher
 from cqrs.events.bootstrap import bootstrap
 from cqrs.outbox import ExponentialBackoff
+from cqrs.testing._support.services import require_service
 from cqrs.testing.proxy import TcpProxy
-from cqrs.testing.services import require_service
 from cqrs_rabbitmq import RabbitMQEventConsumer, RabbitMQMessageBroker
 from cqrs_sqla import SqlAlchemyInbox
 

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 import cqrs
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository
 
 CQRS = [sys.executable, "-m", "cqrs"]

@@ -22,8 +22,8 @@ import cqrs
 from cqrs.exceptions import InvalidTopicError
 from cqrs.outbox import ExponentialBackoff, OutboxRelay
 from cqrs.outbox.relay import BROKER
+from cqrs.testing._support.services import require_service
 from cqrs.testing.proxy import TcpProxy
-from cqrs.testing.services import require_service
 from cqrs_rabbitmq import RabbitMQMessageBroker
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository
 

@@ -25,7 +25,7 @@ from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from cqrs.outbox import OutboxRelay
 from cqrs.saga import SagaStatus
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 from cqrs_rabbitmq import RabbitMQMessageBroker
 from cqrs_sqla import SqlAlchemySagaStorage
 

@@ -18,7 +18,7 @@ from cqrs.adapters.circuit_breaker import AioBreakerAdapter
 from cqrs.saga import Saga, SagaContext, SagaStepHandler
 from cqrs.saga.bootstrap import bootstrap
 from cqrs.saga.fallback import Fallback
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 from cqrs_aiobreaker import AioBreakerAdapter as PackageAdapter
 
 CALLS = {"primary": 0, "fallback": 0}

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -10,7 +10,7 @@ import pytest
 
 from cqrs.saga.models import SagaStatus
 from cqrs.saga.storage.memory import MemorySagaStorage
-from cqrs.testing.saga_crash import (
+from cqrs.testing._support.saga_crash import (
     PERMANENT,
     CompensationFailure,
     CrashingStorage,

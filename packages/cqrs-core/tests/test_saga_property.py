@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from cqrs.saga.models import SagaStatus, SagaStepStatus
 from cqrs.saga.storage.memory import MemorySagaStorage
-from cqrs.testing.saga_crash import (
+from cqrs.testing._support.saga_crash import (
     MAX_STEPS,
     PERMANENT,
     CompensationFailure,

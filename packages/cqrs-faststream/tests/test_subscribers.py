@@ -23,7 +23,7 @@ from cqrs.brokers.message import Message
 from cqrs.consumer import DEAD_LETTER_REASON_HEADER, MessageDispatcher
 from cqrs.events import bootstrap
 from cqrs.outbox.backoff import ExponentialBackoff
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 from cqrs_faststream import EventDecoder, subscribe_events
 
 

@@ -625,7 +625,7 @@ async def test_start_against_an_unreachable_cluster_fails_with_one_clear_error()
     """The old consumer's `wait_started` said only "ended before it started consuming" and
     `run()` raised aiokafka's KafkaConnectionError."""
     from cqrs.exceptions import DestinationUnavailableError
-    from cqrs.testing.services import service_reachable
+    from cqrs.testing._support.services import service_reachable
 
     port = _closed_port()
     assert not service_reachable("127.0.0.1", port)

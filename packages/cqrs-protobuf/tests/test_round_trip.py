@@ -20,7 +20,7 @@ import cqrs
 from cqrs.brokers.message import Message
 from cqrs.consumer import DEAD_LETTER_REASON_HEADER, MessageDispatcher
 from cqrs.events.bootstrap import bootstrap
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 from cqrs_protobuf import PROTOBUF_CONTENT_TYPE, ProtobufSerializer
 from cqrs_rabbitmq import RabbitMQEventConsumer, RabbitMQMessageBroker
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository

@@ -11,8 +11,8 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from cqrs.brokers.message import Message
+from cqrs.testing._support.services import require_service
 from cqrs.testing.proxy import TcpProxy
-from cqrs.testing.services import require_service
 from cqrs_rabbitmq._codec import from_amqp
 
 

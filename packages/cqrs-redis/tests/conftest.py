@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 import redis.asyncio as aioredis
 
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 
 
 @pytest.fixture

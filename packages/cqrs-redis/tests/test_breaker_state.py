@@ -9,7 +9,7 @@ import redis.asyncio as aioredis
 
 from cqrs.breakers.contract import BreakerStateContract
 from cqrs.exceptions import CircuitOpenError
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 from cqrs_redis import RedisBreakerStateStore, RedisCircuitBreaker
 
 

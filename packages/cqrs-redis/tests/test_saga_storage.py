@@ -16,15 +16,15 @@ from cqrs.saga import Saga, SagaContext, SagaStatus, SagaStepHandler
 from cqrs.saga.bootstrap import bootstrap
 from cqrs.saga.models import SagaLogEntry, SagaStepStatus
 from cqrs.saga.storage.protocol import SagaStorage
-from cqrs.testing.saga_crash import (
+from cqrs.testing._support.saga_crash import (
     CrashPoint,
     CrashWhen,
     check_invariants,
     crash_points,
     run_with_crash,
 )
+from cqrs.testing._support.services import require_service
 from cqrs.testing.saga_storage import SagaStorageContract
-from cqrs.testing.services import require_service
 from cqrs_redis import RedisSagaStorage
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import cqrs
 from cqrs.saga.models import SagaLogEntry, SagaStepStatus
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
 from cqrs_sqla.dialects import OutboxStatements, SagaStatements, mysql, postgresql, sqlite
 

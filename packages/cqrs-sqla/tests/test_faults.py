@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from cqrs.faults import Fault, classify
-from cqrs.testing.services import require_service
+from cqrs.testing._support.services import require_service
 
 
 async def _error_of(url: str, statement: str = "SELECT 1") -> BaseException:

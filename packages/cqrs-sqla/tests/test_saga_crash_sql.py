@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from cqrs.testing.saga_crash import (
+from cqrs.testing._support.saga_crash import (
     PERMANENT,
     CompensationFailure,
     CrashPoint,
@@ -94,7 +94,7 @@ _CHILD = """
 import asyncio, json, os, sys, uuid
 from sqlalchemy.ext.asyncio import create_async_engine
 from cqrs_sqla.saga_storage import SqlAlchemySagaStorage
-from cqrs.testing.saga_crash import SagaScenario, run_saga
+from cqrs.testing._support.saga_crash import SagaScenario, run_saga
 
 async def main(url, saga_id, failing, kill_act, kill_compensate, journal):
     storage = SqlAlchemySagaStorage(create_async_engine(url))

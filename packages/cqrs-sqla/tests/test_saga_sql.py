@@ -26,8 +26,8 @@ from cqrs.saga import (
 )
 from cqrs.saga.bootstrap import bootstrap
 from cqrs.saga.map import SagaMap
+from cqrs.testing._support.services import require_service
 from cqrs.testing.proxy import TcpProxy
-from cqrs.testing.services import require_service
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
 
 ACTS: collections.Counter[tuple[str, str]] = collections.Counter()

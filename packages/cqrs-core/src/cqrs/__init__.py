@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     # models
     "Request": "cqrs.requests.request",
-    "Response": "cqrs.response",
+    "Response": "cqrs.requests.response",
     "Event": "cqrs.events.event",
     "DomainEvent": "cqrs.events.event",
     "NotificationEvent": "cqrs.events.event",
@@ -315,5 +315,5 @@ if TYPE_CHECKING:
     from cqrs.requests.map import RequestMap
     from cqrs.requests.request import Request
     from cqrs.requests.request_handler import RequestHandler, StreamingRequestHandler
-    from cqrs.response import Response
+    from cqrs.requests.response import Response
     from cqrs.serializers import JsonSerializer

@@ -1,9 +1,5 @@
-"""The default response model."""
+"""Former path of `cqrs.requests.response`, the default response model."""
 
-from cqrs.model import Model
+from cqrs.requests.response import Response
 
 __all__ = ["Response"]
-
-
-class Response(Model):
-    """What a request handler returns."""

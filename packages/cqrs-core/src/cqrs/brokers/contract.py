@@ -40,7 +40,7 @@ import pytest
 from cqrs.brokers.protocol import Message, MessageBroker
 from cqrs.events.event import NotificationEvent
 from cqrs.faults import Fault, classify
-from cqrs.response import Response
+from cqrs.requests.response import Response
 
 __all__ = ["ContractPayload", "MessageBrokerContract"]
 

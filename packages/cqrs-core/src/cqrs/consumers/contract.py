@@ -46,7 +46,7 @@ from cqrs.events.event import NotificationEvent
 from cqrs.events.event_handler import EventHandler
 from cqrs.inbox.memory import MemoryInbox
 from cqrs.outbox.backoff import ExponentialBackoff
-from cqrs.response import Response
+from cqrs.requests.response import Response
 
 __all__ = ["ConsumerContract", "ContractSeat"]
 

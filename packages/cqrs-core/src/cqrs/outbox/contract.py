@@ -23,7 +23,7 @@ import pytest
 
 from cqrs.events.event import NotificationEvent
 from cqrs.outbox.protocol import OutboxedEvent, OutboxStatus
-from cqrs.response import Response
+from cqrs.requests.response import Response
 
 __all__ = ["OutboxPayload", "OutboxRepositoryContract"]
 

@@ -5,6 +5,7 @@ from cqrs.requests.fallback import RequestHandlerFallback
 from cqrs.requests.map import RequestHandlerBinding, RequestMap
 from cqrs.requests.request import Request
 from cqrs.requests.request_handler import RequestHandler, StreamingRequestHandler
+from cqrs.requests.response import Response
 
 __all__ = [
     "CORRequestHandler",
@@ -13,6 +14,7 @@ __all__ = [
     "RequestHandlerBinding",
     "RequestHandlerFallback",
     "RequestMap",
+    "Response",
     "StreamingRequestHandler",
 ]
 

@@ -91,10 +91,10 @@ class RabbitMQMessageBroker:
     """Publishes each message to an exchange, routing key = topic, and waits for the confirm.
 
     `send_message` returns once RabbitMQ has confirmed the message. It raises
-    `cqrs.exceptions.DestinationUnavailableError` (a destination fault: retry later) when
+    `cqrs.errors.DestinationUnavailableError` (a destination fault: retry later) when
     RabbitMQ is unreachable or refuses the credentials, on a nack and, with `mandatory` (the
     default), when no queue is bound to the topic, so an event is never dropped silently; it
-    raises `cqrs.exceptions.MessageRejectedError` (a message fault) for a message larger than
+    raises `cqrs.errors.MessageRejectedError` (a message fault) for a message larger than
     `max_message_bytes` or an invalid routing key, before sending it. Messages are persistent.
     The connection is opened on first use (or by `connect()` / `async with`) and recovers by
     itself after a network failure: a send that meets a lost connection waits up to

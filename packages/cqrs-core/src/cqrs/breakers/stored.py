@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from cqrs.breakers.protocol import BreakerPermit, BreakerStateStore, CircuitState, circuit_name
-from cqrs.exceptions import CircuitOpenError
+from cqrs.errors import CircuitOpenError
 
 __all__ = ["StoredCircuitBreaker"]
 

@@ -19,13 +19,13 @@ class MessageBroker(Protocol):
 
     `send_message` returns only once the broker has accepted the message (for brokers with
     acknowledgements, after the acknowledgement, so a consumer started afterwards finds it) and
-    raises if it was not accepted: `cqrs.exceptions.DestinationUnavailableError` when the broker
+    raises if it was not accepted: `cqrs.errors.DestinationUnavailableError` when the broker
     or the topic cannot take messages now (with `topic` set when only that topic is affected),
-    `cqrs.exceptions.MessageRejectedError` when it will never take this message. Messages sent
+    `cqrs.errors.MessageRejectedError` when it will never take this message. Messages sent
     one after another with the same key reach consumers of the topic in that order.
 
     A broker may also offer `send_many(messages)`, publishing a batch in order and raising
-    `cqrs.exceptions.PublishBatchError` to say which messages were delivered, refused or not
+    `cqrs.errors.PublishBatchError` to say which messages were delivered, refused or not
     sent; the outbox relay uses it when present.
     """
 

@@ -25,8 +25,8 @@ from aiormq.abc import ChannelFrame
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
+from cqrs.brokers.message import HEADER_NAMES, Message
 from cqrs.exceptions import DestinationUnavailableError, InvalidTopicError, PublishBatchError
-from cqrs.protocols.message_broker import HEADER_NAMES, Message
 from cqrs_rabbitmq import RabbitMQMessageBroker, _frames
 from cqrs_rabbitmq._codec import to_amqp
 

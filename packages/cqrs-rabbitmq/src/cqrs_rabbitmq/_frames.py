@@ -29,7 +29,7 @@ from typing import Any
 from aiormq.abc import ChannelFrame
 from pamqp import encode as pamqp_encode
 
-from cqrs.protocols.message_broker import Message
+from cqrs.brokers.message import Message
 
 __all__: list[str] = []
 

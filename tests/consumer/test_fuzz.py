@@ -29,10 +29,10 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import cqrs
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.consumer import MessageDispatcher, Outcome, Verdict
 from cqrs.events.bootstrap import bootstrap
-from cqrs.outbox import ExponentialBackoff
 from cqrs.testing._support.services import require_service
 
 CASES = int(os.environ.get("CQRS_FUZZ_CASES", "300"))

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import cqrs
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.consumer import MessageDispatcher
 from cqrs.events.bootstrap import bootstrap
-from cqrs.outbox import ExponentialBackoff
 from cqrs.testing._support.services import require_service
 from cqrs.testing.proxy import TcpProxy
 from cqrs_rabbitmq import RabbitMQEventConsumer, RabbitMQMessageBroker

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 import cqrs
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.consumer import MessageDispatcher, Verdict, inbox_session
 from cqrs.events.bootstrap import bootstrap
 from cqrs.exceptions import DestinationUnavailableError
 from cqrs.inbox.memory import MemoryInbox, MemoryInboxSession
-from cqrs.outbox import ExponentialBackoff
 
 
 class Joined(cqrs.Response):

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.consumers import ConsumerRunner, MemoryConsumerTransport
 from cqrs.consumers.contract import ConsumerContract
 from cqrs.exceptions import DestinationUnavailableError, MessageRejectedError
-from cqrs.outbox.backoff import ExponentialBackoff
 
 
 class TestMemoryConsumerTransport(ConsumerContract):

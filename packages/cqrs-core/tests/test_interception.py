@@ -232,9 +232,9 @@ async def test_a_consumed_event_is_intercepted(log: list[tuple[str, ...]]) -> No
 
 
 def test_only_interceptors_are_accepted() -> None:
-    with pytest.raises(TypeError, match="is not a cqrs.interception.Interceptor"):
+    with pytest.raises(TypeError, match=r"is not a cqrs\.interception\.Interceptor"):
         bootstrap(interceptors=[object()])  # type: ignore[list-item]
-    with pytest.raises(TypeError, match="is not a cqrs.interception.Interceptor"):
+    with pytest.raises(TypeError, match=r"is not a cqrs\.interception\.Interceptor"):
         register(object())  # type: ignore[arg-type]
 
 

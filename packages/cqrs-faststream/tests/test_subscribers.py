@@ -19,10 +19,10 @@ from faststream.kafka import KafkaBroker, KafkaMessage
 from faststream.rabbit import Channel, RabbitBroker, RabbitMessage, RabbitQueue
 
 import cqrs
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.consumer import DEAD_LETTER_REASON_HEADER, MessageDispatcher
 from cqrs.events import bootstrap
-from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.testing._support.services import require_service
 from cqrs_faststream import EventDecoder, subscribe_events
 

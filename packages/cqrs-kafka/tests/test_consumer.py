@@ -17,10 +17,10 @@ from aiokafka import AIOKafkaConsumer, TopicPartition  # type: ignore[import-unt
 from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
 
 import cqrs
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.consumer import MessageDispatcher
 from cqrs.events.bootstrap import bootstrap
-from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs_kafka import KafkaEventConsumer, KafkaMessageBroker, KafkaProducer
 from cqrs_kafka.testing import TansuBroker
 from cqrs_kafka.transport import _message_from_record

@@ -17,11 +17,11 @@ import pytest
 from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 import cqrs
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.consumer import DEAD_LETTER_REASON_HEADER, MessageDispatcher
 from cqrs.events.bootstrap import bootstrap
 from cqrs.inbox.memory import MemoryInbox, MemoryInboxSession
-from cqrs.outbox import ExponentialBackoff
 from cqrs_rabbitmq import RabbitMQEventConsumer, RabbitMQMessageBroker
 
 pytestmark = pytest.mark.rabbitmq

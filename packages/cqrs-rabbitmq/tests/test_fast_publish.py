@@ -366,7 +366,7 @@ async def test_untested_versions_publish_with_aio_pika_logged_once(
             assert [m.payload for m in await read_queue(queue, 1, 5)] == [str(index).encode()]
     (record,) = [r for r in caplog.records if r.name.startswith("cqrs_rabbitmq")]
     assert record.levelno == logging.INFO
-    assert "aiormq 99.0.0 (tested: 6.8 to 7.2)" in record.getMessage()
+    assert "aiormq 99.0.0 (tested: 7.1 to 7.2)" in record.getMessage()
     assert "Exchange.publish" in record.getMessage()
 
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import pydantic
 
+from cqrs.clock import utcnow
 from cqrs.errors import ModelValidationError
 
 __all__ = [
@@ -25,10 +26,6 @@ __all__ = [
 ]
 
 PayloadT = TypeVar("PayloadT")
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 class PydanticModel(pydantic.BaseModel):
@@ -79,7 +76,7 @@ class PydanticNotificationEvent(PydanticEvent, Generic[PayloadT]):
     topic: str
     payload: PayloadT
     event_id: uuid.UUID = pydantic.Field(default_factory=uuid.uuid4)
-    timestamp: datetime.datetime = pydantic.Field(default_factory=_now)
+    timestamp: datetime.datetime = pydantic.Field(default_factory=utcnow)
     partition_key: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None

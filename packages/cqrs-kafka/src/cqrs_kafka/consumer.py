@@ -34,6 +34,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from cqrs.backoff import ExponentialBackoff
 from cqrs.consumers.dead_letter import (
     DEAD_LETTER_TRUNCATED_HEADER,
     ORIGINAL_OFFSET_HEADER,
@@ -42,7 +43,6 @@ from cqrs.consumers.dead_letter import (
 )
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.consumers.runner import ConsumerRunner
-from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.producer import KafkaProducer
 from cqrs_kafka.transport import (

@@ -38,6 +38,7 @@ from aio_pika.abc import (
 )
 from aio_pika.connection import make_url
 
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.errors import (
     DestinationUnavailableError,
@@ -45,7 +46,6 @@ from cqrs.errors import (
     MessageRejectedError,
     PublishBatchError,
 )
-from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.outbox.topics import AMQP_TOPIC_RULES, check_topic
 from cqrs.redaction import redact_text, redact_url
 from cqrs_rabbitmq import _frames

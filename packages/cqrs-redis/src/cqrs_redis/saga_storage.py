@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from cqrs.clock import utcnow
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
 from cqrs.saga.storage.protocol import SagaConcurrencyError
@@ -104,10 +105,6 @@ return found
 """
 
 
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -178,7 +175,7 @@ class RedisSagaStorage:
         owner: str,
         lease_seconds: float,
     ) -> SagaState:
-        now = _now()
+        now = utcnow()
         until = now + datetime.timedelta(seconds=lease_seconds)
         created = await self._create(
             keys=self._keys(saga_id),
@@ -220,7 +217,7 @@ class RedisSagaStorage:
     ) -> int:
         if outbox_events:
             raise TypeError("RedisSagaStorage has no outbox for outbox_events")
-        now = _now()
+        now = utcnow()
         stamp = now.timestamp()
         result = await self._transition(
             keys=self._keys(saga_id),
@@ -260,7 +257,7 @@ class RedisSagaStorage:
         return [_load_entry(saga_id, item) for item in log]
 
     async def find_interrupted(self, *, stale_after: float, limit: int = 100) -> list[uuid.UUID]:
-        now = _now().timestamp()
+        now = utcnow().timestamp()
         ids = await self._find(
             keys=[f"{self.prefix}:active"], args=[now - stale_after, now, self.prefix, limit]
         )
@@ -269,7 +266,7 @@ class RedisSagaStorage:
     async def acquire(
         self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float
     ) -> SagaState | None:
-        now = _now().timestamp()
+        now = utcnow().timestamp()
         result = await self._acquire(
             keys=self._keys(saga_id), args=[now + lease_seconds, owner, now]
         )
@@ -283,7 +280,7 @@ class RedisSagaStorage:
         await self._release(keys=self._keys(saga_id), args=[owner])
 
     async def renew(self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float) -> bool:
-        until = _now().timestamp() + lease_seconds
+        until = utcnow().timestamp() + lease_seconds
         return bool(await self._renew(keys=self._keys(saga_id)[:1], args=[owner, until]))
 
 

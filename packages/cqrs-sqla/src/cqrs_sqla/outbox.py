@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import registry
 
+from cqrs.clock import utcnow
 from cqrs.outbox.codec import RowCodec
 from cqrs.outbox.protocol import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules
@@ -45,10 +46,6 @@ _STATUSES = {int(status): status for status in OutboxStatus}
 """Statuses by stored value (an enum call per claimed row costs more than this lookup)."""
 _mapped: dict[sa.Table, type] = {}
 _registry = registry()
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _row_class(table: sa.Table) -> type:
@@ -120,7 +117,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         row = self._row()
         for name, value in columns.items():
             setattr(row, name, value)
-        row.available_at = _utcnow()
+        row.available_at = utcnow()
         row.status = _PENDING
         row.attempts = 0
         session.add(row)
@@ -135,7 +132,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
 
     def rows_for(self, events: Sequence[INotificationEvent]) -> list[dict[str, Any]]:
         """The rows for `events`, to insert with `sa.insert(outbox.table)` in any transaction."""
-        now = _utcnow()
+        now = utcnow()
         return [
             {**self._codec.columns(e), "available_at": now, "status": _PENDING, "attempts": 0}
             for e in events
@@ -151,7 +148,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
     async def claim(
         self, *, worker_id: str, batch_size: int, lease_seconds: float
     ) -> list[OutboxedEvent]:
-        now = _utcnow()
+        now = utcnow()
         until = now + datetime.timedelta(seconds=lease_seconds)
         rows = await self._sql.claim(worker_id, batch_size, now, until)
         return [self._event(row) for row in rows]
@@ -210,7 +207,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
     async def replay(self, ids: Sequence[int]) -> int:
         if not ids:
             return 0
-        return await self._sql.replay(ids, _utcnow())
+        return await self._sql.replay(ids, utcnow())
 
     async def discard(self, ids: Sequence[int]) -> int:
         if not ids:
@@ -218,7 +215,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         return await self._sql.discard(ids)
 
     async def stats(self) -> OutboxStats:
-        now = _utcnow()
+        now = utcnow()
         row = await self._sql.stats(now)
         oldest = _as_utc(row[3])
         return OutboxStats(

@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from cqrs.clock import utcnow
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
 from cqrs.saga.storage.protocol import SagaConcurrencyError
@@ -33,10 +34,6 @@ from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
 from cqrs_sqla.schema import saga_log_table, saga_table
 
 __all__ = ["SqlAlchemySagaStorage"]
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 class SqlAlchemySagaStorage:
@@ -107,7 +104,7 @@ class SqlAlchemySagaStorage:
         owner: str,
         lease_seconds: float,
     ) -> SagaState:
-        now = _utcnow()
+        now = utcnow()
         values: dict[str, Any] = {
             "saga_id": saga_id,
             "saga_name": saga_name,
@@ -137,7 +134,7 @@ class SqlAlchemySagaStorage:
         entry: SagaLogEntry | None = None,
         outbox_events: Sequence[INotificationEvent] = (),
     ) -> int:
-        now = _utcnow()
+        now = utcnow()
         params: dict[str, Any] = {
             "saga": saga_id,
             "at_version": version,
@@ -193,14 +190,14 @@ class SqlAlchemySagaStorage:
         return [_entry(row) for row in await self._sql.history(saga_id)]
 
     async def find_interrupted(self, *, stale_after: float, limit: int = 100) -> list[uuid.UUID]:
-        now = _utcnow()
+        now = utcnow()
         stale_before = now - datetime.timedelta(seconds=stale_after)
         return await self._sql.interrupted(stale_before, now, limit)
 
     async def acquire(
         self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float
     ) -> SagaState | None:
-        now = _utcnow()
+        now = utcnow()
         until = now + datetime.timedelta(seconds=lease_seconds)
         found = await self._sql.acquire(saga_id, owner, now, until)
         return None if found is None else self._state(*found)
@@ -209,7 +206,7 @@ class SqlAlchemySagaStorage:
         await self._sql.release(saga_id, owner)
 
     async def renew(self, saga_id: uuid.UUID, *, owner: str, lease_seconds: float) -> bool:
-        until = _utcnow() + datetime.timedelta(seconds=lease_seconds)
+        until = utcnow() + datetime.timedelta(seconds=lease_seconds)
         return await self._sql.renew(saga_id, owner, until)
 
 

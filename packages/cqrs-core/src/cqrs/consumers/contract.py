@@ -37,6 +37,7 @@ from typing import Any
 
 import pytest
 
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.consumers.runner import ConsumerRunner
@@ -45,7 +46,6 @@ from cqrs.events.bootstrap import bootstrap
 from cqrs.events.event import NotificationEvent
 from cqrs.events.event_handler import EventHandler
 from cqrs.inbox.memory import MemoryInbox
-from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.requests.response import Response
 
 __all__ = ["ConsumerContract", "ContractSeat"]

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.consumers._nesting import json_depth_exceeds
 from cqrs.consumers.dead_letter import (
@@ -34,7 +35,6 @@ from cqrs.faults import Fault, classify
 from cqrs.inbox.protocol import Inbox
 from cqrs.interception._chain import Interception
 from cqrs.interception.interceptor import Interceptor
-from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.protocols.mediators import IEventMediator
 from cqrs.protocols.serializer import EventSerializer, Serializer
 from cqrs.serializers import JsonSerializer

@@ -20,12 +20,12 @@ import zlib
 from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
+from cqrs.backoff import ExponentialBackoff
 from cqrs.consumers.dead_letter import MAX_REASON_CHARS
 from cqrs.consumers.dispatcher import MessageDispatcher, Verdict
 from cqrs.consumers.transport import ConsumerTransport, Delivery
 from cqrs.errors import DestinationUnavailableError
 from cqrs.faults import Fault, classify
-from cqrs.outbox.backoff import ExponentialBackoff
 
 __all__ = ["ConsumerCounters", "ConsumerRunner"]
 

@@ -8,15 +8,12 @@ import typing
 import uuid
 from typing import Any, ClassVar, Generic, TypeVar
 
+from cqrs.clock import utcnow
 from cqrs.model import Model
 
 __all__ = ["DomainEvent", "Event", "NotificationEvent", "PayloadT"]
 
 PayloadT = TypeVar("PayloadT")
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 class Event(Model):
@@ -41,7 +38,7 @@ class NotificationEvent(Event, Generic[PayloadT]):
     topic: str
     payload: PayloadT
     event_id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
-    timestamp: datetime.datetime = dataclasses.field(default_factory=_now)
+    timestamp: datetime.datetime = dataclasses.field(default_factory=utcnow)
     partition_key: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None

@@ -6,8 +6,8 @@ import dataclasses
 from typing import Any
 
 from cqrs._fallback import check_handler_class, check_options
-from cqrs.events.event_handler import EventHandler
 from cqrs.breakers.protocol import CircuitBreaker
+from cqrs.events.event_handler import EventHandler
 
 __all__ = ["EventHandlerFallback"]
 

@@ -14,7 +14,7 @@ from cqrs.outbox.protocol import OutboxedEvent, OutboxedEventRepository, OutboxS
 
 _LAZY: dict[str, str] = {
     "EventProducer": "cqrs.outbox.producer",
-    "ExponentialBackoff": "cqrs.outbox.backoff",
+    "ExponentialBackoff": "cqrs.backoff",
     "MemoryOutboxSession": "cqrs.outbox.memory",
     "MemoryOutboxedEventRepository": "cqrs.outbox.memory",
     "OutboxRelay": "cqrs.outbox.relay",
@@ -51,7 +51,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from cqrs.outbox.backoff import ExponentialBackoff
+    from cqrs.backoff import ExponentialBackoff
     from cqrs.outbox.codec import RowCodec
     from cqrs.outbox.memory import MemoryOutboxedEventRepository, MemoryOutboxSession
     from cqrs.outbox.producer import EventProducer

@@ -1,29 +1,5 @@
-"""Retry delays for outbox rows the broker refused: exponential, capped, with full jitter."""
+"""The first home of `ExponentialBackoff`, now `cqrs.backoff` (shared by every runtime)."""
 
-from __future__ import annotations
-
-import dataclasses
-import random
+from cqrs.backoff import ExponentialBackoff
 
 __all__ = ["ExponentialBackoff"]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ExponentialBackoff:
-    """Delay before attempt `n + 1` is a random value in `[0, min(cap, base * factor**n)]`.
-
-    Full jitter spreads the retries of many rows that failed together (a broker outage) so they
-    do not all hit the broker again at the same instant.
-    """
-
-    base: float = 0.5
-    factor: float = 2.0
-    cap: float = 60.0
-    jitter: bool = True
-
-    def delay(self, attempts: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait after `attempts` failed attempts (1 for the first failure)."""
-        ceiling = min(self.cap, self.base * self.factor ** max(attempts - 1, 0))
-        if not self.jitter:
-            return ceiling
-        return (rng or random).uniform(0, ceiling)

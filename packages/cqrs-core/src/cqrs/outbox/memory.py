@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
+from cqrs.clock import utcnow
 from cqrs.outbox.codec import RowCodec
 from cqrs.outbox.protocol import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules
@@ -18,10 +19,6 @@ from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
 __all__ = ["MemoryOutboxSession", "MemoryOutboxedEventRepository"]
 
 _UNSETTLED = (OutboxStatus.PENDING, OutboxStatus.DEAD)
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 @dataclasses.dataclass(slots=True)
@@ -53,7 +50,7 @@ class MemoryOutboxedEventRepository:
         *,
         serializer: Serializer | EventSerializer | None = None,
         compressor: Compressor | None = None,
-        clock: Callable[[], datetime.datetime] = _utcnow,
+        clock: Callable[[], datetime.datetime] = utcnow,
         topic_rules: TopicRules = DEFAULT_TOPIC_RULES,
     ) -> None:
         self._codec = RowCodec(serializer, compressor, topic_rules)

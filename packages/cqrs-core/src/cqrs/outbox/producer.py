@@ -18,11 +18,11 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.protocol import MessageBroker
 from cqrs.faults import Fault, classify
 from cqrs.interception._chain import Interception, SendOne
 from cqrs.interception.interceptor import Interceptor
-from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.outbox.protocol import OutboxedEvent, OutboxedEventRepository
 from cqrs.redaction import redact_text
 

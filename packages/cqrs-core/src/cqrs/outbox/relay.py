@@ -30,13 +30,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
+from cqrs.backoff import ExponentialBackoff
 from cqrs.brokers.message import Message
 from cqrs.brokers.protocol import MessageBroker
+from cqrs.clock import utcnow
 from cqrs.errors import PublishBatchError
 from cqrs.faults import Fault, classify
 from cqrs.interception._chain import Interception, SendMany, SendOne
 from cqrs.interception.interceptor import Interceptor
-from cqrs.outbox.backoff import ExponentialBackoff
 from cqrs.outbox.protocol import OutboxedEvent, OutboxedEventRepository, OutboxStatus
 from cqrs.redaction import redact_text
 
@@ -54,10 +55,6 @@ _BATCHES_IN_FLIGHT = 2
 """Batches `run_until_idle` publishes at once (their keys are disjoint, see there)."""
 
 _MAX_ERROR_CHARS = 2000
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 def _describe(error: BaseException) -> str:
@@ -143,7 +140,7 @@ class OutboxRelay:
         max_in_flight: int = 1000,
         poll_interval: float = 0.05,
         max_poll_interval: float = 0.25,
-        clock: Callable[[], datetime.datetime] = _utcnow,
+        clock: Callable[[], datetime.datetime] = utcnow,
         interceptors: Sequence[Interceptor] = (),
     ) -> None:
         if batch_size < 1 or max_in_flight < 1 or max_attempts < 1:

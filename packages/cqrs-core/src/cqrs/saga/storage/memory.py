@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from cqrs.clock import utcnow
 from cqrs.outbox.memory import MemoryOutboxedEventRepository
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus
@@ -22,10 +23,6 @@ _TERMINAL = frozenset({SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.
 @functools.lru_cache(maxsize=64)
 def _seconds(seconds: float) -> datetime.timedelta:
     return datetime.timedelta(seconds=seconds)
-
-
-def _utcnow() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
 
 
 class _Record:
@@ -85,7 +82,7 @@ class MemorySagaStorage:
     def __init__(
         self,
         *,
-        clock: Callable[[], datetime.datetime] = _utcnow,
+        clock: Callable[[], datetime.datetime] = utcnow,
         outbox: MemoryOutboxedEventRepository | None = None,
     ) -> None:
         self._clock = clock
@@ -150,7 +147,7 @@ class MemorySagaStorage:
         record = self._sagas.get(saga_id)
         if record is None:
             raise SagaConcurrencyError(f"saga {saga_id} does not exist")
-        now = entry.timestamp if entry is not None and self._clock is _utcnow else self._clock()
+        now = entry.timestamp if entry is not None and self._clock is utcnow else self._clock()
         if record.version != version or (
             record.lease_owner is not None
             and record.lease_owner != owner

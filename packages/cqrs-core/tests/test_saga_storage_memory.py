@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from cqrs.saga.storage.contract import SagaStorageContract
 from cqrs.saga.storage.memory import MemorySagaStorage
-from cqrs.testing.saga_storage import SagaStorageContract
 
 
 class TestMemorySagaStorage(SagaStorageContract):

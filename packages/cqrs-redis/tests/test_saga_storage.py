@@ -15,6 +15,7 @@ import cqrs
 from cqrs.saga import Saga, SagaContext, SagaStatus, SagaStepHandler
 from cqrs.saga.bootstrap import bootstrap
 from cqrs.saga.models import SagaLogEntry, SagaStepStatus
+from cqrs.saga.storage.contract import SagaStorageContract
 from cqrs.saga.storage.protocol import SagaStorage
 from cqrs.testing._support.saga_crash import (
     CrashPoint,
@@ -24,7 +25,6 @@ from cqrs.testing._support.saga_crash import (
     run_with_crash,
 )
 from cqrs.testing._support.services import require_service
-from cqrs.testing.saga_storage import SagaStorageContract
 from cqrs_redis import RedisSagaStorage
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from cqrs.inbox.contract import InboxContract
 from cqrs.outbox.contract import OutboxRepositoryContract
-from cqrs.testing.saga_storage import SagaStorageContract
+from cqrs.saga.storage.contract import SagaStorageContract
 from cqrs_sqla import SqlAlchemyInbox, SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
 
 

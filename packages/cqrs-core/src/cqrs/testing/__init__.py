@@ -9,9 +9,9 @@ from cqrs.brokers.contract import ContractPayload, MessageBrokerContract
 from cqrs.consumers.contract import ConsumerContract
 from cqrs.inbox.contract import InboxContract
 from cqrs.outbox.contract import OutboxRepositoryContract
+from cqrs.saga.storage.contract import SagaStorageContract
 from cqrs.testing.fire_and_forget import FireAndForgetBroker
 from cqrs.testing.proxy import TcpProxy
-from cqrs.testing.saga_storage import SagaStorageContract
 
 __all__ = [
     "BreakerStateContract",

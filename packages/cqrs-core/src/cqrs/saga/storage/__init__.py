@@ -1,4 +1,4 @@
-"""Saga storages: the protocol and the in-memory default."""
+"""Saga storages: the protocol, the in-memory default and (in `contract`) the contract suite."""
 
 from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.saga.storage.protocol import SagaConcurrencyError, SagaLeaseLostError, SagaStorage

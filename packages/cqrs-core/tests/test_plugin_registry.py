@@ -8,6 +8,7 @@ import os
 import pkgutil
 import subprocess
 import sys
+import uuid
 from typing import Any
 
 import pytest
@@ -15,8 +16,10 @@ import pytest
 import cqrs.plugins
 from cqrs.brokers.memory import MemoryMessageBroker
 from cqrs.exceptions import UnknownSchemeError
+from cqrs.inbox.memory import MemoryInbox
 from cqrs.memory import _plugin as builtin
 from cqrs.plugins import (
+    INBOX,
     MESSAGE_BROKER,
     OUTBOX,
     PluginManager,
@@ -24,6 +27,7 @@ from cqrs.plugins import (
     hookimpl,
     installed_schemes,
     make_from_url,
+    make_inbox,
     make_message_broker,
     new_plugin_manager,
 )
@@ -130,10 +134,39 @@ class TestRegistry:
             "cqrs-core": {
                 "message_broker": ["memory", "devnull"],
                 "outbox": ["memory"],
+                "inbox": ["memory"],
                 "saga_storage": ["memory"],
             }
         }
         assert [d.scheme for d in builtin.cqrs_declare_schemes()].count("devnull") == 1
+
+    async def test_memory_builds_an_inbox_that_records_an_id_once(
+        self, manager: PluginManager
+    ) -> None:
+        inbox = make_inbox("memory://", manager)
+        assert isinstance(inbox, MemoryInbox)
+        assert make_inbox("memory://", manager) is not inbox, "each URL resolution is a new inbox"
+        message_id = uuid.uuid4()
+        for expected in (True, False):
+            async with inbox as session:
+                assert await inbox.record(session, message_id, consumer="billing") is expected
+                await inbox.commit(session)
+        assert await inbox.seen(message_id, consumer="billing")
+
+    def test_an_unknown_inbox_scheme_says_what_there_is(self, manager: PluginManager) -> None:
+        with pytest.raises(UnknownSchemeError) as info:
+            make_inbox("nosuch://u:secret@h", manager)
+        text = str(info.value)
+        assert text.startswith("no installed plugin provides an inbox for nosuch:// "), text
+        assert "Installed schemes: memory:// (cqrs-core)." in text
+        assert "secret" not in text
+
+    def test_an_inbox_of_the_sql_adapter_not_installed(self, manager: PluginManager) -> None:
+        with pytest.raises(UnknownSchemeError) as info:
+            make_from_url(INBOX, "postgresql+asyncpg://db/app", manager)
+        assert str(info.value).endswith("Install it with: pip install cqrs-sqla")
+        with pytest.raises(UnknownSchemeError, match="did you mean mysql"):
+            make_inbox("mysql://root@db/app", manager)
 
     def test_a_declared_scheme_is_built_by_its_factory(self, manager: PluginManager) -> None:
         manager.register(DeclaringPlugin(), name="nats")

@@ -33,6 +33,7 @@ __all__ = [
     "add_connect_timeout",
     "build",
     "check_broker",
+    "check_inbox",
     "check_outbox",
     "check_saga_storage",
     "close_resource",
@@ -268,6 +269,25 @@ async def check_saga_storage(
         what="saga storage",
         timeout=timeout,
         create_hint="create it with storage.create_schema() or your migrations",
+    )
+
+
+async def check_inbox(
+    inbox: Any, url: str, *, timeout: float, consumer: str, option: str = "--inbox"
+) -> None:
+    """Ask the inbox whether it has seen an (absent) message, a real query of its table, or
+    fail fast: otherwise every message would wait on an inbox that cannot work."""
+
+    async def read() -> None:
+        await inbox.seen(uuid.UUID(int=0), consumer=consumer)
+
+    await _probe(
+        read,
+        option=option,
+        url=url,
+        what="inbox",
+        timeout=timeout,
+        create_hint="create it with inbox.create_schema() or your migrations",
     )
 
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 (asyncio) adapter for cqrs: the transactional outbox.
+"""SQLAlchemy 2 (asyncio) adapter for cqrs: the outbox, the inbox and the saga storage.
 
 Works on PostgreSQL (asyncpg), MariaDB/MySQL (asyncmy) and SQLite (aiosqlite). Names are
 resolved on first access, so loading the plugin does not import SQLAlchemy.

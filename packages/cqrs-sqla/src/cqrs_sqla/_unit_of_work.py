@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import contextvars
 from types import TracebackType
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 __all__: list[str] = []
 
@@ -15,7 +21,8 @@ class UnitOfWork:
     """Opens a session from the factory on `async with`, and closes (rolling back) it on exit.
 
     The current session lives in a context variable, so concurrent tasks sharing one repository
-    each get their own. Subclasses name their table(s) and implement `_tables` for schema helpers.
+    each get their own. Subclasses name their table(s) and implement `_tables` for schema helpers;
+    their `from_url` sets `_owns_engine`, so that `close()` disposes of the engine it built.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession] | AsyncEngine) -> None:
@@ -29,6 +36,12 @@ class UnitOfWork:
         self._session: contextvars.ContextVar[AsyncSession | None] = contextvars.ContextVar(
             f"cqrs_sqla_{type(self).__name__}_{id(self)}", default=None
         )
+        self._owns_engine = False
+
+    async def close(self) -> None:
+        """Dispose of the engine if `from_url` created it (a given engine is the caller's)."""
+        if self._owns_engine:
+            await self.engine.dispose()
 
     def _tables(self) -> list[sa.Table]:
         raise NotImplementedError
@@ -60,3 +73,14 @@ class UnitOfWork:
         self._session.set(None)
         if session is not None:
             await session.close()
+
+
+def engine_from_url(url: str, **engine_options: Any) -> tuple[AsyncEngine, str | None]:
+    """An engine for `url` without its `table=` query parameter, and that parameter's value
+    (the last one given), naming the table of a repository built from the URL."""
+    parsed = sa.make_url(url)
+    table = parsed.query.get("table")
+    if isinstance(table, tuple):
+        table = table[-1]
+    engine = create_async_engine(parsed.difference_update_query(["table"]), **engine_options)
+    return engine, table

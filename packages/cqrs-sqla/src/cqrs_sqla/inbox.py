@@ -7,6 +7,11 @@ Example::
         if await inbox.record(session, event.event_id, consumer="billing"):
             session.add(Invoice(...))
             await inbox.commit(session)
+
+From a URL (what `cqrs consume --inbox` uses), `table=` names the table; the inbox then owns
+the engine and `close()` disposes of it::
+
+    inbox = SqlAlchemyInbox.from_url("postgresql+asyncpg://app@db/app?table=billing_inbox")
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from cqrs_sqla._unit_of_work import UnitOfWork
+from cqrs_sqla._unit_of_work import UnitOfWork, engine_from_url
 from cqrs_sqla.schema import inbox_table
 
 __all__ = ["SqlAlchemyInbox"]
@@ -40,6 +45,14 @@ class SqlAlchemyInbox(UnitOfWork):
     ) -> None:
         super().__init__(session_factory)
         self.table = table if isinstance(table, sa.Table) else inbox_table(table)
+
+    @classmethod
+    def from_url(cls, url: str, **engine_options: Any) -> SqlAlchemyInbox:
+        """Build an engine for `url` (an optional `table=` query parameter names the table)."""
+        engine, table = engine_from_url(url, **engine_options)
+        inbox = cls(engine, table=table)
+        inbox._owns_engine = True
+        return inbox
 
     def _tables(self) -> list[sa.Table]:
         return [self.table]

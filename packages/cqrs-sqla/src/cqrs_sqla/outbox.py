@@ -21,12 +21,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import registry
 
 from cqrs.clock import utcnow
@@ -35,7 +30,7 @@ from cqrs.outbox.protocol import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
-from cqrs_sqla._unit_of_work import UnitOfWork
+from cqrs_sqla._unit_of_work import UnitOfWork, engine_from_url
 from cqrs_sqla.dialects import OutboxStatements, outbox_statements
 from cqrs_sqla.schema import outbox_table
 
@@ -80,26 +75,16 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         self.table = table if isinstance(table, sa.Table) else outbox_table(table)
         self._row = _row_class(self.table)
         self._codec = RowCodec(serializer, compressor, topic_rules)
-        self._owns_engine = False
 
     @classmethod
     def from_url(
         cls, url: str, compressor: Compressor | None = None, **engine_options: Any
     ) -> SqlAlchemyOutboxedEventRepository:
         """Build an engine for `url` (an optional `table=` query parameter names the table)."""
-        parsed = sa.make_url(url)
-        table = parsed.query.get("table")
-        if isinstance(table, tuple):
-            table = table[-1]
-        clean = parsed.difference_update_query(["table"])
-        outbox = cls(create_async_engine(clean, **engine_options), compressor, table=table)
+        engine, table = engine_from_url(url, **engine_options)
+        outbox = cls(engine, compressor, table=table)
         outbox._owns_engine = True
         return outbox
-
-    async def close(self) -> None:
-        """Dispose of the engine if `from_url` created it (a given engine is the caller's)."""
-        if self._owns_engine:
-            await self.engine.dispose()
 
     def _tables(self) -> list[sa.Table]:
         return [self.table]

@@ -23,6 +23,7 @@ from cqrs._cli_support import (
     StartupLogging,
     add_connect_timeout,
     build,
+    check_inbox,
     close_resource,
     load_reference,
     reference_error,
@@ -55,7 +56,10 @@ def add_consume_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--group", "--queue", dest="group", help="Kafka consumer group, or RabbitMQ queue"
     )
-    parser.add_argument("--inbox", help="inbox URL: handle each event id once")
+    parser.add_argument(
+        "--inbox",
+        help="inbox URL, e.g. postgresql+asyncpg://...?table=inbox: handle each event id once",
+    )
     parser.add_argument("--container", help="module:attribute of the DI container of handlers")
     parser.add_argument(
         "--concurrency", type=int, default=1, help="messages of different keys handled at once"
@@ -106,7 +110,7 @@ async def _consume(args: argparse.Namespace, logs: StartupLogging) -> int:
     from cqrs._bootstrap import container as adapt
     from cqrs.consumers.dispatcher import MessageDispatcher
     from cqrs.events.bootstrap import bootstrap
-    from cqrs.plugins.resolve import make_consumer_transport, make_from_url
+    from cqrs.plugins.resolve import make_consumer_transport, make_inbox
 
     event_types: dict[str, type] = {}
 
@@ -125,8 +129,11 @@ async def _consume(args: argparse.Namespace, logs: StartupLogging) -> int:
         )
         inbox = None
         if args.inbox:
-            inbox = build(lambda url: make_from_url("inbox", url), args.inbox, option="--inbox")
+            inbox = build(make_inbox, args.inbox, option="--inbox")
             resources.push_async_callback(close_resource, inbox)
+            await check_inbox(
+                inbox, args.inbox, timeout=args.connect_timeout, consumer=args.group or "default"
+            )
         dispatcher = MessageDispatcher(
             mediator, event_types, inbox=inbox, consumer_name=args.group or "default"
         )

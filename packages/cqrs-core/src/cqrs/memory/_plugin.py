@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from cqrs.plugins.declarations import (
+    INBOX,
     MESSAGE_BROKER,
     OUTBOX,
     SAGA_STORAGE,
@@ -27,6 +28,7 @@ def cqrs_declare_schemes() -> list[SchemeDeclaration]:
             "accepts every message, keeps none",
         ),
         SchemeDeclaration(OUTBOX, "memory", f"{_FACTORIES}:outbox", "in-process outbox"),
+        SchemeDeclaration(INBOX, "memory", f"{_FACTORIES}:inbox", "in-process inbox"),
         SchemeDeclaration(
             SAGA_STORAGE, "memory", f"{_FACTORIES}:saga_storage", "in-process saga storage"
         ),

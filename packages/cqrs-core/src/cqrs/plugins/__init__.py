@@ -7,6 +7,7 @@ URLs declares each scheme once with `cqrs_declare_schemes`, returning `SchemeDec
 
 from cqrs.plugins.declarations import (
     CONSUMER_TRANSPORT,
+    INBOX,
     MESSAGE_BROKER,
     OUTBOX,
     SAGA_STORAGE,
@@ -30,6 +31,7 @@ from cqrs.plugins.resolve import (
     installed_schemes,
     make_consumer_transport,
     make_from_url,
+    make_inbox,
     make_message_broker,
     make_outbox_repository,
     make_saga_storage,
@@ -41,6 +43,7 @@ __all__ = [
     "AUTOLOAD_ENV",
     "CONSUMER_TRANSPORT",
     "ENTRY_POINT_GROUP",
+    "INBOX",
     "KNOWN_ADAPTERS",
     "MESSAGE_BROKER",
     "OUTBOX",
@@ -57,6 +60,7 @@ __all__ = [
     "load_factory",
     "make_consumer_transport",
     "make_from_url",
+    "make_inbox",
     "make_message_broker",
     "make_outbox_repository",
     "make_saga_storage",

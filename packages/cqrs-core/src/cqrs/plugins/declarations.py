@@ -25,6 +25,7 @@ from typing import Any, Final
 
 __all__ = [
     "CONSUMER_TRANSPORT",
+    "INBOX",
     "MESSAGE_BROKER",
     "OUTBOX",
     "SAGA_STORAGE",
@@ -37,6 +38,8 @@ MESSAGE_BROKER: Final = "message_broker"
 """Role of the schemes that build a `MessageBroker` (`make_message_broker`)."""
 OUTBOX: Final = "outbox"
 """Role of the schemes that build an `OutboxedEventRepository` (`make_outbox_repository`)."""
+INBOX: Final = "inbox"
+"""Role of the schemes that build an `Inbox` (`make_inbox`; `cqrs consume --inbox`)."""
 SAGA_STORAGE: Final = "saga_storage"
 """Role of the schemes that build a `SagaStorage` (`make_saga_storage`)."""
 CONSUMER_TRANSPORT: Final = "consumer_transport"

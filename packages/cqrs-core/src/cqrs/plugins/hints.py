@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from cqrs.errors import UnknownSchemeError
-from cqrs.plugins.declarations import CONSUMER_TRANSPORT, MESSAGE_BROKER, OUTBOX, SAGA_STORAGE
+from cqrs.plugins.declarations import (
+    CONSUMER_TRANSPORT,
+    INBOX,
+    MESSAGE_BROKER,
+    OUTBOX,
+    SAGA_STORAGE,
+)
 from cqrs.plugins.registry import SchemeRegistry
 from cqrs.redaction import redact_url
 from cqrs.urls import split_url
@@ -29,6 +35,7 @@ ADAPTER_SCHEMES: tuple[tuple[str, str, str], ...] = (
     ("cqrs-redis", SAGA_STORAGE, "redis"),
     ("cqrs-redis", SAGA_STORAGE, "rediss"),
     *(("cqrs-sqla", OUTBOX, scheme) for scheme in _SQL),
+    *(("cqrs-sqla", INBOX, scheme) for scheme in _SQL),
     *(("cqrs-sqla", SAGA_STORAGE, scheme) for scheme in _SQL),
 )
 """`(distribution, role, scheme)` of every scheme the project's adapter plugins declare."""

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from cqrs.errors import PluginError
-from cqrs.plugins.declarations import CONSUMER_TRANSPORT, MESSAGE_BROKER, OUTBOX, SAGA_STORAGE
+from cqrs.plugins.declarations import (
+    CONSUMER_TRANSPORT,
+    INBOX,
+    MESSAGE_BROKER,
+    OUTBOX,
+    SAGA_STORAGE,
+)
 from cqrs.plugins.hints import KNOWN_ADAPTERS, unknown_scheme_error
 from cqrs.plugins.manager import PluginManager, get_plugin_manager
 from cqrs.redaction import redact_url
@@ -16,6 +22,7 @@ from cqrs.urls import url_scheme
 if TYPE_CHECKING:
     from cqrs.brokers.protocol import MessageBroker
     from cqrs.consumers.transport import ConsumerTransport
+    from cqrs.inbox.protocol import Inbox
     from cqrs.outbox.protocol import OutboxedEventRepository
     from cqrs.protocols.container import Container
     from cqrs.saga.storage.protocol import SagaStorage
@@ -26,6 +33,7 @@ __all__ = [
     "installed_schemes",
     "make_consumer_transport",
     "make_from_url",
+    "make_inbox",
     "make_message_broker",
     "make_outbox_repository",
     "make_saga_storage",
@@ -85,6 +93,12 @@ def make_outbox_repository(
     """Build the outbox repository that an installed plugin provides for `url`'s scheme."""
     outbox: OutboxedEventRepository[Any] = make_from_url(OUTBOX, url, manager)
     return outbox
+
+
+def make_inbox(url: str, manager: PluginManager | None = None) -> Inbox[Any]:
+    """Build the inbox that an installed plugin provides for `url`'s scheme."""
+    inbox: Inbox[Any] = make_from_url(INBOX, url, manager)
+    return inbox
 
 
 def make_saga_storage(url: str, manager: PluginManager | None = None) -> SagaStorage:

@@ -16,6 +16,7 @@ from google.protobuf import wrappers_pb2
 import cqrs
 from cqrs.events import EventMap
 from cqrs.interception import Interceptor, PublishCall
+from cqrs.plugins import make_message_broker
 from cqrs.requests import RequestMap
 from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
 from cqrs.saga.mediator import SagaMediator
@@ -119,6 +120,18 @@ async def typed_sagas(sagas: SagaMediator) -> None:
         assert_type(step.saga_id, uuid.UUID | None)
     results = await sagas.execute(Order(order_id="o-2"))
     assert_type(results, list[SagaStepResult[Order, Any]])
+
+
+async def brokers() -> None:
+    broker = make_message_broker("memory://")
+    assert_type(broker, cqrs.ManagedMessageBroker)
+    await broker.connect()
+    await broker.send_message(cqrs.Message(topic="t", payload=b"{}", message_name="M"))
+    await broker.close()
+    plain: cqrs.MessageBroker = cqrs.DevnullMessageBroker()
+    await plain.close()  # type: ignore[attr-defined]
+    lifecycle: cqrs.BrokerLifecycle = broker
+    await lifecycle.close()
 
 
 def interceptors() -> None:

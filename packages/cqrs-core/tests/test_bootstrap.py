@@ -96,6 +96,12 @@ class RecordingBroker:
     async def send_message(self, message: cqrs.Message) -> None:
         self.sent.append(message)
 
+    async def connect(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
 
 class RecordingPlugin:
     @hookimpl

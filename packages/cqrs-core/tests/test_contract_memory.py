@@ -190,3 +190,39 @@ async def test_contract_catches_a_broker_that_drops_a_refused_message_silently()
     careless: Any = _SilentlyDropping()
     with pytest.raises(AssertionError, match="dropped silently"):
         await Probe().test_refused_destination_makes_send_message_raise(careless)
+
+
+class _OpensOnce(MemoryMessageBroker):
+    """Refuses a second `connect()` and a second `close()`, as a careless adapter might."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connected = self.closed = False
+
+    async def connect(self) -> None:
+        if self.connected:
+            raise RuntimeError("already connected")
+        self.connected = True
+
+    async def close(self) -> None:
+        if self.closed:
+            raise RuntimeError("already closed")
+        self.closed = True
+        await super().close()
+
+
+async def test_contract_catches_a_broker_that_connects_or_closes_only_once() -> None:
+    probe = TestMemoryBrokerLog()
+    with pytest.raises(RuntimeError, match="already connected"):
+        await probe.test_connect_is_idempotent(_OpensOnce())
+    with pytest.raises(RuntimeError, match="already closed"):
+        await probe.test_close_is_idempotent(_OpensOnce())
+
+
+async def test_the_lifecycle_checks_skip_a_broker_without_one() -> None:
+    probe = TestMemoryBrokerLog()
+    bare: Any = _SilentlyDropping()
+    with pytest.raises(pytest.skip.Exception, match="has no connect"):
+        await probe.test_connect_is_idempotent(bare)
+    with pytest.raises(pytest.skip.Exception, match="has no close"):
+        await probe.test_close_is_idempotent(bare)

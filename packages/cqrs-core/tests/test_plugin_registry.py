@@ -40,6 +40,12 @@ class Recorder:
     def __init__(self, url: str) -> None:
         self.url = url
 
+    async def connect(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
 
 class DeclaringPlugin:
     """A third party written the new way: one declaration per scheme, factories as callables."""

@@ -54,6 +54,8 @@ _EXPORTS: dict[str, str] = {
     # brokers and serialization
     "Message": "cqrs.brokers.message",
     "MessageBroker": "cqrs.brokers.protocol",
+    "ManagedMessageBroker": "cqrs.brokers.protocol",
+    "BrokerLifecycle": "cqrs.brokers.protocol",
     "MemoryMessageBroker": "cqrs.brokers.memory",
     "DevnullMessageBroker": "cqrs.brokers.devnull",
     "Serializer": "cqrs.protocols.serializer",
@@ -121,6 +123,7 @@ _SUBMODULES = frozenset(
 
 __all__ = [
     "BreakerStateStore",
+    "BrokerLifecycle",
     "BuiltinContainer",
     "CORRequestHandler",
     "CQRSError",
@@ -152,6 +155,7 @@ __all__ = [
     "InvalidTopicError",
     "JsonSerializer",
     "LoggingMiddleware",
+    "ManagedMessageBroker",
     "MemoryBreakerStateStore",
     "MemoryCircuitBreaker",
     "MemoryInbox",
@@ -262,7 +266,7 @@ if TYPE_CHECKING:
     from cqrs.brokers.devnull import DevnullMessageBroker
     from cqrs.brokers.memory import MemoryMessageBroker
     from cqrs.brokers.message import Message
-    from cqrs.brokers.protocol import MessageBroker
+    from cqrs.brokers.protocol import BrokerLifecycle, ManagedMessageBroker, MessageBroker
     from cqrs.compressors.zlib import ZlibCompressor
     from cqrs.consumers.dispatcher import MessageDispatcher
     from cqrs.container.builtin import BuiltinContainer

@@ -20,10 +20,13 @@ import sys
 import traceback
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cqrs.faults import is_destination_fault
 from cqrs.redaction import redact_text, redact_url
+
+if TYPE_CHECKING:
+    from cqrs.brokers.protocol import BrokerLifecycle
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -243,15 +246,15 @@ async def check_outbox(outbox: Any, url: str, *, timeout: float, option: str = "
     )
 
 
-async def check_broker(broker: Any, url: str, *, timeout: float, option: str = "--broker") -> None:
-    """Connect a broker that has `connect()` (or `start()`) now, or fail fast.
+async def check_broker(
+    broker: BrokerLifecycle, url: str, *, timeout: float, option: str = "--broker"
+) -> None:
+    """Connect a broker made from a URL (every such broker has `connect()`) now, or fail fast.
 
-    In-process brokers have neither and pass; RabbitMQ opens its connection and channel, Kafka
-    starts its producer (which fetches the cluster's metadata).
+    In-process brokers pass at once; RabbitMQ opens its connection and channel, Kafka starts
+    its producer (which fetches the cluster's metadata).
     """
-    connect = getattr(broker, "connect", None) or getattr(broker, "start", None)
-    if callable(connect):
-        await _probe(connect, option=option, url=url, what="broker", timeout=timeout)
+    await _probe(broker.connect, option=option, url=url, what="broker", timeout=timeout)
 
 
 async def check_saga_storage(

@@ -59,7 +59,8 @@ class KafkaMessageBroker:
         self._valid_topics: set[str] = set()
 
     async def connect(self) -> None:
-        """Connect the producer now rather than on the first send (fails fast when unreachable)."""
+        """Connect the producer now rather than on the first send (fails fast when unreachable);
+        a no-op when connected."""
         try:
             await self.producer.start()
         except Exception as error:

@@ -1,4 +1,5 @@
-"""Message brokers: the `MessageBroker` protocol, the `Message` it publishes, built-in brokers.
+"""Message brokers: the `MessageBroker` and lifecycle protocols, the `Message` it publishes,
+built-in brokers.
 
 `MemoryMessageBroker` is resolved on first access, so importing the protocol stays free of
 asyncio. The contract every broker passes is `cqrs.brokers.contract.MessageBrokerContract`
@@ -12,14 +13,16 @@ from typing import TYPE_CHECKING, Any
 
 from cqrs.brokers.devnull import DevnullMessageBroker
 from cqrs.brokers.message import HEADER_NAMES, Message
-from cqrs.brokers.protocol import MessageBroker
+from cqrs.brokers.protocol import BrokerLifecycle, ManagedMessageBroker, MessageBroker
 
 if TYPE_CHECKING:
     from cqrs.brokers.memory import MemoryMessageBroker
 
 __all__ = [
     "HEADER_NAMES",
+    "BrokerLifecycle",
     "DevnullMessageBroker",
+    "ManagedMessageBroker",
     "MemoryMessageBroker",
     "Message",
     "MessageBroker",

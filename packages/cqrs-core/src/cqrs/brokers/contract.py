@@ -56,7 +56,8 @@ class ContractPayload(Response):
 class MessageBrokerContract(abc.ABC):
     """Behaviour a message broker must show to a consumer of the topics it publishes to, and to
     its sender: `send_message` returns only once the message is stored, and raises when the
-    broker refuses it.
+    broker refuses it. A broker with `connect()` or `close()` (`BrokerLifecycle`) takes
+    each of them twice in a row.
 
     Each test uses topics of its own (see `make_topic`), so a broker that keeps messages across
     tests passes too. Tune the class attributes for slow brokers.
@@ -167,6 +168,31 @@ class MessageBrokerContract(abc.ABC):
             release.set()
             await asyncio.wait({sender})
         sender.result()
+
+    async def test_connect_is_idempotent(self, broker: MessageBroker) -> None:
+        """`connect()`, for a broker that has it, may be called on a connected broker: the
+        second call opens nothing new and the broker keeps sending."""
+        connect = getattr(broker, "connect", None)
+        if connect is None:
+            pytest.skip(f"{type(broker).__name__} has no connect()")
+        await connect()
+        await connect()
+        topic = await self._topic(broker, "connected")
+        sent = Message(topic=topic, payload=b"{}", message_name="Connected", key="c")
+        await broker.send_message(sent)
+        (received,) = await self._read(broker, topic, 1)
+        assert received.message_id == sent.message_id
+
+    async def test_close_is_idempotent(self, broker: MessageBroker) -> None:
+        """`close()`, for a broker that has it, returns when called again on a closed broker.
+        It runs before the broker sends anything, so a fixture that leaves its broker
+        unconnected (connecting on first send) also checks that closing before `connect()`
+        is safe; the fixture's own teardown then closes it once more."""
+        close = getattr(broker, "close", None)
+        if close is None:
+            pytest.skip(f"{type(broker).__name__} has no close()")
+        await close()
+        await close()
 
     async def test_refused_destination_makes_send_message_raise(
         self, broker: MessageBroker

@@ -15,3 +15,9 @@ class DevnullMessageBroker:
 
     async def send_message(self, message: Message) -> None:
         self.dropped += 1
+
+    async def connect(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        """Nothing to release; the broker keeps dropping messages."""

@@ -43,6 +43,9 @@ class MemoryMessageBroker:
         finally:
             self._subscribers[topic].remove(queue)
 
+    async def connect(self) -> None:
+        """Nothing to open: an in-process broker is ready once built."""
+
     async def close(self) -> None:
         """Refuse further sends and end every subscription."""
         self._closed = True

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from cqrs.errors import PluginError
+from cqrs.plugins._lifecycle import managed_broker
 from cqrs.plugins.declarations import (
     CONSUMER_TRANSPORT,
     INBOX,
@@ -20,7 +21,7 @@ from cqrs.redaction import redact_url
 from cqrs.urls import url_scheme
 
 if TYPE_CHECKING:
-    from cqrs.brokers.protocol import MessageBroker
+    from cqrs.brokers.protocol import ManagedMessageBroker
     from cqrs.consumers.transport import ConsumerTransport
     from cqrs.inbox.protocol import Inbox
     from cqrs.outbox.protocol import OutboxedEventRepository
@@ -81,10 +82,11 @@ def make_from_url(role: str, url: str, manager: PluginManager | None = None) -> 
     raise unknown_scheme_error(role, url, registry, failures)
 
 
-def make_message_broker(url: str, manager: PluginManager | None = None) -> MessageBroker:
-    """Build the message broker that an installed plugin provides for `url`'s scheme."""
-    broker: MessageBroker = make_from_url(MESSAGE_BROKER, url, manager)
-    return broker
+def make_message_broker(url: str, manager: PluginManager | None = None) -> ManagedMessageBroker:
+    """Build the message broker that an installed plugin provides for `url`'s scheme; one
+    without `connect()` and `close()` raises `PluginError`, since nobody could close it."""
+    manager = manager or get_plugin_manager()
+    return managed_broker(make_from_url(MESSAGE_BROKER, url, manager), url, manager)
 
 
 def make_outbox_repository(

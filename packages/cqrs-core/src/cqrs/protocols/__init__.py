@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from cqrs.breakers.protocol import BreakerPermit, BreakerStateStore, CircuitBreaker, CircuitState
 from cqrs.brokers.message import HEADER_NAMES, Message
-from cqrs.brokers.protocol import MessageBroker
+from cqrs.brokers.protocol import BrokerLifecycle, ManagedMessageBroker, MessageBroker
 from cqrs.protocols.container import Container
 from cqrs.protocols.handlers import IEventHandler, IRequestHandler, IStreamingRequestHandler
 from cqrs.protocols.mediators import IEventMediator, IRequestMediator, IStreamingRequestMediator
@@ -35,6 +35,7 @@ __all__ = [
     "HEADER_NAMES",
     "BreakerPermit",
     "BreakerStateStore",
+    "BrokerLifecycle",
     "CircuitBreaker",
     "CircuitState",
     "Compressor",
@@ -53,6 +54,7 @@ __all__ = [
     "IStreamingRequestHandler",
     "IStreamingRequestMediator",
     "Inbox",
+    "ManagedMessageBroker",
     "Message",
     "MessageBroker",
     "Middleware",

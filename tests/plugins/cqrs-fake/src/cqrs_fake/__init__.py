@@ -26,5 +26,8 @@ class FakeMessageBroker:
             raise RuntimeError("FakeMessageBroker is closed")
         self.sent.setdefault(message.topic, []).append(message)
 
+    async def connect(self) -> None:
+        """Nothing to open: the broker keeps what it is sent in memory."""
+
     async def close(self) -> None:
         self.closed = True

@@ -26,7 +26,7 @@ from aiokafka import (
 )
 from aiokafka.errors import KafkaError
 
-from cqrs.brokers.message import Message
+from cqrs.brokers.message import HEADER_NAMES, Message
 from cqrs.consumers.dead_letter import (
     DEAD_LETTER_PREVIEW_BYTES,
     DEAD_LETTER_REASON_HEADER,
@@ -73,9 +73,9 @@ def _message_from_record(record: Any) -> Message:
             headers[name] = raw.decode() if raw is not None else ""
         except UnicodeDecodeError as exc:
             raise ValueError(f"header {name[:100]!r} is not valid UTF-8: {exc}") from None
-    if "event-key" not in headers and record.key is not None:
+    if HEADER_NAMES["key"] not in headers and record.key is not None:
         with contextlib.suppress(UnicodeDecodeError):
-            headers["event-key"] = record.key.decode()
+            headers[HEADER_NAMES["key"]] = record.key.decode()
     try:
         return Message.from_headers(record.topic, record.value or b"", headers)
     except (ValueError, TypeError) as exc:

@@ -10,7 +10,7 @@ from typing import Any
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 
-from cqrs.brokers.message import Message
+from cqrs.brokers.message import HEADER_NAMES, Message
 from cqrs.consumers.dead_letter import (
     DEAD_LETTER_REASON_HEADER,
     DEAD_LETTER_TRUNCATED_HEADER,
@@ -77,9 +77,9 @@ def from_amqp(incoming: AbstractIncomingMessage) -> Message:
     """
     headers: dict[str, str] = {}
     fallbacks: Mapping[str, str | None] = {
-        "event-id": incoming.message_id if _is_uuid(incoming.message_id) else None,
-        "event-type": incoming.type,
-        "correlation-id": incoming.correlation_id,
+        HEADER_NAMES["message_id"]: incoming.message_id if _is_uuid(incoming.message_id) else None,
+        HEADER_NAMES["message_name"]: incoming.type,
+        HEADER_NAMES["correlation_id"]: incoming.correlation_id,
         "content-type": incoming.content_type,
     }
     for name, value in fallbacks.items():

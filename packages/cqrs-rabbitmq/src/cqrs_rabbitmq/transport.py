@@ -31,7 +31,7 @@ from aio_pika.abc import (
 )
 from aiormq.exceptions import AMQPError, ChannelInvalidStateError, ProbableAuthenticationError
 
-from cqrs.brokers.message import Message
+from cqrs.brokers.message import HEADER_NAMES, Message
 from cqrs.consumers.dead_letter import DEAD_LETTER_TRUNCATED_HEADER
 from cqrs.consumers.transport import ConsumerControl, Delivery
 from cqrs.errors import DestinationUnavailableError
@@ -250,7 +250,7 @@ class RabbitMQConsumerTransport:
         if not _channel_open(message):
             _log.debug("dropping a delivery of a lost channel; it will be delivered again")
             return
-        key = (message.headers or {}).get("event-key") or message.routing_key or ""
+        key = (message.headers or {}).get(HEADER_NAMES["key"]) or message.routing_key or ""
         taken.append(Delivery(message, str(key)))
 
     def message(self, raw: AbstractIncomingMessage) -> Message:

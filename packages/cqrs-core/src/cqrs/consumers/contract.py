@@ -38,7 +38,7 @@ from typing import Any
 import pytest
 
 from cqrs.backoff import ExponentialBackoff
-from cqrs.brokers.message import Message
+from cqrs.brokers.message import HEADER_NAMES, Message
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.consumers.runner import ConsumerRunner
 from cqrs.errors import DestinationUnavailableError
@@ -219,7 +219,7 @@ class ConsumerContract(abc.ABC):
                 payload=good.payload,
                 message_name="SeatBooked",
                 key="k",
-                extra_headers={"event-id": "not-a-uuid"},
+                extra_headers={HEADER_NAMES["message_id"]: "not-a-uuid"},
             ),
         }
         await self.publish([*hostile.values(), good])

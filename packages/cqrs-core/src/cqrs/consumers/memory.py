@@ -17,7 +17,7 @@ import dataclasses
 import itertools
 from collections.abc import Sequence
 
-from cqrs.brokers.message import Message
+from cqrs.brokers.message import HEADER_NAMES, Message
 from cqrs.consumers.transport import ConsumerControl, Delivery
 
 __all__ = ["MemoryConsumerTransport", "MemoryRecord"]
@@ -94,7 +94,7 @@ class MemoryConsumerTransport:
         while self._queue and len(taken) < limit:
             record = self._queue.popleft()
             self._unacked[record.offset] = record
-            taken.append(Delivery(record, record.headers.get("event-key") or record.topic))
+            taken.append(Delivery(record, record.headers.get(HEADER_NAMES["key"]) or record.topic))
         return taken
 
     def message(self, raw: MemoryRecord) -> Message:

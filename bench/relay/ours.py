@@ -15,7 +15,7 @@ import random
 import statistics
 import time
 from collections import Counter
-from typing import Any
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from _common import KEYS, emit, parse, payload, quantile, unique
@@ -36,10 +36,13 @@ SEED_CHUNK = 5000
 class SqlCounter:
     """Counts what an engine sends: statements by verb, and transaction begins and commits.
 
-    Every statement goes through SQLAlchemy, so its events see them all. A connection in
-    autocommit (what cqrs-sqla runs single statements on) still reports a begin and an end to
-    its transaction, but sends neither: those are not counted.
+    SQLAlchemy's events see the statements it executes; PostgreSQL's hot statements (claim,
+    settle) run compiled on asyncpg (`cqrs_sqla.dialects._driver`), counted by wrapping that
+    path. A connection in autocommit still reports a begin and an end to its transaction, but
+    sends neither: those are not counted.
     """
+
+    _by_engine: ClassVar[dict[int, SqlCounter]] = {}
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.statements: Counter[str] = Counter()
@@ -49,6 +52,9 @@ class SqlCounter:
         sa_event.listen(sync, "before_cursor_execute", self._statement)
         sa_event.listen(sync, "begin", self._begin)
         sa_event.listen(sync, "commit", self._commit)
+        if not SqlCounter._by_engine:
+            _count_driver_statements()
+        SqlCounter._by_engine[id(engine)] = self
 
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         verb = statement.lstrip().split(None, 1)[0].upper()
@@ -63,6 +69,21 @@ class SqlCounter:
 
     def _commit(self, conn: Any) -> None:
         self.commits += self._sent(conn)
+
+
+def _count_driver_statements() -> None:
+    """Wrap the driver path once so each statement it runs is counted for its engine."""
+    from cqrs_sqla.dialects import _statements
+
+    run = _statements.run_on_driver
+
+    async def counted(engine: Any, compiled: Any, params: Any) -> Any:
+        counter = SqlCounter._by_engine.get(id(engine))
+        if counter is not None:
+            counter.statements[compiled.sql.lstrip().split(None, 1)[0].upper()] += 1
+        return await run(engine, compiled, params)
+
+    _statements.run_on_driver = counted
 
 
 class Rabbit:

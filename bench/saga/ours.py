@@ -1,7 +1,8 @@
 """Our side of the saga benchmark: a 3-step saga on memory and on PostgreSQL storage.
 
 Prints JSON: sagas/s for each storage and SQL statements per saga on PostgreSQL (counted with
-SQLAlchemy's `before_cursor_execute` event; each is one autocommitted round trip).
+SQLAlchemy's `before_cursor_execute` event, and around the compiled statements cqrs-sqla runs
+on asyncpg; each is one autocommitted round trip).
 """
 
 from __future__ import annotations
@@ -86,6 +87,15 @@ async def main(postgres_url: str, memory_count: int, pg_count: int) -> None:
         statements += 1
 
     event.listen(engine.sync_engine, "before_cursor_execute", count)
+    from cqrs_sqla.dialects import _statements
+
+    run_on_driver = _statements.run_on_driver
+
+    async def counted(*args: Any) -> Any:
+        count()
+        return await run_on_driver(*args)
+
+    _statements.run_on_driver = counted  # PostgreSQL's hot statements run compiled on asyncpg
     try:
         pg = bootstrap(sagas_mapper=lambda m: m.bind(OrderContext, OrderSaga), saga_storage=storage)
         await _rate(pg, 20, 1)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -15,7 +16,14 @@ import cqrs
 from cqrs.saga.models import SagaLogEntry, SagaStepStatus
 from cqrs.testing._support.services import require_service
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
-from cqrs_sqla.dialects import OutboxStatements, SagaStatements, mysql, postgresql, sqlite
+from cqrs_sqla.dialects import (
+    OutboxStatements,
+    SagaStatements,
+    _statements,
+    mysql,
+    postgresql,
+    sqlite,
+)
 
 
 def test_each_database_gets_its_dialect_statements(tmp_path: Path) -> None:
@@ -36,13 +44,22 @@ def test_each_database_gets_its_dialect_statements(tmp_path: Path) -> None:
 
 
 class _Counter:
-    """The statements an engine sends, and the BEGIN/COMMITs (none on autocommit connections)."""
+    """The statements an engine sends and the BEGIN/COMMITs (none on autocommit connections):
+    SQLAlchemy's events see its own execution, a wrapper sees the compiled statements run on
+    the driver (`cqrs_sqla.dialects._driver`)."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
         self.sent: list[str] = []
         sa_event.listen(engine.sync_engine, "before_cursor_execute", self._statement)
         sa_event.listen(engine.sync_engine, "begin", self._transaction)
         sa_event.listen(engine.sync_engine, "commit", self._transaction)
+        run = _statements.run_on_driver
+
+        async def counted(engine: Any, compiled: Any, params: Any) -> Any:
+            self.sent.append(compiled.sql.split(None, 1)[0].upper())
+            return await run(engine, compiled, params)
+
+        monkeypatch.setattr(_statements, "run_on_driver", counted)
 
     def _statement(self, conn: Any, cursor: Any, text: str, *_: Any) -> None:
         self.sent.append(text.split(None, 1)[0].upper())
@@ -58,10 +75,13 @@ class _Counter:
         return list(self.sent)
 
 
-async def test_postgres_hot_paths_are_one_autocommitted_statement_each() -> None:
+async def test_postgres_hot_paths_are_one_autocommitted_statement_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """A claim, a settlement, a saga creation, a transition with its log entry and a renewal
     each send one statement and no BEGIN or COMMIT on PostgreSQL: one round trip apiece."""
     engine = create_async_engine(require_service("postgres").url)
+    counter = _Counter(engine, monkeypatch)
     suffix = uuid.uuid4().hex[:8]
     outbox = SqlAlchemyOutboxedEventRepository(engine, table=f"ob_{suffix}")
     storage = SqlAlchemySagaStorage(engine, table=f"saga_{suffix}")
@@ -74,7 +94,6 @@ async def test_postgres_hot_paths_are_one_autocommitted_statement_each() -> None
                 for n in range(3)
             ]
         )
-        counter = _Counter(engine)
         claimed: list[Any] = []
 
         async def claim() -> None:
@@ -111,12 +130,17 @@ async def test_postgres_hot_paths_are_one_autocommitted_statement_each() -> None
         await engine.dispose()
 
 
-def test_sqlalchemy_is_the_only_way_to_the_database() -> None:
-    """No module reaches the driver under SQLAlchemy (raw connections, greenlet helpers)."""
+def test_only_the_driver_module_reaches_the_driver() -> None:
+    """One module runs compiled statements on asyncpg (`dialects/_driver.py`, PostgreSQL's hot
+    single statements); every other module goes through SQLAlchemy's execution."""
     import cqrs_sqla
 
     source = Path(cqrs_sqla.__file__).parent
+    fenced = source / "dialects" / "_driver.py"
     for path in source.rglob("*.py"):
+        if path == fenced:
+            continue
         text = path.read_text()
         for internal in ("raw_connection", "driver_connection", "greenlet_spawn", "import asyncpg"):
             assert internal not in text, f"{path.name} uses {internal}"
+    assert "engine.raw_connection()" in fenced.read_text()

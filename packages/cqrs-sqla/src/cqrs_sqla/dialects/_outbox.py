@@ -179,9 +179,7 @@ class OutboxStatements(Statements):
 
     async def _count(self, statement: sa.Executable, params: dict[str, Any]) -> int:
         """Run one statement on a single-statement connection; the rows it matched."""
-        async with self.single() as conn:
-            result = await conn.execute(statement, params)
-        return result.rowcount
+        return (await self.run(statement, params)).rowcount
 
     async def delete_published(self, ids: Sequence[int], worker_id: str) -> int:
         """Delete the rows among `ids` still leased to `worker_id`; how many."""

@@ -56,8 +56,7 @@ class SagaStatements(Statements):
 
     async def create(self, values: dict[str, Any]) -> None:
         """Insert a saga row (`values` by column); raises `IntegrityError` if the id exists."""
-        async with self.single() as conn:
-            await conn.execute(self._insert, values)
+        await self.run(self._insert, values)
 
     async def transition(
         self,
@@ -72,8 +71,7 @@ class SagaStatements(Statements):
         `log_<column>` values. `outbox`: a table and the rows to insert into it.
         """
         if outbox is None and self.applies_in_one_statement(entry):
-            async with self.single() as conn:
-                return await self.apply(conn, params, entry)
+            return await self.apply_alone(params, entry)
         async with self.engine.begin() as conn:
             if not await self.apply(conn, params, entry):
                 return False
@@ -84,6 +82,11 @@ class SagaStatements(Statements):
     def applies_in_one_statement(self, entry: dict[str, Any] | None) -> bool:
         """Whether `apply` sends one statement here (it then needs no transaction)."""
         return entry is None
+
+    async def apply_alone(self, params: dict[str, Any], entry: dict[str, Any] | None) -> bool:
+        """`apply` when it is one statement: committed on return."""
+        async with self.single() as conn:
+            return await self.apply(conn, params, entry)
 
     async def apply(
         self, conn: AsyncConnection, params: dict[str, Any], entry: dict[str, Any] | None
@@ -161,13 +164,11 @@ class SagaStatements(Statements):
     async def renew(self, saga_id: uuid.UUID, owner: str, until: datetime.datetime) -> bool:
         """Move the end of `owner`'s lease to `until`; False if `owner` no longer holds it."""
         params = {"saga": saga_id, "owner": owner, "new_until": until}
-        async with self.single() as conn:
-            return (await conn.execute(self._renewed, params)).rowcount == 1
+        return (await self.run(self._renewed, params)).rowcount == 1
 
     async def release(self, saga_id: uuid.UUID, owner: str) -> None:
         """Drop `owner`'s lease, if it still holds it."""
-        async with self.single() as conn:
-            await conn.execute(self._released, {"saga": saga_id, "owner": owner})
+        await self.run(self._released, {"saga": saga_id, "owner": owner})
 
     @functools.cached_property
     def _acquired(self) -> sa.Update:

@@ -13,12 +13,14 @@ statement runs in a short transaction (MySQL sends no BEGIN: statement, COMMIT).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from cqrs_sqla.dialects._driver import DriverResult, DriverStatement, run_on_driver
 from cqrs_sqla.schema import UTCDateTime
 
 __all__ = ["Statements", "constant", "moment"]
@@ -30,17 +32,38 @@ class Statements:
     autocommit: ClassVar[bool] = False
     """Whether single statements run autocommitted (the driver switches it without a round trip)."""
 
+    on_driver: ClassVar[bool] = False
+    """Whether `run` takes the driver's path (`cqrs_sqla.dialects._driver`): PostgreSQL only."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._single = (
             engine.execution_options(isolation_level="AUTOCOMMIT") if self.autocommit else engine
         )
+        self._compiled: dict[tuple[int, frozenset[str]], DriverStatement | None] = {}
 
     def single(self) -> AbstractAsyncContextManager[AsyncConnection]:
         """A connection for one statement whose effect is committed when the block ends."""
         if self.autocommit:
             return self._single.connect()
         return self.engine.begin()
+
+    async def run(self, statement: Any, params: Mapping[str, Any]) -> DriverResult:
+        """Run one hot statement whose effect is committed on return: its rows and row count."""
+        if self.on_driver:
+            key = (id(statement), frozenset(params))
+            try:
+                compiled = self._compiled[key]
+            except KeyError:
+                compiled = self._compiled[key] = DriverStatement.compile(
+                    statement, self.engine.dialect, list(params)
+                )
+            if compiled is not None:
+                return await run_on_driver(self.engine, compiled, params)
+        async with self.single() as conn:
+            result = await conn.execute(statement, params)
+            rows = [tuple(row) for row in result] if result.returns_rows else []
+            return DriverResult(result.rowcount, rows)
 
 
 def constant(value: int) -> sa.ColumnElement[int]:

@@ -32,6 +32,7 @@ class Outbox(OutboxStatements):
     """The outbox on PostgreSQL: the claim and each settlement are single statements."""
 
     autocommit: ClassVar[bool] = True
+    on_driver: ClassVar[bool] = True
 
     def among(self) -> sa.ColumnElement[bool]:
         """`id = ANY(:ids)`: one array parameter for any batch size, one cached plan."""
@@ -41,8 +42,7 @@ class Outbox(OutboxStatements):
         self, worker_id: str, batch_size: int, now: datetime.datetime, until: datetime.datetime
     ) -> Sequence[Sequence[Any]]:
         params = {"now": now, "batch_size": batch_size, "worker": worker_id, "until": until}
-        async with self.single() as conn:
-            rows = (await conn.execute(self._claim, params)).all()
+        rows = (await self.run(self._claim, params)).all()
         return sorted(rows, key=_first)
 
     @functools.cached_property
@@ -117,9 +117,15 @@ class Saga(SagaStatements):
     """Sagas on PostgreSQL: a transition with its log entry is one statement, one round trip."""
 
     autocommit: ClassVar[bool] = True
+    on_driver: ClassVar[bool] = True
 
     def applies_in_one_statement(self, entry: dict[str, Any] | None) -> bool:
         return True
+
+    async def apply_alone(self, params: dict[str, Any], entry: dict[str, Any] | None) -> bool:
+        statement = self.statement(params, with_entry=entry is not None)
+        result = await self.run(statement, params if entry is None else params | entry)
+        return result.rowcount == 1
 
     async def apply(
         self, conn: AsyncConnection, params: dict[str, Any], entry: dict[str, Any] | None

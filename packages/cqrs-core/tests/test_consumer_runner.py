@@ -178,3 +178,14 @@ async def test_wait_started_names_the_cause_of_an_early_end(kit: _Kit) -> None:
         await runner.wait_started()
     with pytest.raises(PermissionError):
         await task
+
+
+def test_a_dead_letter_too_large_keeps_its_headers_unless_they_alone_are_too_large() -> None:
+    from cqrs.consumers.dead_letter import DEAD_LETTER_PREVIEW_BYTES, truncation
+
+    assert truncation(1_572_864, 300) == ("value=1572864", False)
+    assert truncation(1_572_864, DEAD_LETTER_PREVIEW_BYTES) == ("value=1572864", False)
+    assert truncation(20, DEAD_LETTER_PREVIEW_BYTES + 1) == (
+        f"value=20,headers={DEAD_LETTER_PREVIEW_BYTES + 1}",
+        True,
+    )

@@ -18,16 +18,16 @@ from typing import Any
 from faststream import AckPolicy, Context
 from faststream.message import StreamMessage
 
-from cqrs.consumer.dispatcher import (
+from cqrs.consumers.dead_letter import (
     DEAD_LETTER_PREVIEW_BYTES,
     DEAD_LETTER_REASON_HEADER,
     DEAD_LETTER_TRUNCATED_HEADER,
     ORIGINAL_OFFSET_HEADER,
     ORIGINAL_PARTITION_HEADER,
     ORIGINAL_TOPIC_HEADER,
-    MessageDispatcher,
-    Verdict,
+    truncation,
 )
+from cqrs.consumers.dispatcher import MessageDispatcher, Verdict
 from cqrs.faults import Fault, classify
 from cqrs_faststream.decoder import _raw_headers, _raw_payload, to_cqrs_message
 
@@ -46,12 +46,11 @@ def _dead_letter(
     payload = _raw_payload(message)
     headers = _raw_headers(message)
     if truncated:
-        cut = [f"value={len(payload)}"]
         size = sum(len(name) + len(value) for name, value in headers.items())
-        if size > DEAD_LETTER_PREVIEW_BYTES:
-            cut.append(f"headers={size}")
+        note, drop = truncation(len(payload), size)
+        if drop:
             headers = {}
-        headers[DEAD_LETTER_TRUNCATED_HEADER] = ",".join(cut)
+        headers[DEAD_LETTER_TRUNCATED_HEADER] = note
         payload = payload[:DEAD_LETTER_PREVIEW_BYTES]
     headers[DEAD_LETTER_REASON_HEADER] = reason
     raw = message.raw_message

@@ -35,6 +35,7 @@ from cqrs.consumers.dead_letter import (
     ORIGINAL_OFFSET_HEADER,
     ORIGINAL_PARTITION_HEADER,
     ORIGINAL_TOPIC_HEADER,
+    truncation,
 )
 from cqrs.consumers.transport import ConsumerControl, Delivery
 from cqrs.errors import DestinationUnavailableError
@@ -216,13 +217,12 @@ class KafkaConsumerTransport:
         ]
         key: bytes | None = record.key
         if truncated:
-            cut = [f"value={len(value)}"]
             kept = sum(len(n) + len(v) for n, v in headers) + len(key or b"")
-            if kept > DEAD_LETTER_PREVIEW_BYTES:  # hostile headers or key: keep only ours
-                cut.append(f"headers={kept}")
+            note, drop = truncation(len(value), kept)
+            if drop:  # hostile headers or key: keep only ours
                 headers = []
                 key = key[:DEAD_LETTER_PREVIEW_BYTES] if key is not None else None
-            headers.append((DEAD_LETTER_TRUNCATED_HEADER, ",".join(cut).encode()))
+            headers.append((DEAD_LETTER_TRUNCATED_HEADER, note.encode()))
             value = value[:DEAD_LETTER_PREVIEW_BYTES]
         headers += [
             (DEAD_LETTER_REASON_HEADER, reason[:MAX_REASON_CHARS].encode()),

@@ -16,6 +16,7 @@ __all__ = [
     "ORIGINAL_PARTITION_HEADER",
     "ORIGINAL_ROUTING_KEY_HEADER",
     "ORIGINAL_TOPIC_HEADER",
+    "truncation",
 ]
 
 DEAD_LETTER_REASON_HEADER = "dead-letter-reason"
@@ -47,3 +48,13 @@ ORIGINAL_ROUTING_KEY_HEADER = "original-routing-key"
 
 MAX_REASON_CHARS = 2000
 """Longest dead-letter reason: it travels in a header, which must stay small."""
+
+
+def truncation(payload_bytes: int, header_bytes: int) -> tuple[str, bool]:
+    """How to cut a dead letter too large to copy whole: the `dead-letter-truncated` value
+    (`value=<size>`, plus `headers=<size>` when they go too) and whether the original headers
+    (and key) go, which they do when they alone exceed `DEAD_LETTER_PREVIEW_BYTES`. The payload
+    keeps its first `DEAD_LETTER_PREVIEW_BYTES`."""
+    if header_bytes > DEAD_LETTER_PREVIEW_BYTES:
+        return f"value={payload_bytes},headers={header_bytes}", True
+    return f"value={payload_bytes}", False

@@ -38,7 +38,9 @@ class DriverStatement:
     names: tuple[str, ...]
     binds: tuple[sa.BindParameter[Any], ...]
     bind_processors: tuple[_Processor, ...]
-    result_processors: tuple[_Processor, ...] | None
+    returns_rows: bool
+    result_processors: tuple[tuple[int, Callable[[Any], Any]], ...]
+    """`(position, processor)` of the returned columns that have one (most have none)."""
 
     @classmethod
     def compile(
@@ -54,6 +56,9 @@ class DriverStatement:
         names = tuple(compiled.positiontup or ())
         binds = tuple(compiled.binds[name] for name in names)
         returned = list(getattr(statement, "exported_columns", ()))
+        processors = (
+            col.type.dialect_impl(dialect).result_processor(dialect, None) for col in returned
+        )
         return cls(
             sql=compiled.string,
             names=names,
@@ -61,11 +66,10 @@ class DriverStatement:
             bind_processors=tuple(
                 bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds
             ),
+            returns_rows=bool(returned),
             result_processors=tuple(
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in returned
-            )
-            if returned
-            else None,
+                (index, process) for index, process in enumerate(processors) if process is not None
+            ),
         )
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
@@ -78,16 +82,15 @@ class DriverStatement:
 
     def rows(self, records: Sequence[Any]) -> list[tuple[Any, ...]]:
         """`records` as tuples, each column processed as SQLAlchemy's result would."""
-        processors = self.result_processors or ()
-        if not any(processors):
+        if not self.result_processors:
             return [tuple(record) for record in records]
-        return [
-            tuple(
-                process(value) if process is not None else value
-                for process, value in zip(processors, record, strict=True)
-            )
-            for record in records
-        ]
+        rows = []
+        for record in records:
+            row = list(record)
+            for index, process in self.result_processors:
+                row[index] = process(row[index])
+            rows.append(tuple(row))
+        return rows
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +114,7 @@ async def run_on_driver(
     fairy = await engine.raw_connection()
     try:
         connection: Any = fairy.driver_connection
-        if compiled.result_processors is not None:
+        if compiled.returns_rows:
             records = await connection.fetch(compiled.sql, *arguments)
             return DriverResult(len(records), compiled.rows(records))
         status: str = await connection.execute(compiled.sql, *arguments)

@@ -38,6 +38,9 @@ __all__ = [
 def cqrs_declare_schemes() -> Sequence[SchemeDeclaration]:  # type: ignore[empty-body]
     """Declare each URL scheme the plugin owns, once: its role, its name and its factory.
 
+    This is the hook for every role: `message_broker`, `outbox`, `saga_storage`, `inbox` and
+    `consumer_transport` (a broker's consumer side for `ConsumerRunner` and `cqrs consume`), or
+    any other lower-case role a plugin and its callers agree on.
     Called once per plugin manager (and again after a plugin is registered or removed); keep it
     cheap and import nothing heavy: factories are `"module:attribute"` references imported only
     when a URL of their scheme is resolved.

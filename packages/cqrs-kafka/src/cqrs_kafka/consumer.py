@@ -43,6 +43,7 @@ from cqrs.consumers.dead_letter import (
 )
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.consumers.runner import ConsumerRunner
+from cqrs.consumers.runner_consumer import RunnerConsumer
 from cqrs_kafka.broker import KafkaMessageBroker
 from cqrs_kafka.producer import KafkaProducer
 from cqrs_kafka.transport import (
@@ -62,7 +63,7 @@ __all__ = [
 ]
 
 
-class KafkaEventConsumer:
+class KafkaEventConsumer(RunnerConsumer):
     """Consumes `topics` as member of `group_id` and hands every record to a dispatcher.
 
     A `ConsumerRunner` over a `KafkaConsumerTransport`. A record's offset is committed only
@@ -133,28 +134,7 @@ class KafkaEventConsumer:
     dead_letter_topic = property(lambda self: self.transport.dead_letter_topic)
     consumer_options = property(lambda self: self.transport.consumer_options)
     producer = property(lambda self: self.transport.producer)
-    shutdown_timeout = property(lambda self: self.runner.shutdown_timeout)
     retry_backoff = property(lambda self: self.runner.retry_backoff)
-
-    @property
-    def received(self) -> int:
-        """Records taken from Kafka (a redelivered one counts again)."""
-        return self.runner.counters.received
-
-    @property
-    def handled(self) -> int:
-        """Records the handlers handled (a redelivered one counts again without an inbox)."""
-        return self.runner.counters.handled
-
-    @property
-    def duplicates(self) -> int:
-        """Records the inbox recognised as already handled."""
-        return self.runner.counters.duplicates
-
-    @property
-    def dead_lettered(self) -> int:
-        """Records copied to the dead-letter topic."""
-        return self.runner.counters.dead_lettered
 
     @property
     def truncated_dead_letters(self) -> int:
@@ -174,24 +154,3 @@ class KafkaEventConsumer:
     def dead_letter_topic_for(self, topic: str) -> str:
         """The topic dead letters of records consumed from `topic` go to."""
         return self.transport.dead_letter_topic_for(topic)
-
-    def stop(self) -> None:
-        """Ask `run()` to stop: no new records; the ones in hand are finished and committed."""
-        self.runner.stop()
-
-    async def wait_started(self) -> None:
-        """Return once `run()` is connected and subscribed; raise if it ended before that.
-
-        When `run()` could not connect, this raises the same `DestinationUnavailableError`.
-        """
-        await self.runner.wait_started()
-
-    async def run(self) -> None:
-        """Consume until `stop()`, then finish the records in hand and close.
-
-        Raises `DestinationUnavailableError` (one line: the servers and the cause) when the
-        cluster cannot be reached at start. Records still in hand `shutdown_timeout` seconds
-        after `stop()` are abandoned without a commit (their handling is cancelled), so they
-        are consumed again later.
-        """
-        await self.runner.run()

@@ -41,13 +41,14 @@ from aio_pika.abc import AbstractConnection, AbstractIncomingMessage
 
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.consumers.runner import ConsumerRunner
+from cqrs.consumers.runner_consumer import RunnerConsumer
 from cqrs_rabbitmq.broker import DEFAULT_EXCHANGE
 from cqrs_rabbitmq.transport import DEFAULT_DEAD_LETTER_EXCHANGE, RabbitMQConsumerTransport
 
 __all__ = ["DEFAULT_DEAD_LETTER_EXCHANGE", "RabbitMQEventConsumer"]
 
 
-class RabbitMQEventConsumer:
+class RabbitMQEventConsumer(RunnerConsumer):
     """Consumes a durable queue bound to an exchange and hands every message to a dispatcher.
 
     A `ConsumerRunner` over a `RabbitMQConsumerTransport`, which declares the exchange, the
@@ -130,41 +131,8 @@ class RabbitMQEventConsumer:
     publish_timeout = property(lambda self: self.transport.publish_timeout)
     connect_timeout = property(lambda self: self.transport.connect_timeout)
     connection_name = property(lambda self: self.transport.connection_name)
-    shutdown_timeout = property(lambda self: self.runner.shutdown_timeout)
 
     @property
     def dead_letter_queue(self) -> str:
         """The name of the queue dead letters of this consumer go to."""
         return self.transport.dead_letter_queue
-
-    @property
-    def handled(self) -> int:
-        """Messages the handlers handled (a redelivered one counts again without an inbox)."""
-        return self.runner.counters.handled
-
-    @property
-    def duplicates(self) -> int:
-        """Messages the inbox recognised as already handled."""
-        return self.runner.counters.duplicates
-
-    @property
-    def dead_lettered(self) -> int:
-        """Messages moved to the dead-letter queue."""
-        return self.runner.counters.dead_lettered
-
-    def stop(self) -> None:
-        """Ask `run()` to stop: no new messages, the ones in hand are finished and acked."""
-        self.runner.stop()
-
-    async def wait_started(self) -> None:
-        """Return once `run()` consumes; raise if it ended before that.
-
-        RabbitMQ unreachable or refusing the credentials raises the same
-        `DestinationUnavailableError` as `run()`; any other early end a `RuntimeError` naming
-        the cause.
-        """
-        await self.runner.wait_started()
-
-    async def run(self) -> None:
-        """Declare the queues and consume until `stop()`, then finish the messages in hand."""
-        await self.runner.run()

@@ -27,6 +27,7 @@ from cqrs.consumers.dispatcher import (
 )
 from cqrs.consumers.memory import MemoryConsumerTransport, MemoryRecord
 from cqrs.consumers.runner import ConsumerCounters, ConsumerRunner
+from cqrs.consumers.runner_consumer import RunnerConsumer
 from cqrs.consumers.transport import ConsumerControl, ConsumerTransport, Delivery
 
 __all__ = [
@@ -50,6 +51,7 @@ __all__ = [
     "MemoryRecord",
     "MessageDispatcher",
     "Outcome",
+    "RunnerConsumer",
     "Verdict",
     "inbox_session",
 ]

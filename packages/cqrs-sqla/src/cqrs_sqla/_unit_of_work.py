@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import logging
 from types import TracebackType
 from typing import Any
 
@@ -14,7 +15,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from cqrs_sqla.schema import add_missing_columns
+
 __all__: list[str] = []
+
+_log = logging.getLogger("cqrs.sqla")
 
 
 class UnitOfWork:
@@ -47,10 +52,14 @@ class UnitOfWork:
         raise NotImplementedError
 
     async def create_schema(self) -> None:
-        """Create the table(s) and indexes if they do not exist."""
+        """Create the table(s) and indexes if they do not exist, and add the nullable columns
+        a table made by an earlier release lacks."""
         tables = self._tables()
         async with self.engine.begin() as conn:
             await conn.run_sync(tables[0].metadata.create_all, tables=tables)
+            added = await conn.run_sync(add_missing_columns, tables)
+        if added:
+            _log.info("added the columns %s", ", ".join(added))
 
     async def drop_schema(self) -> None:
         """Drop the table(s) (tests and tear-downs)."""

@@ -142,7 +142,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         """The event of a row of the `RETURNED` columns (unpacked by position: a claim builds
         hundreds of these, and attribute access on rows costs several times more)."""
         (id_, event_id, name, topic, payload, key, correlation, causation, created_at,
-         content_type, status, attempts, last_error) = row  # fmt: skip
+         content_type, status, attempts, last_error, headers) = row  # fmt: skip
         return OutboxedEvent(
             id=id_,
             event_id=event_id,
@@ -157,6 +157,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
             status=_STATUSES[status],
             attempts=attempts,
             last_error=last_error,
+            headers=None if headers is None else self._codec.read_headers(headers),
         )
 
     async def mark_published(self, events: Sequence[OutboxedEvent], *, worker_id: str) -> int:

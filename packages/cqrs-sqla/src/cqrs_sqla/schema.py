@@ -12,6 +12,7 @@ from sqlalchemy.dialects import mysql
 
 __all__ = [
     "DEFAULT_INBOX_TABLE",
+    "add_missing_columns",
     "DEFAULT_TABLE",
     "INBOX_TABLE_ENV",
     "TABLE_ENV",
@@ -89,6 +90,26 @@ def aware_utc(value: datetime.datetime) -> datetime.datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=datetime.UTC)
 
 
+def add_missing_columns(connection: sa.Connection, tables: list[sa.Table]) -> list[str]:
+    """Add to each existing table the nullable columns it lacks (an upgrade: the outbox's
+    `headers` arrived after its first release); returns them as `table.column`. Run it with
+    `AsyncConnection.run_sync` after `create_all`."""
+    inspector = sa.inspect(connection)
+    added = []
+    for table in tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            definition = sa.schema.CreateColumn(column).compile(dialect=connection.dialect)
+            preparer = connection.dialect.identifier_preparer
+            connection.execute(
+                sa.text(f"ALTER TABLE {preparer.format_table(table)} ADD COLUMN {definition}")
+            )
+            added.append(f"{table.name}.{column.name}")
+    return added
+
+
 def _table(
     name: str, target: sa.MetaData | None, *items: sa.schema.SchemaItem, **options: Any
 ) -> sa.Table:
@@ -104,7 +125,8 @@ def outbox_table(name: str | None = None, target: sa.MetaData | None = None) -> 
     """The outbox table called `name` (default: from `OUTBOX_SQLA_TABLE`), in `target` metadata.
 
     Columns: write-order `id`, the event's routing fields and serialized `payload`, and the
-    delivery state (`status`, `attempts`, `available_at`, lease, `last_error`).
+    delivery state (`status`, `attempts`, `available_at`, lease, `last_error`), and the
+    `headers` stored with the row (JSON text: the trace context an instrumentation captured).
     """
     name = name if name is not None else table_name_from_env()
     return _table(
@@ -135,6 +157,7 @@ def outbox_table(name: str | None = None, target: sa.MetaData | None = None) -> 
         sa.Column("lease_owner", sa.String(200), nullable=True),
         sa.Column("lease_until", UTCDateTime(), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("headers", sa.Text(), nullable=True),
         sa.Index(f"ix_{name}_status_id", "status", "id"),
         sa.Index(f"ix_{name}_key_id", "partition_key", "id"),
         # Free space on every page, so the relay's lease update stays on the row's page (a

@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from cqrs.correlation import stamp
+
 if TYPE_CHECKING:
     from cqrs.protocols.models import INotificationEvent
     from cqrs.protocols.serializer import EventSerializer, Serializer
@@ -44,11 +46,14 @@ class Message:
     def from_event(
         cls, event: INotificationEvent, serializer: Serializer | EventSerializer | None = None
     ) -> Message:
-        """Serialize a notification event (JSON unless a serializer is given) into a message."""
+        """Serialize a notification event (JSON unless a serializer is given) into a message;
+        correlation and causation ids the event lacks come from the current scope
+        (`cqrs.correlation`)."""
         from cqrs.serializers import JsonSerializer, event_dumper
 
         if serializer is None:
             serializer = JsonSerializer()
+        correlation_id, causation_id = stamp(event.correlation_id, event.causation_id)
         return cls(
             topic=event.topic,
             payload=event_dumper(serializer)(event),
@@ -56,8 +61,8 @@ class Message:
             message_id=event.event_id,
             key=event.partition_key,
             timestamp=event.timestamp,
-            correlation_id=event.correlation_id,
-            causation_id=event.causation_id,
+            correlation_id=correlation_id,
+            causation_id=causation_id,
             content_type=serializer.content_type,
         )
 

@@ -86,6 +86,12 @@ class Interceptor:
         (`dataclasses.replace(call, messages=...)`), for example with more headers."""
         await proceed(call)
 
+    def on_outbox_add(self, event: Any, headers: dict[str, str]) -> None:
+        """Called as `event` is staged in an outbox, inside the writer's transaction: entries
+        added to `headers` are stored with the row and sent with its message (an
+        instrumentation stores its trace context so the consumer joins the writer's trace).
+        Only registered interceptors (`cqrs.interception.register`) are called."""
+
     async def intercept_consume(
         self, message: Message, proceed: Callable[[Message], Awaitable[Any]]
     ) -> Any:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from cqrs.brokers.protocol import MessageBroker
+from cqrs.correlation import enter as _enter
+from cqrs.correlation import leave as _leave
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
@@ -43,5 +45,15 @@ class EventMediator:
         )
 
     async def send(self, event: Any) -> None:
-        """Handle `event` with its bound handlers (a notification is not re-published)."""
-        await self._processor.process((event,), publish=False)
+        """Handle `event` with its bound handlers (a notification is not re-published).
+
+        Handling is a correlation scope (`cqrs.correlation`): what the handlers emit or send
+        carries the event's correlation id (its own id if it has none) and, as causation, its id.
+        """
+        event_id = getattr(event, "event_id", None)
+        message_id = None if event_id is None else str(event_id)
+        token = _enter(message_id, getattr(event, "correlation_id", None) or message_id)
+        try:
+            await self._processor.process((event,), publish=False)
+        finally:
+            _leave(token)

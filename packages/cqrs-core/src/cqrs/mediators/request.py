@@ -7,6 +7,8 @@ from typing import Any, TypeVar, overload
 
 from cqrs._handler_source import HandlerSource
 from cqrs.brokers.protocol import MessageBroker
+from cqrs.correlation import enter as _enter
+from cqrs.correlation import leave as _leave
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
@@ -78,18 +80,24 @@ class RequestMediator:
     async def send(self, request: Any) -> Any:
         """Handle `request` and its events; raises `HandlerNotBoundError` if nothing is bound.
 
-        Returns the handler's result: typed by the request's `cqrs.Request[Response]` base."""
-        if self._send is not None:
-            return await self._send(request)
-        factory = self._fast.get(request.__class__)
-        if factory is None:
-            return await self._dispatch(request)
-        handler = factory()
-        result = await handler.handle(request)
-        events = handler.events
-        if events:
-            await self._processor.process(list(events))
-        return result
+        Returns the handler's result: typed by the request's `cqrs.Request[Response]` base.
+        The send is a correlation scope (`cqrs.correlation`): what its handler emits is caused
+        by it."""
+        token = _enter()
+        try:
+            if self._send is not None:
+                return await self._send(request)
+            factory = self._fast.get(request.__class__)
+            if factory is None:
+                return await self._dispatch(request)
+            handler = factory()
+            result = await handler.handle(request)
+            events = handler.events
+            if events:
+                await self._processor.process(list(events))
+            return result
+        finally:
+            _leave(token)
 
     async def _dispatch(self, request: Any) -> Any:
         request_type = request.__class__

@@ -7,6 +7,8 @@ from typing import Any, TypeVar, overload
 
 from cqrs._handler_source import HandlerSource
 from cqrs.brokers.protocol import MessageBroker
+from cqrs.correlation import leave as _leave
+from cqrs.correlation import resume as _resume
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
@@ -93,19 +95,33 @@ class StreamingRequestMediator:
             )
         handler = await self._handlers.build(binding)
         results = handler.handle(request)
+        # The scope is entered around each step, never across a yield: the consumer of the
+        # stream runs between items, in its own scope.
+        scope: list[Any] = []
         try:
-            async for result in results:
-                events = list(handler.events)
-                if events:
-                    handler.clear_events()
-                    await self._processor.process(events)
+            while True:
+                token = _resume(scope)
+                try:
+                    result = await anext(results)
+                except StopAsyncIteration:
+                    break
+                finally:
+                    _leave(token)
+                await self._process(handler, scope)
                 yield result
-            events = list(handler.events)
-            if events:
-                handler.clear_events()
-                await self._processor.process(events)
+            await self._process(handler, scope)
         finally:
             await results.aclose()
+
+    async def _process(self, handler: Any, scope: list[Any]) -> None:
+        events = list(handler.events)
+        if events:
+            handler.clear_events()
+            token = _resume(scope)
+            try:
+                await self._processor.process(events)
+            finally:
+                _leave(token)
 
 
 async def _closing(

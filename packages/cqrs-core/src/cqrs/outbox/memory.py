@@ -93,7 +93,8 @@ class MemoryOutboxedEventRepository:
             row_id = self._next_id
             self._next_id += 1
             stored = columns.pop("payload")
-            event = OutboxedEvent(id=row_id, payload=b"", **columns)
+            headers = self._codec.read_headers(columns.pop("headers"))
+            event = OutboxedEvent(id=row_id, payload=b"", headers=headers, **columns)
             self._rows[row_id] = _Row(event, stored, available_at=now)
             if event.partition_key is not None:
                 self._by_key.setdefault(event.partition_key, []).append(row_id)

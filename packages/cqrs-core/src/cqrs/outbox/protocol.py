@@ -11,6 +11,8 @@ Guarantees every implementation gives (checked by the contract suite
   published or discarded, or are in the same batch before them. A row that waits for a retry,
   is leased elsewhere or is dead-lettered therefore holds back every later row of its key.
 - Nothing is deleted before it is published or discarded.
+- A claimed row comes back with its event's correlation and causation ids and the headers
+  stored with it (`OutboxedEvent.headers`), so its message carries them.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import dataclasses
 import datetime
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Protocol, TypeVar, runtime_checkable
 
@@ -64,6 +66,9 @@ class OutboxedEvent:
     status: OutboxStatus = OutboxStatus.PENDING
     attempts: int = 0
     last_error: str | None = None
+    headers: Mapping[str, str] | None = None
+    """Headers stored with the row (trace context, from `Interceptor.on_outbox_add`), sent
+    with its message."""
 
     def to_message(self) -> Message:
         """The broker message for this row, carrying its id, name, key and trace ids."""
@@ -77,6 +82,7 @@ class OutboxedEvent:
             correlation_id=self.correlation_id,
             causation_id=self.causation_id,
             content_type=self.content_type,
+            extra_headers=self.headers or {},
         )
 
 

@@ -37,6 +37,7 @@ RETURNED = (
     "status",
     "attempts",
     "last_error",
+    "headers",
 )
 """The columns a relay needs back from a claim (the lease columns it just wrote are not)."""
 

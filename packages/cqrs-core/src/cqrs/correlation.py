@@ -1,0 +1,117 @@
+"""Correlation and causation ids that follow a request or a message through what it causes.
+
+Every `send` and `stream`, every consumed message and every saga run is a *scope*: the thing
+being handled has an id, and the whole chain shares one correlation id. Events that leave the
+process (published, or written to an outbox) inside a scope carry the scope's correlation id
+and, as causation id, the id of what is being handled, unless they already have their own::
+
+    async with cqrs.correlation.scope(correlation_id=request.headers.get("correlation-id")):
+        await mediator.send(PlaceOrder(...))   # OrderPlaced: correlation = that header,
+                                               # causation = the PlaceOrder send's id
+
+Ids are made on first use (a send whose handler emits nothing never pays for one), and the
+scope lives in a context variable, so it follows `await` and tasks and needs no OpenTelemetry.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+__all__ = [
+    "current_correlation_id",
+    "current_message_id",
+    "enter",
+    "leave",
+    "resume",
+    "scope",
+    "stamp",
+]
+
+_PARENT, _MESSAGE, _CORRELATION = 0, 1, 2
+
+_scope: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
+    "cqrs_correlation", default=None
+)
+"""The current scope as `[parent scope, message id, correlation id]`: a list, because the
+mediator opens one per `send` and a list is the cheapest mutable record to build."""
+
+
+def enter(
+    message_id: str | None = None, correlation_id: str | None = None
+) -> contextvars.Token[list[Any] | None]:
+    """Open a scope nested in the current one; give the token to `leave`. (The mediators'
+    fast path: `scope` is the public, context-manager form.)"""
+    return _scope.set([_scope.get(), message_id, correlation_id])
+
+
+def resume(record: list[Any]) -> contextvars.Token[list[Any] | None]:
+    """Enter the scope `record` again (one kept across the steps of a stream); an empty list
+    becomes a new scope nested in the current one. Give the token to `leave`."""
+    if not record:
+        record.extend((_scope.get(), None, None))
+    return _scope.set(record)
+
+
+def leave(token: contextvars.Token[list[Any] | None]) -> None:
+    """Close the scope `enter` opened."""
+    _scope.reset(token)
+
+
+@contextlib.contextmanager
+def scope(*, message_id: str | None = None, correlation_id: str | None = None) -> Iterator[None]:
+    """Handle something inside this block: `message_id` is its id (made when first needed if
+    `None`), `correlation_id` the chain's (inherited from the enclosing scope, or made, if
+    `None`). Integrations open one per HTTP request or consumed message."""
+    token = _scope.set([_scope.get(), message_id, correlation_id])
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def current_message_id() -> str | None:
+    """The id of what is being handled (the causation id of what it emits); `None` outside
+    any scope."""
+    current = _scope.get()
+    if current is None:
+        return None
+    message_id: str | None = current[_MESSAGE]
+    if message_id is None:
+        message_id = current[_MESSAGE] = str(uuid.uuid4())
+    return message_id
+
+
+def current_correlation_id() -> str | None:
+    """The correlation id of the current chain; `None` outside any scope."""
+    current = _scope.get()
+    if current is None:
+        return None
+    return _correlation(current)
+
+
+def _correlation(current: list[Any]) -> str:
+    found: str | None = current[_CORRELATION]
+    if found is not None:
+        return found
+    parent = current[_PARENT]
+    found = _correlation(parent) if parent is not None else str(uuid.uuid4())
+    current[_CORRELATION] = found
+    return found
+
+
+def stamp(correlation_id: str | None, causation_id: str | None) -> tuple[str | None, str | None]:
+    """The ids an outgoing event carries: its own where it has them, else the current scope's."""
+    current = _scope.get()
+    if current is None or (correlation_id is not None and causation_id is not None):
+        return correlation_id, causation_id
+    if correlation_id is None:
+        correlation_id = _correlation(current)
+    if causation_id is None:
+        causation_id = current[_MESSAGE]
+        if causation_id is None:
+            causation_id = current[_MESSAGE] = str(uuid.uuid4())
+    return correlation_id, causation_id

@@ -76,6 +76,8 @@ async def test_relay_drains_the_outbox_and_stops_cleanly_on_sigterm(tmp_path: Pa
         await outbox.close()
     assert process.returncode == 0, stderr
     lines = stderr.splitlines()
+    [start] = [line for line in lines if line.startswith("at start: ")]
+    assert start.startswith("at start: pending=250 delayed=0 leased=0 dead=0 lag=")
     assert lines[-1].startswith("stopped: published=250 in ")
     assert lines[-1].endswith("s; pending=0 delayed=0 leased=0 dead=0 lag=-")
     progress = [re.sub(r"rate=\d+/s ", "", line) for line in lines if " rate=" in line]
@@ -106,9 +108,14 @@ async def test_dead_letters_can_be_listed_replayed_and_discarded(tmp_path: Path)
     assert listed.returncode == 0, listed.stderr
     dead = json.loads(listed.stdout)
     assert [d["last_error"] for d in dead] == ["poison pill", "poison pill"]
-    assert json.loads(cli("replay", str(dead[0]["id"])).stdout) == {"replay": 1}
-    assert json.loads(cli("discard", str(dead[1]["id"])).stdout) == {"discard": 1}
-    stats = json.loads(cli("stats").stdout)
+    table = cli("dead-letters").stdout.splitlines()
+    assert table[0].split()[:3] == ["ID", "EVENT", "TOPIC"]
+    assert [row.split()[0] for row in table[1:]] == [str(d["id"]) for d in dead]
+    assert all(row.endswith("  poison pill") for row in table[1:])
+    assert json.loads(cli("replay", str(dead[0]["id"]), "--json").stdout) == {"replay": 1}
+    assert cli("discard", str(dead[1]["id"])).stdout == "discarded 1 dead letter\n"
+    assert cli("dead-letters").stdout == "no dead letters\n"
+    stats = json.loads(cli("stats", "--json").stdout)
     assert (stats["pending"], stats["dead"]) == (1, 0)
     refused = cli("replay")
     assert refused.returncode == 2
@@ -127,10 +134,17 @@ async def test_stats_count_the_rows_waiting_for_a_retry(tmp_path: Path) -> None:
     later = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
     await outbox.mark_failed(row, worker_id="w", error="refused", retry_at=later)
     await outbox.close()
-    result = outbox_cli("stats", url=url)
+    result = outbox_cli("stats", "--json", url=url)
     assert result.returncode == 0, result.stderr
     stats = json.loads(result.stdout)
     assert (stats["pending"], stats["delayed"], stats["leased"], stats["dead"]) == (3, 1, 0, 0)
+    table = outbox_cli("stats", url=url).stdout.splitlines()
+    assert [row.split() for row in table[:4]] == [
+        ["pending", "3"],
+        ["delayed", "1"],
+        ["leased", "0"],
+        ["dead", "0"],
+    ]
 
 
 def test_a_missing_table_is_reported_and_create_schema_creates_it(tmp_path: Path) -> None:
@@ -146,7 +160,7 @@ def test_a_missing_table_is_reported_and_create_schema_creates_it(tmp_path: Path
         created = outbox_cli("create-schema", url=url)
         assert created.returncode == 0, created.stderr
         assert created.stderr == f"outbox schema ready in {url}\n"
-    stats = outbox_cli("stats", url=url)
+    stats = outbox_cli("stats", "--json", url=url)
     assert stats.returncode == 0, stats.stderr
     assert json.loads(stats.stdout)["pending"] == 0
 

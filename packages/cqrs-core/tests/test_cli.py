@@ -230,7 +230,7 @@ def test_a_failed_start_is_one_line_and_an_exit_code(
 def test_outbox_stats_show_delayed_rows(
     manager: PluginManager, root_handlers: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["outbox", "stats", "--outbox", "memory://"]) == 0
+    assert main(["outbox", "stats", "--outbox", "memory://", "--json"]) == 0
     stats = json.loads(capsys.readouterr().out)
     assert stats == {"pending": 0, "delayed": 0, "leased": 0, "dead": 0, "lag_seconds": None}
 

@@ -17,9 +17,10 @@ import logging
 import os
 import re
 import sys
+import textwrap
 import traceback
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cqrs.faults import is_destination_fault
@@ -32,6 +33,7 @@ __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
     "CommandError",
     "ExitCode",
+    "HelpFormatter",
     "StartupLogging",
     "add_connect_timeout",
     "build",
@@ -42,7 +44,9 @@ __all__ = [
     "close_resource",
     "configure_logging",
     "describe",
+    "epilog",
     "load_reference",
+    "print_table",
     "reference_error",
     "report",
     "service_error",
@@ -60,24 +64,78 @@ _CAUSE_DEPTH = 8
 
 
 class ExitCode(enum.IntEnum):
-    """The exit status of a `cqrs` command, one per class of failure (see docs/deployment.md)."""
+    """The exit status of a `cqrs` command, one per class of failure; `meaning` says which
+    (shown by every command's `--help` and tabled in docs/deployment.md)."""
 
     OK = 0
-    """Done, or stopped by SIGTERM/SIGINT after finishing the work in hand."""
     FAILED = 1
-    """An unexpected error (run with `--debug` for the traceback), or `cqrs plugins` found a
-    plugin that failed to load."""
     USAGE = 2
-    """The command line itself is wrong: unknown option, missing argument, invalid value."""
     CONFIG = 3
-    """The configuration cannot work: unknown URL scheme, driver not installed, malformed URL,
-    a `module:attribute` reference that does not load."""
     UNAVAILABLE = 4
-    """A service is unreachable, does not answer within `--connect-timeout`, or refuses the
-    credentials: retrying later may succeed."""
     NOT_SET_UP = 5
-    """A service answers but what the URL names is not there or not allowed: the database or
-    the table does not exist (create it), or the user lacks the rights."""
+
+    @property
+    def meaning(self) -> str:
+        """One line saying what the code means, shown by `--help` and tabled in the docs."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.OK: "done, or stopped by SIGTERM/SIGINT after finishing the work in hand",
+    ExitCode.FAILED: "an unexpected error (cqrs plugins: a plugin failed to load)",
+    ExitCode.USAGE: "usage: an unknown option, a missing argument, an invalid value",
+    ExitCode.CONFIG: (
+        "configuration: unknown URL scheme, driver not installed, malformed URL, "
+        "a module:attribute that does not load"
+    ),
+    ExitCode.UNAVAILABLE: (
+        "a service is unreachable, does not answer within --connect-timeout, "
+        "or refuses the credentials"
+    ),
+    ExitCode.NOT_SET_UP: (
+        "a service answers but is not set up: the database or the table does not exist, "
+        "or access is refused"
+    ),
+}
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps descriptions and examples as written and ends each option's help with its
+    default, unless the default says nothing (`None`, `False`, empty)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" in text
+            or default is None
+            or default is False
+            or default is argparse.SUPPRESS
+            or default == []
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+def epilog(*examples: str) -> str:
+    """The end of a command's `--help`: its example command lines, then the exit codes."""
+    lines = ["examples:", *(f"  {example}" for example in examples), "", "exit codes:"]
+    lines += [
+        textwrap.fill(
+            code.meaning, 79, initial_indent=f"  {int(code)}  ", subsequent_indent="     "
+        )
+        for code in ExitCode
+    ]
+    return "\n".join(lines)
+
+
+def print_table(rows: Sequence[Sequence[str]]) -> None:
+    """Print `rows` (the first is the header) in columns two spaces apart; the last column is
+    not padded, so a long value (an error, a list) ends its line."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [f"{cell:<{width}}" for cell, width in zip(row, widths, strict=False)]
+        print("  ".join([*cells, row[-1]]).rstrip())
 
 
 class CommandError(Exception):
@@ -95,7 +153,7 @@ def add_connect_timeout(parser: argparse.ArgumentParser) -> None:
         type=_positive,
         default=DEFAULT_CONNECT_TIMEOUT,
         metavar="SECONDS",
-        help="seconds each service may take to answer at start (default %(default)g)",
+        help="seconds each service may take to answer at start",
     )
 
 

@@ -6,9 +6,10 @@ plugins that failed to load; `cqrs relay --outbox URL --broker URL` runs outbox 
 `cqrs saga recover --storage URL --app module:saga_map` runs a saga recovery worker;
 `cqrs consume --broker URL --app module:function` runs an event consumer.
 
-A command that cannot start prints one line on stderr and exits with the code of its class of
-failure (`cqrs._cli_support.ExitCode`, tabled in docs/deployment.md); `--debug` adds the
-traceback.
+Every command's `--help` shows each option's default, examples and the exit codes. Commands
+print tables for people and JSON with `--json`. A command that cannot start prints one line on
+stderr and exits with the code of its class of failure (`cqrs._cli_support.ExitCode`, tabled
+in docs/deployment.md); `--debug` adds the traceback.
 """
 
 from __future__ import annotations
@@ -44,13 +45,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from cqrs._cli_support import HelpFormatter, epilog
+
     parser = argparse.ArgumentParser(
-        prog="cqrs", description="Inspect and operate a cqrs installation."
+        prog="cqrs",
+        description="Inspect and operate a cqrs installation.",
+        epilog=epilog(
+            "cqrs plugins",
+            'cqrs relay --outbox "$DATABASE_URL" --broker "$BROKER_URL"',
+            'cqrs outbox stats --outbox "$DATABASE_URL"',
+            "cqrs relay --help  # a command's options, defaults and examples",
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for name, (help_text, add, run) in _COMMANDS.items():
-        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub = commands.add_parser(
+            name, help=help_text, description=help_text, formatter_class=HelpFormatter
+        )
         add(sub)
         # Also accepted after the subcommand; SUPPRESS keeps the global flag's value otherwise.
         sub.add_argument(
@@ -64,7 +77,13 @@ _DEBUG_HELP = "show tracebacks and debug logs instead of one-line errors"
 
 
 def _add_plugins(parser: argparse.ArgumentParser) -> None:
+    from cqrs._cli_support import epilog
+
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.epilog = epilog(
+        "cqrs plugins         # a table: each plugin, its distribution and URL schemes",
+        "cqrs plugins --json  # the same, with each scheme's description, as JSON",
+    )
 
 
 def _run_plugins(args: argparse.Namespace) -> int:
@@ -118,6 +137,8 @@ def _quietly(build: Callable[[], _T]) -> _T:
 
 
 def _print_plugins(report: dict[str, Any]) -> None:
+    from cqrs._cli_support import print_table
+
     rows = [("PLUGIN", "DISTRIBUTION", "SCHEMES")]
     for plugin in report["plugins"]:
         roles = plugin["schemes"]
@@ -125,9 +146,7 @@ def _print_plugins(report: dict[str, Any]) -> None:
             f"{role}: {', '.join(f'{s}://' for s in found)}" for role, found in roles.items()
         )
         rows.append((plugin["name"], plugin["distribution"] or "-", listing or "-"))
-    widths = [max(len(row[i]) for row in rows) for i in range(2)]
-    for name, dist, listing in rows:
-        print(f"{name:<{widths[0]}}  {dist:<{widths[1]}}  {listing}")
+    print_table(rows)
     if report["failures"]:
         print("\nfailed to load:", file=sys.stderr)
         for failure in report["failures"]:

@@ -25,6 +25,7 @@ from cqrs._cli_support import (
     build,
     check_inbox,
     close_resource,
+    epilog,
     load_reference,
     reference_error,
     service_error,
@@ -38,10 +39,14 @@ __all__ = ["add_consume_arguments", "run_consume"]
 
 def add_consume_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--broker", required=True, help="broker URL to consume from, e.g. amqp://... or kafka://"
+        "--broker",
+        metavar="URL",
+        required=True,
+        help="broker URL to consume from, e.g. amqp://... or kafka://",
     )
     parser.add_argument(
         "--app",
+        metavar="MODULE:ATTR",
         required=True,
         help="module:attribute of a function binding handlers in an EventMap and returning "
         "{event name: event type} for the events it consumes",
@@ -58,19 +63,36 @@ def add_consume_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--inbox",
+        metavar="URL",
         help="inbox URL, e.g. postgresql+asyncpg://...?table=inbox: handle each event id once",
     )
-    parser.add_argument("--container", help="module:attribute of the DI container of handlers")
     parser.add_argument(
-        "--concurrency", type=int, default=1, help="messages of different keys handled at once"
+        "--container",
+        metavar="MODULE:ATTR",
+        help="module:attribute of the DI container of handlers",
+    )
+    parser.add_argument(
+        "--concurrency",
+        metavar="N",
+        type=int,
+        default=1,
+        help="messages of different keys handled at once",
     )
     parser.add_argument(
         "--progress",
+        metavar="SECONDS",
         type=float,
         default=5.0,
         help="seconds between looks at the counters; a line is printed when they changed (0: none)",
     )
     add_connect_timeout(parser)
+    parser.epilog = epilog(
+        "cqrs consume --broker kafka://localhost:9092 --app receipts:consumer "
+        "--topics invoices --group receipts",
+        'cqrs consume --broker "amqp://guest:guest@mq/?exchange=billing" --app receipts:consumer '
+        "--topics invoice.paid --queue receipts --concurrency 4 "
+        '--inbox "postgresql+asyncpg://app:secret@db/app?table=inbox"',
+    )
 
 
 def run_consume(args: argparse.Namespace) -> int:

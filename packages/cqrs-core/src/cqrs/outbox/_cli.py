@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import dataclasses
+import datetime
 import json
 import logging
 import signal
@@ -26,6 +27,8 @@ from cqrs._cli_support import (
     check_broker,
     check_outbox,
     close_resource,
+    epilog,
+    print_table,
     service_error,
 )
 from cqrs.faults import is_destination_fault
@@ -41,32 +44,62 @@ _QUIET_COUNTERS = frozenset({"published", "batches"})
 
 
 def add_relay_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--outbox", required=True, help="outbox URL, e.g. postgresql+asyncpg://...")
     parser.add_argument(
-        "--broker", required=True, help="broker URL, e.g. amqp://... or kafka://..."
+        "--outbox", metavar="URL", required=True, help="outbox URL, e.g. postgresql+asyncpg://..."
     )
-    parser.add_argument("--workers", type=int, default=1, help="relay workers in this process")
-    parser.add_argument("--batch-size", type=int, default=500, help="rows claimed per round")
-    parser.add_argument("--lease", type=float, default=30.0, help="lease in seconds")
-    parser.add_argument("--max-attempts", type=int, default=10, help="attempts before dead letter")
+    parser.add_argument(
+        "--broker", metavar="URL", required=True, help="broker URL, e.g. amqp://... or kafka://..."
+    )
+    parser.add_argument(
+        "--workers", metavar="N", type=int, default=1, help="relay workers in this process"
+    )
+    parser.add_argument(
+        "--batch-size", metavar="N", type=int, default=500, help="rows claimed per round"
+    )
+    parser.add_argument(
+        "--lease", metavar="SECONDS", type=float, default=30.0, help="lease in seconds"
+    )
+    parser.add_argument(
+        "--max-attempts", metavar="N", type=int, default=10, help="attempts before dead letter"
+    )
     parser.add_argument(
         "--progress",
+        metavar="SECONDS",
         type=float,
         default=5.0,
         help="seconds between looks at the progress; a line is printed when it changed (0: none)",
     )
     add_connect_timeout(parser)
+    parser.epilog = epilog(
+        "cqrs relay --outbox postgresql+asyncpg://app:secret@db/app "
+        "--broker amqp://guest:guest@mq:5672/",
+        "cqrs relay --outbox sqlite+aiosqlite:///app.db --broker kafka://localhost:9092 "
+        "--workers 2 --progress 0",
+    )
 
 
 def add_outbox_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "action", choices=["stats", "dead-letters", "replay", "discard", "create-schema"]
+        "action",
+        choices=["stats", "dead-letters", "replay", "discard", "create-schema"],
+        help="stats: the outbox's counts; dead-letters: list them; replay or discard IDS: "
+        "send dead letters again, or delete them; create-schema: create the outbox table",
     )
     parser.add_argument("ids", nargs="*", type=int, help="row ids for replay and discard")
-    parser.add_argument("--outbox", required=True, help="outbox URL")
-    parser.add_argument("--limit", type=int, default=100, help="dead letters to list")
-    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.add_argument("--outbox", metavar="URL", required=True, help="outbox URL")
+    parser.add_argument("--limit", metavar="N", type=int, default=100, help="dead letters to list")
+    parser.add_argument(
+        "--json", action="store_true", help="print machine-readable JSON instead of a table"
+    )
     add_connect_timeout(parser)
+    parser.epilog = epilog(
+        'cqrs outbox stats --outbox "$OUTBOX_URL"',
+        'cqrs outbox dead-letters --outbox "$OUTBOX_URL" --limit 20',
+        'cqrs outbox replay 42 43 --outbox "$OUTBOX_URL"',
+        'cqrs outbox discard 44 --outbox "$OUTBOX_URL"',
+        'cqrs outbox stats --outbox "$OUTBOX_URL" --json  # for scripts and monitoring',
+        'cqrs outbox create-schema --outbox "$OUTBOX_URL"  # keeps an existing table',
+    )
 
 
 def run_relay(args: argparse.Namespace) -> int:
@@ -108,7 +141,10 @@ async def _relay(args: argparse.Namespace, logs: StartupLogging) -> int:
         )
         started = time.monotonic()
         progress = _Progress(outbox, relays)
-        watching = asyncio.create_task(progress.watch(args.progress)) if args.progress else None
+        watching = None
+        if args.progress:
+            print(f"at start: {await progress.begin()}", file=sys.stderr, flush=True)
+            watching = asyncio.create_task(progress.watch(args.progress))
         try:
             await asyncio.gather(*(relay.run() for relay in relays))
         finally:
@@ -157,7 +193,7 @@ class _Progress:
     def __init__(self, outbox: Any, relays: list[OutboxRelay]) -> None:
         self.outbox = outbox
         self.relays = relays
-        self._last: tuple[object, ...] | None = None
+        self._last: tuple[str, object, str] | None = None
         self._published = 0
         self._since = time.monotonic()
 
@@ -168,23 +204,34 @@ class _Progress:
             if line is not None:
                 print(line, file=sys.stderr, flush=True)
 
+    async def begin(self) -> str:
+        """The outbox's counts at start, which the first progress line must differ from."""
+        backlog, self._last, _ = await self._state()
+        return backlog
+
     async def line(self) -> str | None:
-        """The progress line, or `None` when nothing changed since the last one."""
+        """The progress line, or `None` when nothing changed since the last one (or since
+        `begin()`)."""
+        backlog, key, published = await self._state()
+        if key == self._last:
+            return None
+        self._last = key
+        counted, _, waiting = key
+        now = time.monotonic()
+        rate = (published - self._published) / max(now - self._since, 1e-9)
+        self._published, self._since = published, now
+        line = f"{counted} rate={rate:.0f}/s {backlog}"
+        return f"{line} waiting for: {waiting}" if waiting else line
+
+    async def _state(self) -> tuple[str, tuple[str, object, str], int]:
+        """The backlog as text; what tells a change (the counters, the outbox's counts but not
+        the lag, which grows by itself, and the destinations waited for); events published."""
         total = _total(self.relays)
-        counted = _counted(total)
         backlog, counts = await self._backlog()
         waiting = ", ".join(
             sorted({outage.scope for relay in self.relays for outage in relay.outages})
         )
-        key = (counted, counts, waiting)
-        if key == self._last:
-            return None
-        self._last = key
-        now = time.monotonic()
-        rate = (total.published - self._published) / max(now - self._since, 1e-9)
-        self._published, self._since = total.published, now
-        line = f"{counted} rate={rate:.0f}/s {backlog}"
-        return f"{line} waiting for: {waiting}" if waiting else line
+        return backlog, (_counted(total), counts, waiting), total.published
 
     async def backlog(self) -> str:
         """The outbox's counts now, for the final summary."""
@@ -233,15 +280,68 @@ async def _outbox(args: argparse.Namespace) -> int:
             raise
     finally:
         await close_resource(outbox)
-    if args.json or not isinstance(report, list):
+    if args.json:
         print(json.dumps(report, indent=2))
+    elif args.action == "stats":
+        _print_stats(report)
+    elif args.action == "dead-letters":
+        _print_dead_letters(report, limit=args.limit)
     else:
-        for row in report:
-            print(
-                f"{row['id']}\t{row['event_name']}\t{row['partition_key'] or '-'}\t"
-                f"attempts={row['attempts']}\t{row['last_error']}"
-            )
+        _print_settled(args.action, report[args.action], args.ids)
     return ExitCode.OK
+
+
+def _print_stats(stats: dict[str, Any]) -> None:
+    lag = stats["lag_seconds"]
+    print_table(
+        [
+            ("pending", str(stats["pending"])),
+            ("delayed", str(stats["delayed"])),
+            ("leased", str(stats["leased"])),
+            ("dead", str(stats["dead"])),
+            ("lag", "-" if lag is None else f"{lag:.1f}s"),
+        ]
+    )
+
+
+def _print_dead_letters(rows: list[dict[str, Any]], *, limit: int) -> None:
+    if not rows:
+        print("no dead letters")
+        return
+    table = [("ID", "EVENT", "TOPIC", "KEY", "ATTEMPTS", "CREATED", "LAST ERROR")]
+    for row in rows:
+        created = datetime.datetime.fromisoformat(row["created_at"])
+        table.append(
+            (
+                str(row["id"]),
+                row["event_name"],
+                row["topic"],
+                row["partition_key"] or "-",
+                str(row["attempts"]),
+                created.isoformat(sep=" ", timespec="seconds"),
+                " ".join((row["last_error"] or "-").split()),
+            )
+        )
+    print_table(table)
+    if len(rows) == limit:
+        sys.stdout.flush()
+        print(f"(showing the first {limit}; there may be more: raise --limit)", file=sys.stderr)
+
+
+def _print_settled(action: str, changed: int, ids: list[int]) -> None:
+    """Say how many dead letters `replay` or `discard` changed, and whether some ids were not
+    dead letters (already replayed, discarded, or never dead)."""
+    done = "replayed" if action == "replay" else "discarded"
+    asked = len(set(ids))
+    if changed == asked:
+        print(f"{done} {changed} dead letter{'' if changed == 1 else 's'}")
+        return
+    left = asked - changed
+    print(
+        f"{done} {changed} of {asked} ids: {left} "
+        f"{'is not a dead letter' if left == 1 else 'are not dead letters'} "
+        "(see `cqrs outbox dead-letters`)"
+    )
 
 
 async def _act(outbox: Any, args: argparse.Namespace, stats: Any) -> Any:

@@ -23,6 +23,7 @@ from cqrs._cli_support import (
     check_broker,
     check_saga_storage,
     close_resource,
+    epilog,
     load_reference,
     reference_error,
 )
@@ -36,34 +37,56 @@ __all__ = ["add_saga_arguments", "run_saga"]
 
 
 def add_saga_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["recover"])
+    parser.add_argument(
+        "action", choices=["recover"], help="recover: resume or compensate interrupted sagas"
+    )
     parser.add_argument(
         "--storage",
+        metavar="URL",
         required=True,
         help="saga storage URL; for SQL add ?outbox=TABLE to write resumed steps' "
         "notification events to that outbox table of the same database",
     )
     parser.add_argument(
         "--app",
+        metavar="MODULE:ATTR",
         required=True,
         help="module:attribute of a SagaMap, or of a function filling one (like sagas_mapper)",
     )
-    parser.add_argument("--container", help="module:attribute of the DI container to build steps")
+    parser.add_argument(
+        "--container",
+        metavar="MODULE:ATTR",
+        help="module:attribute of the DI container to build steps",
+    )
     parser.add_argument(
         "--events",
+        metavar="MODULE:ATTR",
         help="module:attribute of an EventMap, or of a function filling one "
         "(like domain_events_mapper): the handlers of resumed steps' domain events",
     )
     parser.add_argument(
         "--broker",
+        metavar="URL",
         help="broker URL for notification events when the storage writes no outbox "
         "(devnull:// drops them on purpose)",
     )
-    parser.add_argument("--stale-after", type=float, default=30.0, help="seconds untouched")
-    parser.add_argument("--lease", type=float, default=60.0, help="lease in seconds")
-    parser.add_argument("--poll", type=float, default=5.0, help="seconds between scans")
+    parser.add_argument(
+        "--stale-after", metavar="SECONDS", type=float, default=30.0, help="seconds untouched"
+    )
+    parser.add_argument(
+        "--lease", metavar="SECONDS", type=float, default=60.0, help="lease in seconds"
+    )
+    parser.add_argument(
+        "--poll", metavar="SECONDS", type=float, default=5.0, help="seconds between scans"
+    )
     parser.add_argument("--once", action="store_true", help="recover one batch, then exit")
     add_connect_timeout(parser)
+    parser.epilog = epilog(
+        'cqrs saga recover --storage "postgresql+asyncpg://app:secret@db/app?outbox=outbox" '
+        "--app myservice.sagas:init_sagas",
+        "cqrs saga recover --storage redis://localhost:6379/0 --broker amqp://guest:guest@mq/ "
+        "--app myservice.sagas:init_sagas --container myservice.di:container --once",
+    )
 
 
 def _filled(reference: str, option: str, kind: type[Any]) -> Any:

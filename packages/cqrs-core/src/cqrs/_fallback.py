@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from cqrs._mermaid import generic_args, plain_name
 from cqrs.breakers.protocol import CircuitBreaker
 
 __all__: list[str] = []
@@ -44,6 +45,30 @@ def check_handler_class(role: str, name: str, value: Any, base: type) -> None:
     """Reject a fallback whose primary or fallback is not a handler class, naming the culprit."""
     if not isinstance(value, type) or not issubclass(value, base):
         raise TypeError(f"{role} {name} must be a subclass of {base.__name__}, got {value!r}")
+
+
+def check_same_subject(role: str, primary: type, fallback: type, base: type) -> None:
+    """Reject a fallback declared for another request or event type than its primary.
+
+    Only types both classes name (`EventHandler[Paid]`) are compared; a handler left generic
+    is taken on trust.
+    """
+    subjects = [_subject(handler, base) for handler in (primary, fallback)]
+    if None in subjects or subjects[0] == subjects[1]:
+        return
+    raise TypeError(
+        f"{role} primary and fallback must handle the same type: {primary.__qualname__} "
+        f"handles {plain_name(subjects[0])}, {fallback.__qualname__} handles "
+        f"{plain_name(subjects[1])}"
+    )
+
+
+def _subject(handler: type, base: type) -> Any:
+    """The request or event type `handler` gives `base`'s first parameter, if it names one."""
+    args = generic_args(handler, base)
+    if not args or isinstance(args[0], TypeVar):
+        return None
+    return args[0]
 
 
 def check_options(role: str, failure_exceptions: Any, circuit_breaker: Any) -> None:

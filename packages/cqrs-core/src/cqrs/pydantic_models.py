@@ -15,6 +15,7 @@ import pydantic
 
 from cqrs.clock import utcnow
 from cqrs.errors import ModelValidationError
+from cqrs.events.event import DEFAULT_OUTPUT_TOPIC
 
 __all__ = [
     "PydanticDomainEvent",
@@ -36,10 +37,15 @@ class PydanticModel(pydantic.BaseModel):
         return self.model_dump(mode="json")
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Self:
-        """Validate `data` into the model; raises `ModelValidationError` naming each bad field."""
+    def from_dict(cls, data: Mapping[str, Any] | None = None, /, **fields: Any) -> Self:
+        """Validate `data` into the model; raises `ModelValidationError` naming each bad field.
+
+        The fields may also come as keywords, `from_dict(**data)`, as python-cqrs 4.x called it.
+        """
         try:
-            return cls.model_validate(dict(data))
+            if fields:
+                data = {**data, **fields} if data is not None else fields
+            return cls.model_validate({} if data is None else dict(data))
         except pydantic.ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in error['loc']) or 'value'}: {error['msg']}"
@@ -73,10 +79,24 @@ class PydanticNotificationEvent(PydanticEvent, Generic[PayloadT]):
     __cqrs_notification__: ClassVar[bool] = True
 
     event_name: str
-    topic: str
     payload: PayloadT
+    topic: str = DEFAULT_OUTPUT_TOPIC
     event_id: uuid.UUID = pydantic.Field(default_factory=uuid.uuid4)
     timestamp: datetime.datetime = pydantic.Field(default_factory=utcnow)
     partition_key: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+
+    @property
+    def event_timestamp(self) -> datetime.datetime:
+        """`timestamp` under python-cqrs 4.x's name."""
+        return self.timestamp
+
+    def proto(self) -> Any:
+        """The event as a protobuf message; override it to publish with `cqrs-protobuf`."""
+        raise NotImplementedError(f"{type(self).__qualname__} does not define proto()")
+
+    @classmethod
+    def from_proto(cls, proto: Any) -> Self:
+        """The event rebuilt from its protobuf message; override it together with `proto`."""
+        raise NotImplementedError(f"{cls.__qualname__} does not define from_proto()")

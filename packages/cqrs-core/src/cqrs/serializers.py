@@ -32,3 +32,12 @@ def event_dumper(serializer: Serializer | EventSerializer) -> Callable[[Any], by
         return dumps_event
     dumps: Callable[[Any], bytes] = serializer.dumps  # type: ignore[union-attr]
     return lambda event: dumps(event.to_dict())
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

@@ -23,9 +23,14 @@ _LAZY = ("bootstrap",)
 
 
 def __getattr__(name: str) -> object:
-    """Load the submodules in `_LAZY` on first attribute access (they import the mediators)."""
+    """Load the submodules in `_LAZY` on first attribute access (they import the mediators);
+    other names are python-cqrs 4.x's, from `cqrs._compat.PYCQRS4_PATHS`."""
     if name in _LAZY:
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

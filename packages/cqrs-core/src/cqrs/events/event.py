@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import os
 import typing
 import uuid
 from typing import Any, ClassVar, Generic, TypeVar
@@ -11,9 +12,13 @@ from typing import Any, ClassVar, Generic, TypeVar
 from cqrs.clock import utcnow
 from cqrs.model import Model
 
-__all__ = ["DomainEvent", "Event", "NotificationEvent", "PayloadT"]
+__all__ = ["DEFAULT_OUTPUT_TOPIC", "DomainEvent", "Event", "NotificationEvent", "PayloadT"]
 
 PayloadT = TypeVar("PayloadT")
+
+DEFAULT_OUTPUT_TOPIC = os.environ.get("DEFAULT_OUTPUT_TOPIC", "output_topic")
+"""The topic of a notification event that names none: the `DEFAULT_OUTPUT_TOPIC` environment
+variable when the module is imported, else `"output_topic"` (python-cqrs 4.x's default)."""
 
 
 class Event(Model):
@@ -35,13 +40,18 @@ class NotificationEvent(Event, Generic[PayloadT]):
     _cqrs_parametrized: ClassVar[dict[Any, type]]
 
     event_name: str
-    topic: str
     payload: PayloadT
+    topic: str = DEFAULT_OUTPUT_TOPIC
     event_id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
     timestamp: datetime.datetime = dataclasses.field(default_factory=utcnow)
     partition_key: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
+
+    @property
+    def event_timestamp(self) -> datetime.datetime:
+        """`timestamp` under python-cqrs 4.x's name."""
+        return self.timestamp
 
     def __class_getitem__(cls, params: Any) -> Any:
         alias = super().__class_getitem__(params)  # type: ignore[misc]
@@ -62,3 +72,12 @@ class NotificationEvent(Event, Generic[PayloadT]):
             }
             concrete = cache[params] = type(name, (cls,), namespace)
         return concrete
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

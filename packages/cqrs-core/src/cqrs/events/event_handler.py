@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cqrs._emits_events import _EmitsEvents
 
@@ -18,3 +18,12 @@ class EventHandler(_EmitsEvents, abc.ABC, Generic[EventT]):
     @abc.abstractmethod
     async def handle(self, event: EventT) -> None:
         """React to the event."""
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

@@ -21,7 +21,8 @@ class EventProcessor:
     Sequentially (breadth first) when concurrency is disabled or the limit is 1; otherwise every
     unit of work starts as soon as the limit allows, never more than
     `max_concurrent_event_handlers` at once. Every unit runs even if another fails; then the
-    single failure is re-raised, or an `ExceptionGroup` if several failed.
+    single failure is re-raised, or an `ExceptionGroup` if several failed. An emitter whose class
+    replaces `EventEmitter.emit` (a subclass or a test double) has it called once per event.
     """
 
     def __init__(
@@ -36,6 +37,22 @@ class EventProcessor:
         self.emitter = emitter
         self.max_concurrent_event_handlers = max_concurrent_event_handlers
         self.concurrent = concurrent_event_handle_enable and max_concurrent_event_handlers > 1
+        self._steps_of = (
+            emitter.steps
+            if getattr(type(emitter), "emit", None) is EventEmitter.emit
+            else self._emit_steps
+        )
+
+    def _emit_steps(self, event_type: type, publish: bool) -> tuple[EventStep, ...]:
+        """The work of an event for an emitter whose class replaces `emit` (a subclass or a
+        test double): one `emit` call, as python-cqrs 4.x made, unless not publishing."""
+        if not publish:
+            return self.emitter.steps(event_type, publish)
+        return (self._emit,)
+
+    async def _emit(self, event: Any) -> Sequence[Any]:
+        follow_ups: Sequence[Any] | None = await self.emitter.emit(event)
+        return follow_ups or ()
 
     @classmethod
     def for_mediator(
@@ -73,7 +90,7 @@ class EventProcessor:
             await self._sequentially(events, publish)
 
     async def _sequentially(self, events: Iterable[Any], publish: bool) -> None:
-        steps_of = self.emitter.steps
+        steps_of = self._steps_of
         errors: list[Exception] = []
         batch = list(events)
         while batch:
@@ -97,7 +114,7 @@ class EventProcessor:
         pending: set[asyncio.Task[None]] = set()
 
         def schedule(event: Any, publish_it: bool = True) -> None:
-            for step in self.emitter.steps(event.__class__, publish_it):
+            for step in self._steps_of(event.__class__, publish_it):
                 pending.add(asyncio.ensure_future(run(step, event)))
 
         async def run(step: EventStep, event: Any) -> None:

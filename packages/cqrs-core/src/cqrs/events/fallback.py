@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cqrs._fallback import check_handler_class, check_options
+from cqrs._fallback import check_handler_class, check_options, check_same_subject
 from cqrs.breakers.protocol import CircuitBreaker
 from cqrs.events.event_handler import EventHandler
 
@@ -26,4 +26,14 @@ class EventHandlerFallback:
     def __post_init__(self) -> None:
         check_handler_class("EventHandlerFallback", "primary", self.primary, EventHandler)
         check_handler_class("EventHandlerFallback", "fallback", self.fallback, EventHandler)
+        check_same_subject("EventHandlerFallback", self.primary, self.fallback, EventHandler)
         check_options("EventHandlerFallback", self.failure_exceptions, self.circuit_breaker)
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cqrs.requests.request_handler import RequestHandler
 
@@ -27,3 +27,12 @@ class CORRequestHandler(RequestHandler[ReqT, ResT | None], Generic[ReqT, ResT]):
         if self._next_handler is None:
             return None
         return await self._next_handler.handle(request)
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from cqrs._fallback import check_handler_class, check_options
+from cqrs._fallback import check_handler_class, check_options, check_same_subject
 from cqrs.breakers.protocol import CircuitBreaker
 from cqrs.requests.request_handler import RequestHandler
 
@@ -26,4 +26,14 @@ class RequestHandlerFallback:
     def __post_init__(self) -> None:
         check_handler_class("RequestHandlerFallback", "primary", self.primary, RequestHandler)
         check_handler_class("RequestHandlerFallback", "fallback", self.fallback, RequestHandler)
+        check_same_subject("RequestHandlerFallback", self.primary, self.fallback, RequestHandler)
         check_options("RequestHandlerFallback", self.failure_exceptions, self.circuit_breaker)
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

@@ -88,3 +88,12 @@ def _describe(binding: RequestHandlerBinding) -> str:
     if isinstance(binding, RequestHandlerFallback):
         return f"{binding.primary.__qualname__} (fallback {binding.fallback.__qualname__})"
     return getattr(binding, "__qualname__", repr(binding))
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

@@ -24,3 +24,12 @@ class Request(Model, Generic[ResT]):
     `class GetUser(cqrs.Request[UserDTO])` tells type checkers that `await mediator.send(...)`
     returns a `UserDTO` (and `stream` yields them); a bare `cqrs.Request` base gives `Any`.
     """
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import uuid
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from cqrs._emits_events import _EmitsEvents
 
@@ -57,3 +57,12 @@ class SagaStepHandler(_EmitsEvents, abc.ABC, Generic[ContextT, ResponseT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__}>"
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

@@ -1,6 +1,17 @@
 """Saga storages: the protocol, the in-memory default and (in `contract`) the contract suite."""
 
+from typing import Any
+
 from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs.saga.storage.protocol import SagaConcurrencyError, SagaLeaseLostError, SagaStorage
 
 __all__ = ["MemorySagaStorage", "SagaConcurrencyError", "SagaLeaseLostError", "SagaStorage"]
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

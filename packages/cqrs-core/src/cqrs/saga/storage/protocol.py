@@ -94,3 +94,12 @@ class SagaStorage(Protocol):
         took it, it was released, or the saga ended or does not exist); an expired lease that
         no one took is still `owner`'s.
         """
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

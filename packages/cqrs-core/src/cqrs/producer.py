@@ -1,0 +1,13 @@
+"""python-cqrs 4.x's `cqrs.producer` path: the outbox producer.
+
+Served from `cqrs._compat.PYCQRS4_PATHS`.
+"""
+
+from typing import TYPE_CHECKING
+
+from cqrs import _compat
+
+__all__, __getattr__ = _compat.pycqrs4_module(__name__)
+
+if TYPE_CHECKING:
+    from cqrs.outbox.producer import EventProducer as EventProducer

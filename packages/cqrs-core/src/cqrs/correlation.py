@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
+    "current_causation_id",
     "current_correlation_id",
     "current_message_id",
     "enter",
@@ -82,6 +83,19 @@ def current_message_id() -> str | None:
     message_id: str | None = current[_MESSAGE]
     if message_id is None:
         message_id = current[_MESSAGE] = str(uuid.uuid4())
+    return message_id
+
+
+def current_causation_id() -> str | None:
+    """The id of what caused the current scope: the enclosing scope's message id (`None` at the
+    outermost scope, or outside any)."""
+    current = _scope.get()
+    if current is None or current[_PARENT] is None:
+        return None
+    parent = current[_PARENT]
+    message_id: str | None = parent[_MESSAGE]
+    if message_id is None:
+        message_id = parent[_MESSAGE] = str(uuid.uuid4())
     return message_id
 
 

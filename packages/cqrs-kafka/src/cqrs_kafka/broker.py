@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from cqrs.brokers.message import Message
 from cqrs.errors import (
@@ -52,6 +52,9 @@ class KafkaMessageBroker:
     sent; a record over the producer's `max_request_size` with `MessageRejectedError`;
     an unreachable cluster or an unavailable topic with `DestinationUnavailableError`.
     """
+
+    messaging_system: ClassVar[str] = "kafka"
+    """The OpenTelemetry `messaging.system` of what this broker sends."""
 
     def __init__(self, producer: KafkaProducer) -> None:
         self.producer = producer

@@ -25,7 +25,7 @@ import asyncio
 import datetime
 from collections.abc import Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import unquote_plus
 
 import aio_pika
@@ -102,6 +102,9 @@ class RabbitMQMessageBroker:
     at least once: a message whose confirm was lost may arrive twice, with the same `event-id`
     header.
     """
+
+    messaging_system: ClassVar[str] = "rabbitmq"
+    """The OpenTelemetry `messaging.system` of what this broker sends."""
 
     def __init__(
         self,

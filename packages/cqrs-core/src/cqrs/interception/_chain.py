@@ -59,6 +59,7 @@ class Interception:
         interceptors = self.overriding("intercept_publish")
         if not interceptors:
             return None
+        system = getattr(broker, "messaging_system", None)
 
         async def each(call: PublishCall) -> None:
             for message in call.messages:
@@ -67,7 +68,7 @@ class Interception:
         one = _wrap_publish(interceptors, each)
 
         async def intercepted_one(message: Message) -> None:
-            await one(PublishCall((message,), source))
+            await one(PublishCall((message,), source, system))
 
         if send_many is None:
             return intercepted_one, None
@@ -79,7 +80,7 @@ class Interception:
         many_chain = _wrap_publish(interceptors, together)
 
         async def intercepted_many(messages: list[Message]) -> None:
-            await many_chain(PublishCall(messages, source))
+            await many_chain(PublishCall(messages, source, system))
 
         return intercepted_one, intercepted_many
 

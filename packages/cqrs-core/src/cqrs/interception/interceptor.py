@@ -41,6 +41,9 @@ class PublishCall:
     source: Literal["relay", "producer", "emitter"]
     """`relay`: an outbox relay; `producer`: an `EventProducer`; `emitter`: a notification event
     a mediator (or a saga step, without an outbox) publishes itself."""
+    system: str | None = None
+    """The broker's messaging system (its `messaging_system` attribute, e.g. `"kafka"` or
+    `"rabbitmq"`), when it names one."""
 
 
 class Interceptor:

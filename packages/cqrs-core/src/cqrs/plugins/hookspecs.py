@@ -30,6 +30,7 @@ __all__ = [
     "cqrs_make_message_broker",
     "cqrs_make_outbox_repository",
     "cqrs_make_saga_storage",
+    "cqrs_worker_starting",
     "hookspec",
 ]
 
@@ -78,3 +79,10 @@ def cqrs_classify_error(error: BaseException) -> Fault | None:
     """Say whether `error`, raised by the plugin's library, is a destination fault (the service
     is unavailable: retry, never dead-letter) or a message fault; `None` if it is not the
     plugin's to judge. Import nothing heavy: look at `type(error).__module__` first."""
+
+
+@hookspec
+def cqrs_worker_starting(command: str) -> None:
+    """Called by the long-running commands (`command` is `"relay"`, `"consume"` or
+    `"saga recover"`) before they connect to anything: an instrumentation plugin installs
+    itself here, so a deployed worker is traced without code of the user's."""

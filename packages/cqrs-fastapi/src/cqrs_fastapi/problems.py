@@ -2,12 +2,13 @@
 
 A problem's `detail` is the exception's message only when the exception is public (see
 `is_public`); any other exception gets the status title alone, and secrets are redacted from
-details and logs. Example::
+details and logs. With `validation_errors=True`, FastAPI's request validation errors answer in
+the same shape, so an API has one error format. Example::
 
     class MeetingNotFound(cqrs.PublicError, LookupError): ...
 
 
-    add_exception_handlers(app, {MeetingNotFound: 404})
+    add_exception_handlers(app, {MeetingNotFound: 404}, validation_errors=True)
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from cqrs.errors import (
@@ -64,6 +66,9 @@ _RFC_9110_TITLES = {
 }
 """Titles RFC 9110 renamed, which `http.HTTPStatus` only uses from Python 3.13 on."""
 
+_DETAILED_ERRORS = 3
+"""Validation errors a problem's `detail` spells out; its `errors` member lists them all."""
+
 
 class ProblemResponse(JSONResponse):
     """A JSON response with the `application/problem+json` media type."""
@@ -72,10 +77,11 @@ class ProblemResponse(JSONResponse):
 
 
 def is_public(exc: BaseException, public: Collection[type[BaseException]] = ()) -> bool:
-    """Whether `exc`'s message may reach clients: it is a `cqrs.PublicError`, or an instance of
-    a class in `public`. A builtin class listed there (`LookupError`) never exposes the
-    framework's own errors (`HandlerNotBoundError`); only a listed framework class does."""
-    if isinstance(exc, PublicError):
+    """Whether `exc`'s message may reach clients: it is a `cqrs.PublicError`, FastAPI's
+    `RequestValidationError` (it describes the client's own input), or an instance of a class
+    in `public`. A builtin class listed there (`LookupError`) never exposes the framework's own
+    errors (`HandlerNotBoundError`); only a listed framework class does."""
+    if isinstance(exc, PublicError | RequestValidationError):
         return True
     framework = isinstance(exc, CQRSError)
     return any(
@@ -91,13 +97,44 @@ def problem_body(
     public: Collection[type[BaseException]] = (),
 ) -> dict[str, Any]:
     """The problem document for `exc`: its message, with secrets redacted, is the `detail`
-    when `exc` is public (see `is_public`); any other exception gets the status title only."""
+    when `exc` is public (see `is_public`); any other exception gets the status title only.
+
+    A `RequestValidationError` gets a `detail` naming the first invalid fields and an `errors`
+    member listing each one's `loc`, `msg` and `type` (the input itself is not echoed).
+    """
     body: dict[str, Any] = {"type": "about:blank", "title": _title(status), "status": status}
-    if is_public(exc, public):
+    if isinstance(exc, RequestValidationError):
+        errors = _validation_errors(exc)
+        body["detail"] = _validation_detail(errors)
+        body["errors"] = errors
+    elif is_public(exc, public):
         body["detail"] = redact_text(str(exc))
     if instance is not None:
         body["instance"] = instance
     return body
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    return [
+        {
+            "loc": [part if isinstance(part, int) else str(part) for part in error.get("loc", ())],
+            "msg": redact_text(str(error.get("msg", ""))),
+            "type": str(error.get("type", "")),
+        }
+        for error in exc.errors()
+    ]
+
+
+def _validation_detail(errors: list[dict[str, Any]]) -> str:
+    """`body.user_id: Field required; ...`, the first few errors, then how many more."""
+    if not errors:
+        return "the request is invalid"
+    shown = "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'request'}: {error['msg']}"
+        for error in errors[:_DETAILED_ERRORS]
+    )
+    more = len(errors) - _DETAILED_ERRORS
+    return f"{shown} (and {more} more)" if more > 0 else shown
 
 
 def _title(status: int) -> str:
@@ -148,15 +185,21 @@ def add_exception_handlers(
     statuses: Mapping[type[Exception], int] | None = None,
     *,
     public: Collection[type[BaseException]] = (),
+    validation_errors: bool = False,
 ) -> None:
     """Answer the framework's exceptions, and those in `statuses` (exception class -> HTTP
     status, e.g. `{MeetingNotFound: 404}`), with problem responses; server errors are logged.
 
     Only public exceptions (`cqrs.PublicError`, or classes listed in `public`) show their
-    message as `detail`. The policy is kept in `app.state`, so the error events of
-    `EventStreamResponse` follow it too.
+    message as `detail`. `validation_errors=True` answers FastAPI's request validation errors
+    too (422, or the status `statuses` gives `RequestValidationError`), with the invalid
+    fields in `detail` and `errors`, instead of FastAPI's own `{"detail": [...]}`. The policy
+    is kept in `app.state`, so the error events of `EventStreamResponse` follow it too.
     """
-    policy = ProblemPolicy({**DEFAULT_STATUSES, **(statuses or {})}, tuple(public))
+    defaults: dict[type[Exception], int] = dict(DEFAULT_STATUSES)
+    if validation_errors:
+        defaults[RequestValidationError] = 422
+    policy = ProblemPolicy({**defaults, **(statuses or {})}, tuple(public))
     setattr(app.state, _POLICY_STATE_KEY, policy)
 
     async def handle(request: Request, exc: Exception) -> ProblemResponse:

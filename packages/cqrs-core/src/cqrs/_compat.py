@@ -208,6 +208,7 @@ PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
         "SagaDispatcher": _NO_DISPATCHER,
         "StreamingRequestDispatcher": _NO_DISPATCHER,
     },
+    "cqrs.dispatcher.event": _NO_DISPATCHER,
     "cqrs.dispatcher.exceptions": {
         "RequestHandlerDoesNotExist": "cqrs.errors:HandlerNotBoundError",
         "RequestHandlerTypeError": Unsupported(
@@ -216,6 +217,10 @@ PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
         "SagaConcurrencyError": "cqrs.errors",
         "SagaDoesNotExist": "cqrs.errors:HandlerNotBoundError",
     },
+    "cqrs.dispatcher.models": _NO_DISPATCHER,
+    "cqrs.dispatcher.request": _NO_DISPATCHER,
+    "cqrs.dispatcher.saga": _NO_DISPATCHER,
+    "cqrs.dispatcher.streaming": _NO_DISPATCHER,
     "cqrs.events": {
         "DCDomainEvent": "cqrs.dataclass_models",
         "DCEvent": "cqrs.dataclass_models",
@@ -275,6 +280,7 @@ PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
         "DEFAULT_MESSAGE_BROKER": _NO_DEFAULT_BROKER,
         "setup_event_emitter": "cqrs._pycqrs4",
         "setup_mediator": "cqrs._pycqrs4:setup_request_mediator",
+        "setup_streaming_mediator": "cqrs._pycqrs4",
     },
     "cqrs.requests.cor_request_handler": {
         "CORRequestHandlerT": _TYPING,

@@ -17,6 +17,7 @@ from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.map import EventMap
 from cqrs.mediators.event import EventMediator
 from cqrs.mediators.request import RequestMediator
+from cqrs.mediators.streaming import StreamingRequestMediator
 from cqrs.middlewares.base import MiddlewareChain
 from cqrs.protocols.middleware import Middleware
 from cqrs.requests.cor_request_handler import CORRequestHandler
@@ -28,6 +29,7 @@ __all__ = [
     "setup_event_emitter",
     "setup_event_mediator",
     "setup_request_mediator",
+    "setup_streaming_mediator",
 ]
 
 _Link = TypeVar("_Link", bound=CORRequestHandler[Any, Any])
@@ -66,6 +68,31 @@ def setup_request_mediator(
         _bootstrap.container(container),
         event_emitter,
         MiddlewareChain(list(middlewares)),
+        max_concurrent_event_handlers=max_concurrent_event_handlers,
+        concurrent_event_handle_enable=concurrent_event_handle_enable,
+    )
+
+
+def setup_streaming_mediator(
+    event_emitter: EventEmitter,
+    container: Any,
+    middlewares: Iterable[Middleware],
+    commands_mapper: _bootstrap.RequestMapper | None = None,
+    queries_mapper: _bootstrap.RequestMapper | None = None,
+    domain_events_mapper: _bootstrap.EventMapper | None = None,
+    max_concurrent_event_handlers: int = 10,
+    concurrent_event_handle_enable: bool = True,
+) -> StreamingRequestMediator:
+    """A `StreamingRequestMediator` over `event_emitter` (4.x's
+    `requests.bootstrap.setup_streaming_mediator`).
+
+    `middlewares` and `domain_events_mapper` are accepted for the 4.x signature: 4.x never ran
+    middlewares around streams, and the emitter's own map is the one used.
+    """
+    return StreamingRequestMediator(
+        _bootstrap.request_map(commands_mapper, queries_mapper),
+        _bootstrap.container(container),
+        event_emitter,
         max_concurrent_event_handlers=max_concurrent_event_handlers,
         concurrent_event_handle_enable=concurrent_event_handle_enable,
     )

@@ -86,14 +86,15 @@ class Received(cqrs.EventHandler[Shipped]):
         Received.seen.append(str(event.event_id))
 
 
-def test_instrument_registers_one_interceptor_and_uninstrument_removes_it() -> None:
+def test_instrument_registers_its_interceptors_once_and_uninstrument_removes_them() -> None:
     before = registered()
     instrumentor = CqrsInstrumentor()
     instrumentor.instrument(tracer_provider=TracerProvider())
     instrumentor.instrument()
     try:
-        assert len(registered()) == len(before) + 1
+        assert len(registered()) == len(before) + 2
         assert instrumentor.interceptor in registered()
+        assert instrumentor.metrics in registered()
     finally:
         instrumentor.uninstrument()
     assert registered() == before

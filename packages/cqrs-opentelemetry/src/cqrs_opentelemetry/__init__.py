@@ -13,7 +13,15 @@ from __future__ import annotations
 from cqrs_opentelemetry.instrumentor import CqrsInstrumentor
 from cqrs_opentelemetry.interceptor import TracingInterceptor
 from cqrs_opentelemetry.logs import TraceContextFilter
+from cqrs_opentelemetry.metrics import INSTRUMENTS, MetricsInterceptor
 
 __version__ = "0.1.0"
 
-__all__ = ["CqrsInstrumentor", "TraceContextFilter", "TracingInterceptor", "__version__"]
+__all__ = [
+    "INSTRUMENTS",
+    "CqrsInstrumentor",
+    "MetricsInterceptor",
+    "TraceContextFilter",
+    "TracingInterceptor",
+    "__version__",
+]

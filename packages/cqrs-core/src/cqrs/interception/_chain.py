@@ -43,6 +43,10 @@ class Interception:
             i for i in (*registry.registered(), *self.own) if getattr(type(i), hook) is not default
         ]
 
+    def observers(self, hook: str) -> tuple[Callable[..., None], ...]:
+        """The `hook` methods (`on_*` notifications) of the interceptors overriding it."""
+        return tuple(getattr(i, hook) for i in self.overriding(hook))
+
     def request(self, handle: _Handle) -> _Handle | None:
         """`handle` wrapped by every `intercept_request`, or `None` when nobody intercepts."""
         return _wrap(self.overriding("intercept_request"), "intercept_request", handle)

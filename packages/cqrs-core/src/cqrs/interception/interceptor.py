@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from cqrs.brokers.message import Message
+    from cqrs.outbox.protocol import OutboxStats
+    from cqrs.outbox.relay import RelayBatch
+    from cqrs.saga.models import SagaStatus
 
 __all__ = ["Interceptor", "PublishCall", "SagaStepCall"]
 
@@ -94,6 +97,20 @@ class Interceptor:
         added to `headers` are stored with the row and sent with its message (an
         instrumentation stores its trace context so the consumer joins the writer's trace).
         Only registered interceptors (`cqrs.interception.register`) are called."""
+
+    def on_relay_batch(self, batch: RelayBatch) -> None:
+        """Called by a relay once a claimed batch is settled: what was published, retried,
+        dead-lettered or handed back, and how long it took (metrics, spans)."""
+
+    def on_saga_finished(
+        self, saga_name: str, saga_id: uuid.UUID, status: SagaStatus, recovering: bool
+    ) -> None:
+        """Called once a saga's terminal status (completed, compensated, failed) is recorded;
+        `recovering` when a recovery worker drove it there."""
+
+    def on_outbox_stats(self, stats: OutboxStats) -> None:
+        """Called with an outbox's counts whenever `cqrs relay`'s progress line or
+        `cqrs outbox stats` reads them (depth and lag gauges)."""
 
     async def intercept_consume(
         self, message: Message, proceed: Callable[[Message], Awaitable[Any]]

@@ -18,6 +18,7 @@ _LAZY: dict[str, str] = {
     "MemoryOutboxSession": "cqrs.outbox.memory",
     "MemoryOutboxedEventRepository": "cqrs.outbox.memory",
     "OutboxRelay": "cqrs.outbox.relay",
+    "RelayBatch": "cqrs.outbox.relay",
     "RelayCounters": "cqrs.outbox.relay",
     "RowCodec": "cqrs.outbox.codec",
 }
@@ -32,6 +33,7 @@ __all__ = [
     "OutboxStatus",
     "OutboxedEvent",
     "OutboxedEventRepository",
+    "RelayBatch",
     "RelayCounters",
     "RowCodec",
 ]
@@ -55,4 +57,4 @@ if TYPE_CHECKING:
     from cqrs.outbox.codec import RowCodec
     from cqrs.outbox.memory import MemoryOutboxedEventRepository, MemoryOutboxSession
     from cqrs.outbox.producer import EventProducer
-    from cqrs.outbox.relay import OutboxRelay, RelayCounters
+    from cqrs.outbox.relay import OutboxRelay, RelayBatch, RelayCounters

@@ -26,6 +26,7 @@ import logging
 import os
 import random
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -41,7 +42,7 @@ from cqrs.interception.interceptor import Interceptor
 from cqrs.outbox.protocol import OutboxedEvent, OutboxedEventRepository, OutboxStatus
 from cqrs.redaction import redact_text
 
-__all__ = ["BROKER", "DATABASE", "Outage", "OutboxRelay", "RelayCounters"]
+__all__ = ["BROKER", "DATABASE", "Outage", "OutboxRelay", "RelayBatch", "RelayCounters"]
 
 _log = logging.getLogger("cqrs.outbox.relay")
 
@@ -82,6 +83,27 @@ class RelayCounters:
     """Outages (of the broker, a topic or the database) that started."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
+class RelayBatch:
+    """What became of one claimed batch, once settled: given to the interceptors'
+    `on_relay_batch` (metrics, spans) by every relay."""
+
+    worker_id: str
+    claimed: int
+    published: Sequence[OutboxedEvent]
+    retried: Sequence[OutboxedEvent]
+    """Refused for a fault of their own, to be tried again after a backoff."""
+    dead_lettered: Sequence[OutboxedEvent]
+    released: int
+    """Handed back unpublished without a charge (stopping, lease nearly over, held back)."""
+    deferred: int
+    """Handed back until their unavailable destination is expected back."""
+    started: float
+    """`time.time()` when the batch was claimed."""
+    seconds: float
+    """From the claim to the end of the settlement."""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Outage:
     """A destination the relay is waiting for: `BROKER`, `DATABASE` or a topic name."""
@@ -103,6 +125,11 @@ class _Outcome:
     published: list[OutboxedEvent] = dataclasses.field(default_factory=list)
     leftovers: list[OutboxedEvent] = dataclasses.field(default_factory=list)
     deferred: dict[str, list[OutboxedEvent]] = dataclasses.field(default_factory=dict)
+    retried: list[OutboxedEvent] = dataclasses.field(default_factory=list)
+    dead: list[OutboxedEvent] = dataclasses.field(default_factory=list)
+    claimed: int = 0
+    started: float = 0.0
+    """Loop time of the claim."""
 
     def defer(self, scope: str, rows: Sequence[OutboxedEvent]) -> None:
         if rows:
@@ -169,6 +196,7 @@ class OutboxRelay:
         """Wrap the broker's sends in the publish interceptors (`None`: use the broker's own,
         looked up at each batch)."""
         self._intercepted = self._interception.publishers(self.broker, "relay")
+        self._observers = self._interception.observers("on_relay_batch")
 
     def _senders(self) -> tuple[SendOne, SendMany | None]:
         if self._intercepted is not None:
@@ -308,7 +336,7 @@ class OutboxRelay:
     async def _publish(self, batch: Sequence[OutboxedEvent], started: float) -> _Outcome:
         """Publish a claimed batch; returns what was published, released and held back."""
         deadline = started + self.lease_seconds * 0.8
-        outcome = _Outcome()
+        outcome = _Outcome(claimed=len(batch), started=started)
         send_many = self._senders()[1]
         if send_many is not None:
             await self._publish_in_waves(batch, deadline, send_many, outcome)
@@ -337,6 +365,31 @@ class OutboxRelay:
             retry_at = outage.retry_at if outage is not None else self._clock()
             await self.outbox.release(rows, worker_id=self.worker_id, retry_at=retry_at)
             self.counters.deferred += len(rows)
+        if self._observers:
+            self._report(outcome)
+
+    def _report(self, outcome: _Outcome) -> None:
+        """Tell the `on_relay_batch` interceptors how the batch ended; their failures are
+        logged, never the relay's."""
+        seconds = asyncio.get_running_loop().time() - outcome.started
+        batch = RelayBatch(
+            worker_id=self.worker_id,
+            claimed=outcome.claimed,
+            published=outcome.published,
+            retried=outcome.retried,
+            dead_lettered=outcome.dead,
+            released=len(outcome.leftovers),
+            deferred=sum(len(rows) for rows in outcome.deferred.values()),
+            started=time.time() - seconds,
+            seconds=seconds,
+        )
+        for observe in self._observers:
+            try:
+                observe(batch)
+            except Exception:
+                _log.exception(
+                    "outbox relay %s: an on_relay_batch interceptor failed", self.worker_id
+                )
 
     def _past(self, deadline: float) -> bool:
         return self._stopping.is_set() or asyncio.get_running_loop().time() > deadline
@@ -422,7 +475,7 @@ class OutboxRelay:
             self._unavailable(scope, error)
             outcome.defer(scope, [row, *rest])
             return scope
-        await self._failed(row, error)
+        await self._failed(row, error, outcome)
         outcome.leftovers.extend(rest)
         return None
 
@@ -595,7 +648,7 @@ class OutboxRelay:
                 outcome.defer(scope, [row])
         return verdicts
 
-    async def _failed(self, row: OutboxedEvent, exc: BaseException) -> None:
+    async def _failed(self, row: OutboxedEvent, exc: BaseException, outcome: _Outcome) -> None:
         attempts = row.attempts + 1
         error = _describe(exc)
         retry_at: datetime.datetime | None = None
@@ -606,6 +659,7 @@ class OutboxRelay:
         )
         if status is OutboxStatus.DEAD:
             self.counters.dead_lettered += 1
+            outcome.dead.append(row)
             _log.error(
                 "outbox row %d (%s %s, key %r) dead-lettered after %d attempts: %s",
                 row.id,
@@ -617,6 +671,7 @@ class OutboxRelay:
             )
         else:
             self.counters.retried += 1
+            outcome.retried.append(row)
             _log.warning(
                 "outbox row %d (%s) failed attempt %d, retrying at %s: %s",
                 row.id,

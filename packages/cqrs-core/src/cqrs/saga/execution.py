@@ -78,6 +78,7 @@ class SagaExecution:
         "compensation",
         "events",
         "final",
+        "finished",
         "handlers",
         "intercept",
         "keeper",
@@ -104,6 +105,7 @@ class SagaExecution:
         keeper: LeaseKeeper | None = None,
         recovering: bool = False,
         intercept: StepRunner | None = None,
+        finished: tuple[Callable[..., None], ...] = (),
     ) -> None:
         self.saga_type = saga_type
         self.storage = storage
@@ -115,6 +117,8 @@ class SagaExecution:
         self.keeper = keeper if keeper is not None else LeaseKeeper(storage)
         self.recovering = recovering
         self.intercept = intercept
+        self.finished = finished
+        """The interceptors' `on_saga_finished`, told the terminal status once recorded."""
         self.version = 0
         self.saga_id: uuid.UUID | None = None
         self.lost = False
@@ -161,7 +165,18 @@ class SagaExecution:
             outbox_events=outbox_events,
         )
         if terminal:
-            self.final = status
+            assert status is not None
+            self._finished(saga_id, status)
+
+    def _finished(self, saga_id: uuid.UUID, status: SagaStatus) -> None:
+        """Note the terminal status recorded, and tell the `on_saga_finished` interceptors
+        (whose failures are logged, never the saga's)."""
+        self.final = status
+        for observe in self.finished:
+            try:
+                observe(self.saga_type.saga_name(), saga_id, status, self.recovering)
+            except Exception:
+                _log.exception("saga %s: an on_saga_finished interceptor failed", saga_id)
 
     def _lost_error(self, step_name: str) -> SagaLeaseLostError:
         return SagaLeaseLostError(
@@ -360,7 +375,7 @@ class SagaExecution:
                     outbox_events=to_outbox,
                 )
                 if final:
-                    self.final = SagaStatus.COMPLETED
+                    self._finished(saga_id, SagaStatus.COMPLETED)
                 completed.append((index, step_type))
                 if in_process and self.events is not None:
                     await self._dispatch(in_process)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cqrs._handler_source import HandlerSource
@@ -84,10 +84,12 @@ class SagaMediator:
         """The interceptors of this mediator's steps (given to its recovery too)."""
         self._interception = Interception(interceptors, watcher=self)
         self._steps: StepRunner | None = None
+        self._finished: tuple[Callable[..., None], ...] = ()
         self._reintercept()
 
     def _reintercept(self) -> None:
         self._steps = self._interception.saga_steps()
+        self._finished = self._interception.observers("on_saga_finished")
 
     def execution(self, saga_type: Any) -> SagaExecution:
         """An execution of `saga_type` sharing this mediator's storage, container and policies."""
@@ -101,6 +103,7 @@ class SagaMediator:
             events=self.events,
             keeper=self._keeper,
             intercept=self._steps,
+            finished=self._finished,
         )
 
     def stream(

@@ -117,6 +117,7 @@ class _Recoverer:
         "_interception",
         "compensation",
         "events",
+        "finished",
         "handlers",
         "keeper",
         "lease_seconds",
@@ -145,10 +146,12 @@ class _Recoverer:
         self.keeper = LeaseKeeper(storage)
         self._interception = Interception(interceptors, watcher=self)
         self.steps: StepRunner | None = None
+        self.finished: tuple[Callable[..., None], ...] = ()
         self._reintercept()
 
     def _reintercept(self) -> None:
         self.steps = self._interception.saga_steps()
+        self.finished = self._interception.observers("on_saga_finished")
 
     async def recover(
         self, saga_type: type[Saga[Any]], saga_id: uuid.UUID, context_builder: Callable[..., Any]
@@ -185,6 +188,7 @@ class _Recoverer:
             keeper=self.keeper,
             recovering=True,
             intercept=self.steps,
+            finished=self.finished,
         )
         context = _build_context(context_builder, state.context)
         error: str | None = None

@@ -321,3 +321,27 @@ async def test_a_relay_batch_is_one_root_send_span_linking_every_creation(
     assert relay.attributes["messaging.system"] == "memory"
     assert [link.context.span_id for link in relay.links] == [c.context.span_id for c in creates]
     assert len({c.context.trace_id for c in creates}) == 3
+
+
+async def test_a_settled_relay_batch_is_a_span_linking_what_it_published(
+    spans: InMemorySpanExporter,
+) -> None:
+    outbox = MemoryOutboxedEventRepository()
+    Outboxing.outbox = outbox
+    mediator = bootstrap(commands_mapper=lambda m: m.bind(Ship, Outboxing))
+    for n in range(3):
+        await mediator.send(Ship(n=n))
+    await OutboxRelay(outbox, BatchBroker(), batch_size=10).run_until_idle()
+    finished = spans.get_finished_spans()
+    creates = {s.context.span_id for s in finished if s.name == "create orders"}
+    (batch,) = [s for s in finished if s.name == "relay batch"]
+    (send,) = [s for s in finished if s.name == "send orders"]
+    assert batch.parent is None
+    assert {link.context.span_id for link in batch.links} == creates
+    assert batch.attributes is not None
+    assert batch.attributes["cqrs.relay.published"] == 3
+    assert batch.start_time is not None
+    assert batch.end_time is not None
+    assert send.start_time is not None
+    assert send.end_time is not None
+    assert batch.start_time <= send.start_time <= send.end_time <= batch.end_time

@@ -13,6 +13,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from cqrs import correlation
 from cqrs.brokers.message import Message
 from cqrs.interception import Interceptor, PublishCall, SagaStepCall
+from cqrs.outbox.relay import RelayBatch
 from cqrs_opentelemetry import attributes as attr
 
 __all__ = ["TracingInterceptor"]
@@ -157,6 +158,40 @@ class TracingInterceptor(Interceptor):
             ]
             await proceed(dataclasses.replace(call, messages=stamped))
 
+    def on_relay_batch(self, batch: RelayBatch) -> None:
+        """A `relay batch` span from the claim to the settlement, linking the creation context
+        of every row it published (recorded once the batch is settled: the relay keeps two
+        batches in flight, so it is not the current span of either)."""
+        start = int(batch.started * 1e9)
+        links = [
+            Link(found)
+            for found in (_stored_span(row.headers) for row in batch.published)
+            if found is not None
+        ]
+        span = self._tracer.start_span(
+            "relay batch",
+            context=context.Context(),
+            kind=SpanKind.PRODUCER,
+            links=links,
+            start_time=start,
+            attributes={
+                attr.OPERATION_TYPE: "send",
+                attr.OPERATION_NAME: "relay batch",
+                attr.MESSAGE_COUNT: batch.claimed,
+                "cqrs.relay.worker": batch.worker_id,
+                "cqrs.relay.published": len(batch.published),
+                "cqrs.relay.retried": len(batch.retried),
+                "cqrs.relay.dead_lettered": len(batch.dead_lettered),
+                "cqrs.relay.released": batch.released + batch.deferred,
+            },
+        )
+        for row in batch.dead_lettered:
+            span.add_event(
+                "dead-lettered",
+                {attr.MESSAGE_ID: str(row.event_id), attr.DESTINATION: row.topic},
+            )
+        span.end(end_time=start + int(batch.seconds * 1e9))
+
     async def intercept_consume(
         self, message: Message, proceed: Callable[[Message], Awaitable[Any]]
     ) -> Any:
@@ -219,6 +254,14 @@ def _carried_span(message: Message) -> trace.SpanContext | None:
     if _traceparent(message) is None:
         return None
     return trace.get_current_span(propagate.extract(message.extra_headers)).get_span_context()
+
+
+def _stored_span(headers: Mapping[str, str] | None) -> trace.SpanContext | None:
+    """The valid span context stored with an outbox row, if any."""
+    if not headers or "traceparent" not in headers:
+        return None
+    found = trace.get_current_span(propagate.extract(headers)).get_span_context()
+    return found if found.is_valid else None
 
 
 def _with_headers(message: Message, headers: Mapping[str, str]) -> Message:

@@ -173,3 +173,28 @@ def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'NoSuchThing'"):
         _ = cqrs.NoSuchThing  # type: ignore[attr-defined]
     assert not hasattr(cqrs.events.event, "NoSuchThing")
+
+
+GUIDE = Path(__file__).resolve().parents[2] / "docs" / "migrating-from-python-cqrs.md"
+
+
+def test_the_migration_guide_lists_every_row_of_the_table() -> None:
+    text = GUIDE.read_text(encoding="utf-8")
+    missing = []
+    for path, row in PYCQRS4_PATHS.items():
+        if isinstance(row, Unsupported):
+            missing += [] if f"`{path}`" in text else [path]
+            continue
+        for name, target in row.items():
+            if isinstance(target, Unsupported):
+                found = f"`{path}.{name}`" in text or (path == "cqrs.dispatcher" and name in text)
+            else:
+                home, _, attr = target.partition(":")
+                found = f"| `{path}.{name}` | `{home}.{attr or name}` |" in text
+            missing += [] if found else [f"{path}.{name}"]
+    assert missing == [], "docs/migrating-from-python-cqrs.md lacks these rows of the table"
+
+
+def test_the_migration_guide_names_what_is_not_there_yet() -> None:
+    text = GUIDE.read_text(encoding="utf-8")
+    assert [name for _, name in PENDING if name not in text] == []

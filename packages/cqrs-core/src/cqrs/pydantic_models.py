@@ -79,8 +79,8 @@ class PydanticNotificationEvent(PydanticEvent, Generic[PayloadT]):
     __cqrs_notification__: ClassVar[bool] = True
 
     event_name: str
-    payload: PayloadT
     topic: str = DEFAULT_OUTPUT_TOPIC
+    payload: PayloadT
     event_id: uuid.UUID = pydantic.Field(default_factory=uuid.uuid4)
     timestamp: datetime.datetime = pydantic.Field(default_factory=utcnow)
     partition_key: str | None = None

@@ -40,8 +40,8 @@ class NotificationEvent(Event, Generic[PayloadT]):
     _cqrs_parametrized: ClassVar[dict[Any, type]]
 
     event_name: str
-    payload: PayloadT
     topic: str = DEFAULT_OUTPUT_TOPIC
+    payload: PayloadT
     event_id: uuid.UUID = dataclasses.field(default_factory=uuid.uuid4)
     timestamp: datetime.datetime = dataclasses.field(default_factory=utcnow)
     partition_key: str | None = None

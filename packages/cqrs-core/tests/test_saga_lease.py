@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import pytest
@@ -406,9 +406,10 @@ class NoRenewStorage:
         *,
         owner: str,
         lease_seconds: float,
+        trace: Mapping[str, str] | None = None,
     ) -> SagaState:
         return await self.inner.create_saga(
-            saga_id, saga_name, context, owner=owner, lease_seconds=lease_seconds
+            saga_id, saga_name, context, owner=owner, lease_seconds=lease_seconds, trace=trace
         )
 
     async def transition(

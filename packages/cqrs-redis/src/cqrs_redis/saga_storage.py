@@ -1,7 +1,8 @@
 """`RedisSagaStorage`: saga state and step log in Redis, one Lua script (round trip) per transition.
 
 Keys under `prefix` (default `cqrs:saga`): a hash per saga (`<prefix>:<id>`: name, status,
-context JSON, version, timestamps, lease), a list per saga for the step log (`<prefix>:<id>:log`)
+context JSON, version, timestamps, lease, and the `trace` headers as JSON when the saga was
+created with any), a list per saga for the step log (`<prefix>:<id>:log`)
 and a sorted set of unfinished sagas scored by their last update (`<prefix>:active`), which
 `find_interrupted` reads. Example::
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 import datetime
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cqrs.clock import utcnow
@@ -33,11 +34,13 @@ local expiry = tonumber(redis.call('HGET', KEYS[1], 'lease_until') or '0')
 local free = (not owner) or owner == '' or owner == ARGV[2] or expiry <= tonumber(ARGV[3])
 """
 
+# ARGV: name, context, now (ISO), owner, lease_until, now, saga id, trace ('' for none)
 _CREATE = """
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 redis.call('HSET', KEYS[1], 'saga_name', ARGV[1], 'status', 'running', 'context', ARGV[2],
   'version', 1, 'created_at', ARGV[3], 'updated_at', ARGV[3], 'lease_owner', ARGV[4],
   'lease_until', ARGV[5])
+if ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'trace', ARGV[8]) end
 redis.call('ZADD', KEYS[3], ARGV[6], ARGV[7])
 return 1
 """
@@ -174,9 +177,11 @@ class RedisSagaStorage:
         *,
         owner: str,
         lease_seconds: float,
+        trace: Mapping[str, str] | None = None,
     ) -> SagaState:
         now = utcnow()
         until = now + datetime.timedelta(seconds=lease_seconds)
+        kept = dict(trace) if trace else None
         created = await self._create(
             keys=self._keys(saga_id),
             args=[
@@ -187,6 +192,7 @@ class RedisSagaStorage:
                 until.timestamp(),
                 now.timestamp(),
                 str(saga_id),
+                "" if kept is None else json.dumps(kept, separators=(",", ":")),
             ],
         )
         if not created:
@@ -201,6 +207,7 @@ class RedisSagaStorage:
             updated_at=now,
             lease_owner=owner,
             lease_until=until,
+            trace=kept,
         )
 
     async def transition(
@@ -298,6 +305,7 @@ def _state(saga_id: uuid.UUID, fields: dict[str, str], log: list[Any]) -> SagaSt
         lease_owner=owner,
         lease_until=datetime.datetime.fromtimestamp(until, datetime.UTC) if owner else None,
         history=tuple(_load_entry(saga_id, item) for item in log),
+        trace=json.loads(fields["trace"]) if fields.get("trace") else None,
     )
 
 

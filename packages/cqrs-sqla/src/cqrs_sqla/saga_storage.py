@@ -17,8 +17,10 @@ From a URL (what `cqrs saga recover --storage` uses), `table=` names the saga ta
 from __future__ import annotations
 
 import datetime
+import json
+import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,9 +33,11 @@ from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
 from cqrs.saga.storage.protocol import SagaConcurrencyError
 from cqrs_sqla.dialects import saga_statements
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
-from cqrs_sqla.schema import saga_log_table, saga_table
+from cqrs_sqla.schema import add_missing_columns, saga_log_table, saga_table
 
 __all__ = ["SqlAlchemySagaStorage"]
+
+_log = logging.getLogger("cqrs.sqla")
 
 
 class SqlAlchemySagaStorage:
@@ -86,9 +90,14 @@ class SqlAlchemySagaStorage:
             await self.engine.dispose()
 
     async def create_schema(self) -> None:
-        """Create both tables if they do not exist."""
+        """Create both tables if they do not exist, and add the nullable columns a table made
+        by an earlier release lacks (the saga table's `trace`)."""
+        tables = [self.table, self.log]
         async with self.engine.begin() as conn:
-            await conn.run_sync(self.table.metadata.create_all, tables=[self.table, self.log])
+            await conn.run_sync(self.table.metadata.create_all, tables=tables)
+            added = await conn.run_sync(add_missing_columns, tables)
+        if added:
+            _log.info("added the columns %s", ", ".join(added))
 
     async def drop_schema(self) -> None:
         """Drop both tables."""
@@ -103,8 +112,10 @@ class SqlAlchemySagaStorage:
         *,
         owner: str,
         lease_seconds: float,
+        trace: Mapping[str, str] | None = None,
     ) -> SagaState:
         now = utcnow()
+        kept = dict(trace) if trace else None
         values: dict[str, Any] = {
             "saga_id": saga_id,
             "saga_name": saga_name,
@@ -115,12 +126,13 @@ class SqlAlchemySagaStorage:
             "updated_at": now,
             "lease_owner": owner,
             "lease_until": now + datetime.timedelta(seconds=lease_seconds),
+            "trace": None if kept is None else json.dumps(kept, separators=(",", ":")),
         }
         try:
             await self._sql.create(values)
         except IntegrityError as exc:
             raise SagaConcurrencyError(f"saga {saga_id} already exists") from exc
-        return SagaState(**{**values, "status": SagaStatus.RUNNING})
+        return SagaState(**{**values, "status": SagaStatus.RUNNING, "trace": kept})
 
     async def transition(
         self,
@@ -180,6 +192,7 @@ class SqlAlchemySagaStorage:
             lease_owner=row.lease_owner,
             lease_until=row.lease_until,
             history=tuple(_entry(log) for log in history),
+            trace=_trace(row.trace),
         )
 
     async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState | None:
@@ -232,6 +245,14 @@ def _entry(row: Any) -> SagaLogEntry:
         timestamp=row.timestamp,
         details=row.details,
     )
+
+
+def _trace(stored: str | None) -> dict[str, str] | None:
+    """The `trace` headers from their stored JSON (`None` when the saga has none)."""
+    if not stored:
+        return None
+    loaded = json.loads(stored)
+    return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else None
 
 
 def _last(value: str | tuple[str, ...] | None) -> str | None:

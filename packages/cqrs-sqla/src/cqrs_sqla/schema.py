@@ -183,7 +183,8 @@ def inbox_table(name: str | None = None, target: sa.MetaData | None = None) -> s
 
 
 def saga_table(name: str = "saga", target: sa.MetaData | None = None) -> sa.Table:
-    """The saga state table: status, JSON context, optimistic `version` and recovery lease."""
+    """The saga state table: status, JSON context, optimistic `version`, recovery lease, and
+    the `trace` headers captured when the saga was created (compact JSON text, or NULL)."""
     return _table(
         name,
         target,
@@ -196,6 +197,7 @@ def saga_table(name: str = "saga", target: sa.MetaData | None = None) -> sa.Tabl
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("lease_owner", sa.String(200), nullable=True),
         sa.Column("lease_until", UTCDateTime(), nullable=True),
+        sa.Column("trace", sa.Text(), nullable=True),
         sa.Index(f"ix_{name}_status_updated", "status", "updated_at"),
     )
 

@@ -6,6 +6,7 @@ import dataclasses
 import datetime
 import enum
 import uuid
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from cqrs.model import Model
@@ -71,7 +72,8 @@ class SagaLogEntry:
 
 @dataclasses.dataclass(slots=True, kw_only=True)
 class SagaState:
-    """A saga as stored: status, context, optimistic `version`, recovery lease, step log."""
+    """A saga as stored: status, context, optimistic `version`, recovery lease, step log and the
+    trace it started in."""
 
     saga_id: uuid.UUID
     saga_name: str
@@ -83,6 +85,9 @@ class SagaState:
     lease_owner: str | None = None
     lease_until: datetime.datetime | None = None
     history: tuple[SagaLogEntry, ...] = ()
+    trace: Mapping[str, str] | None = None
+    """Headers captured when the saga was created (correlation id, trace context); `None` if
+    none were."""
 
 
 def __getattr__(name: str) -> Any:

@@ -37,6 +37,14 @@ _CONTEXT: dict[str, Any] = {
 }
 
 
+_TRACE: dict[str, str] = {
+    "correlation_id": "2f1c9a54-7d3e-4b8a-9c61-0e5f4d3b2a19",
+    "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+    "tracestate": "vendor=ünï,other=x=y",
+    "baggage": 'user="ç😀"; id=7',
+}
+
+
 def _utc(moment: datetime.datetime) -> datetime.datetime:
     """`moment` as an aware UTC datetime (a naive one is read as UTC)."""
     if moment.tzinfo is None:
@@ -99,15 +107,19 @@ class SagaStorageContract(abc.ABC):
         owner: str = "worker-a",
         lease_seconds: float | None = None,
         context: dict[str, Any] | None = None,
+        trace: dict[str, str] | None = None,
     ) -> SagaState:
-        """Create a saga named `OrderSaga` and return the stored state."""
-        state: SagaState = await storage.create_saga(
-            uuid.uuid4(),
-            "OrderSaga",
-            dict(_CONTEXT if context is None else context),
-            owner=owner,
-            lease_seconds=self.lease_seconds if lease_seconds is None else lease_seconds,
-        )
+        """Create a saga named `OrderSaga` (with `trace` headers if given); its stored state."""
+        lease = self.lease_seconds if lease_seconds is None else lease_seconds
+        context = dict(_CONTEXT if context is None else context)
+        if trace is None:
+            state: SagaState = await storage.create_saga(
+                uuid.uuid4(), "OrderSaga", context, owner=owner, lease_seconds=lease
+            )
+        else:
+            state = await storage.create_saga(
+                uuid.uuid4(), "OrderSaga", context, owner=owner, lease_seconds=lease, trace=trace
+            )
         return state
 
     async def load(self, storage: Any, saga_id: uuid.UUID) -> SagaState:
@@ -178,6 +190,50 @@ class SagaStorageContract(abc.ABC):
             _CONTEXT,
             "worker-a",
         )
+
+    # --- trace -------------------------------------------------------------------------------
+
+    async def test_trace_given_at_create_comes_back_unchanged_after_transitions(
+        self, storage: Any
+    ) -> None:
+        created = await self.create(storage, trace=dict(_TRACE))
+        assert dict(created.trace or {}) == _TRACE
+        assert dict((await self.load(storage, created.saga_id)).trace or {}) == _TRACE
+        version = await self.step(
+            storage,
+            created,
+            1,
+            status=SagaStatus.COMPENSATING,
+            context={"changed": True},
+            entry=_entry(created.saga_id, 0, status=SagaStepStatus.FAILED),
+        )
+        await storage.release(created.saga_id, owner="worker-a")
+        taken = await storage.acquire(created.saga_id, owner="worker-b", lease_seconds=30)
+        assert taken is not None
+        assert dict(taken.trace or {}) == _TRACE
+        await self.step(
+            storage,
+            taken,
+            taken.version,
+            owner="worker-b",
+            status=SagaStatus.COMPENSATED,
+            entry=_entry(created.saga_id, 0, status=SagaStepStatus.COMPENSATED),
+        )
+        assert version == 2
+        loaded = await self.load(storage, created.saga_id)
+        assert loaded.status is SagaStatus.COMPENSATED
+        assert dict(loaded.trace or {}) == _TRACE
+
+    async def test_a_saga_created_without_trace_has_none(self, storage: Any) -> None:
+        plain = await self.create(storage)
+        empty = await self.create(storage, trace={})
+        for created in (plain, empty):
+            assert created.trace is None
+            await self.step(storage, created, 1, entry=_entry(created.saga_id, 0))
+            assert (await self.load(storage, created.saga_id)).trace is None
+            taken = await storage.acquire(created.saga_id, owner="worker-a", lease_seconds=30)
+            assert taken is not None
+            assert taken.trace is None
 
     # --- transitions -------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from cqrs.clock import utcnow
@@ -37,6 +37,7 @@ class _Record:
         "saga_id",
         "saga_name",
         "status",
+        "trace",
         "updated_at",
         "version",
     )
@@ -49,6 +50,7 @@ class _Record:
         now: datetime.datetime,
         owner: str | None,
         lease_until: datetime.datetime | None,
+        trace: Mapping[str, str] | None,
     ) -> None:
         self.saga_id = saga_id
         self.saga_name = saga_name
@@ -60,6 +62,7 @@ class _Record:
         self.lease_owner = owner
         self.lease_until = lease_until
         self.log: list[SagaLogEntry] = []
+        self.trace = trace
 
     def state(self, *, with_history: bool = True) -> SagaState:
         return SagaState(
@@ -73,6 +76,7 @@ class _Record:
             lease_owner=self.lease_owner,
             lease_until=self.lease_until,
             history=tuple(self.log) if with_history else (),
+            trace=self.trace,
         )
 
 
@@ -103,12 +107,14 @@ class MemorySagaStorage:
         *,
         owner: str,
         lease_seconds: float,
+        trace: Mapping[str, str] | None = None,
     ) -> SagaState:
         if saga_id in self._sagas:
             raise SagaConcurrencyError(f"saga {saga_id} already exists")
         now = self._clock()
         until = now + _seconds(lease_seconds)
-        self._sagas[saga_id] = _Record(saga_id, saga_name, dict(context), now, owner, until)
+        kept = dict(trace) if trace else None
+        self._sagas[saga_id] = _Record(saga_id, saga_name, dict(context), now, owner, until, kept)
         self.transitions += 1
         return SagaState(
             saga_id=saga_id,
@@ -120,6 +126,7 @@ class MemorySagaStorage:
             updated_at=now,
             lease_owner=owner,
             lease_until=until,
+            trace=kept,
         )
 
     def _held_elsewhere(self, record: _Record, owner: str, now: datetime.datetime) -> bool:

@@ -9,12 +9,16 @@ Guarantees every implementation gives (checked by `cqrs.saga.storage.contract.Sa
 - Leases: the driver of a saga holds a lease (renewed by each transition and by `renew`,
   dropped on a terminal status). `acquire` takes it only if it is free, expired or already the
   caller's, so two recovery workers never drive the same saga; a crashed driver's lease expires.
+- Trace: the `trace` headers given to `create_saga` (correlation id, W3C trace context) come
+  back unchanged in every `SagaState` read later, so a recovered saga continues the trace and the
+  correlation of the run that started it; transitions never change them, and a saga created
+  without any (or with an empty mapping) reads back `trace=None`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from cqrs.errors import SagaConcurrencyError, SagaLeaseLostError
@@ -45,8 +49,10 @@ class SagaStorage(Protocol):
         *,
         owner: str,
         lease_seconds: float,
+        trace: Mapping[str, str] | None = None,
     ) -> SagaState:
-        """Store a new RUNNING saga at version 1, leased to `owner`; raises if the id exists."""
+        """Store a new RUNNING saga at version 1, leased to `owner`, with the `trace` headers
+        captured where it started; raises if the id exists."""
         ...
 
     async def transition(

@@ -24,7 +24,7 @@ import json
 import os
 import signal
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal, cast
 
@@ -137,10 +137,11 @@ class CrashingStorage:
         *,
         owner: str,
         lease_seconds: float,
+        trace: Mapping[str, str] | None = None,
     ) -> SagaState:
         state: SagaState = await self._write(
             lambda: self.inner.create_saga(
-                saga_id, saga_name, context, owner=owner, lease_seconds=lease_seconds
+                saga_id, saga_name, context, owner=owner, lease_seconds=lease_seconds, trace=trace
             )
         )
         return state

@@ -43,6 +43,7 @@ __all__ = [
     "check_saga_storage",
     "close_resource",
     "configure_logging",
+    "worker_starting",
     "describe",
     "epilog",
     "load_reference",
@@ -471,3 +472,16 @@ def report(error: BaseException, *, command: str, debug: bool) -> int:
         traceback.print_exception(error, file=sys.stderr)
     print(f"cqrs {command}: {line}", file=sys.stderr, flush=True)
     return int(code)
+
+
+def worker_starting(command: str) -> None:
+    """Tell the plugins a worker command is starting (`cqrs_worker_starting`: instrumentation
+    installs itself), before anything connects; a plugin failing here is logged, not fatal."""
+    from cqrs.plugins.manager import get_plugin_manager
+
+    try:
+        get_plugin_manager().hook.cqrs_worker_starting(command=command)
+    except Exception:
+        logging.getLogger("cqrs.plugins").exception(
+            "a plugin failed while %r was starting; going on without it", command
+        )

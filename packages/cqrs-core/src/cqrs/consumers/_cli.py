@@ -29,6 +29,7 @@ from cqrs._cli_support import (
     load_reference,
     reference_error,
     service_error,
+    worker_starting,
 )
 from cqrs.consumers.runner import ConsumerCounters, ConsumerRunner
 from cqrs.events.map import EventMap
@@ -129,6 +130,7 @@ def _event_types(reference: str, events: EventMap) -> dict[str, type]:
 
 
 async def _consume(args: argparse.Namespace, logs: StartupLogging) -> int:
+    worker_starting("consume")
     from cqrs._bootstrap import container as adapt
     from cqrs.consumers.dispatcher import MessageDispatcher
     from cqrs.events.bootstrap import bootstrap

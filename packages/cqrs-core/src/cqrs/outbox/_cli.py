@@ -30,8 +30,11 @@ from cqrs._cli_support import (
     epilog,
     print_table,
     service_error,
+    worker_starting,
 )
 from cqrs.faults import is_destination_fault
+from cqrs.interception.registry import registered
+from cqrs.outbox.protocol import OutboxStats
 from cqrs.outbox.relay import OutboxRelay, RelayCounters
 from cqrs.plugins.resolve import make_message_broker, make_outbox_repository, redact_url
 
@@ -112,6 +115,7 @@ def run_relay(args: argparse.Namespace) -> int:
 
 
 async def _relay(args: argparse.Namespace, logs: StartupLogging) -> int:
+    worker_starting("relay")
     async with contextlib.AsyncExitStack() as resources:
         outbox = build(make_outbox_repository, args.outbox, option="--outbox")
         resources.push_async_callback(close_resource, outbox)
@@ -243,6 +247,7 @@ class _Progress:
             stats = await self.outbox.stats()
         except Exception as error:
             return f"outbox stats unavailable ({type(error).__name__})", type(error).__name__
+        _observed(stats)
         lag = "-" if stats.lag is None else f"{stats.lag.total_seconds():.1f}s"
         counts = (stats.pending, stats.delayed, stats.leased, stats.dead)
         text = (
@@ -250,6 +255,12 @@ class _Progress:
             f"dead={stats.dead} lag={lag}"
         )
         return text, counts
+
+
+def _observed(stats: OutboxStats) -> None:
+    """Hand the counts read to the registered interceptors (`on_outbox_stats`: gauges)."""
+    for interceptor in registered():
+        interceptor.on_outbox_stats(stats)
 
 
 def run_outbox(args: argparse.Namespace) -> int:
@@ -270,6 +281,7 @@ async def _outbox(args: argparse.Namespace) -> int:
         if args.action == "create-schema":
             return await _create_schema(outbox, args)
         stats = await check_outbox(outbox, args.outbox, timeout=args.connect_timeout)
+        _observed(stats)
         try:
             report = await _act(outbox, args, stats)
         except Exception as error:

@@ -26,6 +26,7 @@ from cqrs._cli_support import (
     epilog,
     load_reference,
     reference_error,
+    worker_starting,
 )
 from cqrs.events.map import EventMap
 from cqrs.plugins.resolve import make_message_broker, make_saga_storage
@@ -111,6 +112,7 @@ def run_saga(args: argparse.Namespace) -> int:
 
 
 async def _recover(args: argparse.Namespace, logs: StartupLogging) -> int:
+    worker_starting("saga recover")
     from cqrs._bootstrap import container as adapt
 
     saga_map = _filled(args.app, "--app", SagaMap)

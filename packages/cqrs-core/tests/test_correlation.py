@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -16,6 +17,12 @@ from cqrs.interception import Interceptor, register, unregister
 from cqrs.outbox import OutboxRelay
 from cqrs.outbox.memory import MemoryOutboxedEventRepository
 from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
+from cqrs.saga.bootstrap import bootstrap as saga_bootstrap
+from cqrs.saga.models import SagaContext
+from cqrs.saga.recovery import recover_saga
+from cqrs.saga.saga import Saga
+from cqrs.saga.step import SagaStepHandler, SagaStepResult
+from cqrs.saga.storage.memory import MemorySagaStorage
 
 
 class Shipped(cqrs.NotificationEvent[dict[str, Any]]):
@@ -264,3 +271,61 @@ async def test_headers_too_large_for_the_outbox_are_refused_before_anything_is_s
             assert session.staged == []
     finally:
         unregister(flood)
+
+
+@dataclasses.dataclass
+class Trip(SagaContext):
+    trip_id: str
+
+
+class Book(SagaStepHandler[Trip, None]):
+    def __init__(self) -> None:
+        self._events: list[Any] = []
+
+    @property
+    def events(self) -> list[Any]:
+        return self._events
+
+    async def act(self, context: Trip) -> SagaStepResult[Trip, None]:
+        self._events.append(shipped(1))
+        return self._generate_step_result(None)
+
+    async def compensate(self, context: Trip) -> None:
+        return None
+
+
+class TripSaga(Saga[Trip]):
+    steps = [Book]  # noqa: RUF012
+
+
+async def test_a_saga_is_a_scope_and_stores_its_correlation_for_recovery() -> None:
+    broker = MemoryMessageBroker()
+    storage = MemorySagaStorage()
+    mediator = saga_bootstrap(
+        sagas_mapper=lambda m: m.bind(Trip, TripSaga), message_broker=broker, saga_storage=storage
+    )
+    saga_id = uuid.uuid4()
+    with correlation.scope(correlation_id="trip-chain"):
+        await mediator.execute(Trip(trip_id="t1"), saga_id)
+    (message,) = broker.messages["orders"]
+    assert (message.correlation_id, message.causation_id) == ("trip-chain", str(saga_id))
+    state = await storage.load_saga_state(saga_id)
+    assert state is not None
+    assert state.trace == {"correlation-id": "trip-chain"}
+
+
+async def test_a_recovered_saga_keeps_the_correlation_it_was_created_with() -> None:
+    broker = MemoryMessageBroker()
+    storage = MemorySagaStorage()
+    saga_id = uuid.uuid4()
+    await storage.create_saga(
+        saga_id,
+        TripSaga.saga_name(),
+        Trip(trip_id="t2").to_dict(),
+        owner="crashed",
+        lease_seconds=0,
+        trace={"correlation-id": "before-the-crash"},
+    )
+    await recover_saga(TripSaga, saga_id, Trip, storage=storage, message_broker=broker)
+    (message,) = broker.messages["orders"]
+    assert (message.correlation_id, message.causation_id) == ("before-the-crash", str(saga_id))

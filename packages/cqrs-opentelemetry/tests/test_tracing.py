@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -23,9 +24,11 @@ from cqrs.outbox import OutboxRelay
 from cqrs.outbox.memory import MemoryOutboxedEventRepository
 from cqrs.requests.bootstrap import bootstrap, bootstrap_streaming
 from cqrs.saga.bootstrap import bootstrap as saga_bootstrap
-from cqrs.saga.models import SagaContext
+from cqrs.saga.models import SagaContext, SagaStatus
+from cqrs.saga.recovery import recover_saga
 from cqrs.saga.saga import Saga
 from cqrs.saga.step import SagaStepHandler, SagaStepResult
+from cqrs.saga.storage.memory import MemorySagaStorage
 from cqrs_opentelemetry import CqrsInstrumentor, TraceContextFilter
 
 
@@ -345,3 +348,51 @@ async def test_a_settled_relay_batch_is_a_span_linking_what_it_published(
     assert send.start_time is not None
     assert send.end_time is not None
     assert batch.start_time <= send.start_time <= send.end_time <= batch.end_time
+
+
+class Confirm(SagaStepHandler[Trip, None]):
+    async def act(self, context: Trip) -> SagaStepResult[Trip, None]:
+        return self._generate_step_result(None)
+
+    async def compensate(self, context: Trip) -> None:
+        return None
+
+
+class ConfirmSaga(Saga[Trip]):
+    steps = [Book, Confirm]  # noqa: RUF012
+
+
+class StartTrip(cqrs.Request):
+    trip_id: str
+
+
+async def test_a_recovered_saga_continues_the_trace_of_the_request_that_started_it(
+    spans: InMemorySpanExporter,
+) -> None:
+    storage = MemorySagaStorage()
+    sagas = saga_bootstrap(sagas_mapper=lambda m: m.bind(Trip, ConfirmSaga), saga_storage=storage)
+    saga_id = uuid.uuid4()
+
+    class Starting(cqrs.RequestHandler[StartTrip, None]):
+        async def handle(self, request: StartTrip) -> None:
+            async for _ in sagas.stream(Trip(trip_id=request.trip_id), saga_id):
+                break  # the process "dies" after the first step
+
+    await bootstrap(commands_mapper=lambda m: m.bind(StartTrip, Starting)).send(
+        StartTrip(trip_id="t9")
+    )
+    send = by_name(spans)["send StartTrip"]
+    state = await storage.load_saga_state(saga_id)
+    assert state is not None
+    assert state.trace is not None
+    assert "traceparent" in state.trace
+    await storage.release(saga_id, owner=sagas.owner)
+    spans.clear()
+
+    result = await recover_saga(ConfirmSaga, saga_id, Trip, storage=storage)
+    assert result.status is SagaStatus.COMPLETED
+    (confirm,) = [s for s in spans.get_finished_spans() if s.name.startswith("saga ")]
+    assert confirm.name == "saga ConfirmSaga act Confirm"
+    assert confirm.context.trace_id == send.context.trace_id
+    assert confirm.attributes is not None
+    assert confirm.attributes["cqrs.saga.recovering"] is True

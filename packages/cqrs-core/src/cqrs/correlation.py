@@ -27,6 +27,7 @@ __all__ = [
     "current_message_id",
     "enter",
     "leave",
+    "nested",
     "resume",
     "scope",
     "stamp",
@@ -47,6 +48,12 @@ def enter(
     """Open a scope nested in the current one; give the token to `leave`. (The mediators'
     fast path: `scope` is the public, context-manager form.)"""
     return _scope.set([_scope.get(), message_id, correlation_id])
+
+
+def nested(message_id: str | None = None, correlation_id: str | None = None) -> list[Any]:
+    """A scope record nested in the current scope, not entered yet: give it to `resume` around
+    each step of work that spans yields (a stream, a saga)."""
+    return [_scope.get(), message_id, correlation_id]
 
 
 def resume(record: list[Any]) -> contextvars.Token[list[Any] | None]:

@@ -4,6 +4,7 @@ message headers, so a consumer's work joins the trace of the request that wrote 
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -91,8 +92,11 @@ class TracingInterceptor(Interceptor):
     async def intercept_saga_step(
         self, step: SagaStepCall, proceed: Callable[[], Awaitable[Any]]
     ) -> Any:
+        # A recovered saga continues the trace of the run that created it.
+        parent = propagate.extract(step.trace) if step.recovering and step.trace else None
         with self._tracer.start_as_current_span(
             f"saga {step.saga_name} {step.action} {step.step_name}",
+            context=parent,
             attributes={
                 attr.SAGA_NAME: step.saga_name,
                 attr.SAGA_ID: str(step.saga_id),
@@ -102,6 +106,9 @@ class TracingInterceptor(Interceptor):
             },
         ):
             return await proceed()
+
+    def on_saga_created(self, saga_name: str, saga_id: uuid.UUID, headers: dict[str, str]) -> None:
+        propagate.inject(headers)
 
     def on_outbox_add(self, event: Any, headers: dict[str, str]) -> None:
         attributes: dict[str, Any] = {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
@@ -34,6 +34,9 @@ class SagaStepCall:
     context: Any
     recovering: bool = False
     """True when a recovery worker resumed the saga."""
+    trace: Mapping[str, str] | None = None
+    """When recovering: the headers stored when the saga was created (`on_saga_created`),
+    so an instrumentation can continue the trace that started it."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,6 +100,10 @@ class Interceptor:
         added to `headers` are stored with the row and sent with its message (an
         instrumentation stores its trace context so the consumer joins the writer's trace).
         Only registered interceptors (`cqrs.interception.register`) are called."""
+
+    def on_saga_created(self, saga_name: str, saga_id: uuid.UUID, headers: dict[str, str]) -> None:
+        """Called as a saga is created: entries added to `headers` are stored with it (its
+        `trace`) and given back to the steps of a recovery (`SagaStepCall.trace`)."""
 
     def on_relay_batch(self, batch: RelayBatch) -> None:
         """Called by a relay once a claimed batch is settled: what was published, retried,

@@ -16,14 +16,17 @@ import logging
 import traceback
 import uuid
 from asyncio import get_running_loop
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from cqrs._handler_source import HandlerSource
+from cqrs.brokers.message import HEADER_NAMES
 from cqrs.clock import utcnow
+from cqrs.correlation import current_correlation_id, leave, nested, resume
 from cqrs.errors import SagaCompensationError, SagaConcurrencyError, SagaLeaseLostError
 from cqrs.events.event_processor import EventProcessor
 from cqrs.interception.interceptor import SagaStepCall
+from cqrs.interception.registry import registered
 from cqrs.saga._lease import LeaseKeeper
 from cqrs.saga.fallback import Fallback
 from cqrs.saga.models import SagaAction, SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
@@ -32,6 +35,9 @@ from cqrs.saga.step import SagaStepHandler, SagaStepResult
 from cqrs.saga.storage.protocol import SagaStorage
 
 __all__ = ["CompensationPolicy", "SagaCompensationError", "SagaExecution"]
+
+_CORRELATION = HEADER_NAMES["correlation_id"]
+"""The key of a saga's stored `trace` holding its correlation id."""
 
 _log = logging.getLogger("cqrs.saga")
 
@@ -74,6 +80,8 @@ class SagaExecution:
     """
 
     __slots__ = (
+        "_scope",
+        "_trace",
         "_writes_outbox",
         "compensation",
         "events",
@@ -126,6 +134,10 @@ class SagaExecution:
         self.final: SagaStatus | None = None
         """The terminal status this run recorded, once it has."""
         self._writes_outbox = storage.writes_outbox
+        self._scope: list[Any] | None = None
+        """The saga's correlation scope (`cqrs.correlation`), entered around each step."""
+        self._trace: Mapping[str, str] | None = None
+        """The headers stored when the saga was created, when recovering it."""
 
     async def _transition(
         self,
@@ -167,6 +179,15 @@ class SagaExecution:
         if terminal:
             assert status is not None
             self._finished(saga_id, status)
+
+    def _captured_trace(self, saga_id: uuid.UUID) -> dict[str, str]:
+        """What a new saga stores to be continued by its recovery: the correlation id, and
+        what the registered interceptors add (`on_saga_created`: the trace context)."""
+        trace = {_CORRELATION: current_correlation_id() or ""}
+        name = self.saga_type.saga_name()
+        for interceptor in registered():
+            interceptor.on_saga_created(name, saga_id, trace)
+        return trace
 
     def _finished(self, saga_id: uuid.UUID, status: SagaStatus) -> None:
         """Note the terminal status recorded, and tell the `on_saga_finished` interceptors
@@ -224,6 +245,10 @@ class SagaExecution:
         """Continue an interrupted saga from its step log (the caller holds its lease)."""
         self.version = state.version
         self.saga_id = state.saga_id
+        self._trace = state.trace
+        self._scope = nested(
+            str(state.saga_id), state.trace.get(_CORRELATION) if state.trace else None
+        )
         try:
             completed, compensated = self._replay(state.history)
         except BaseException as exc:
@@ -240,11 +265,14 @@ class SagaExecution:
                 "resuming compensation of saga %s (%d steps left)", state.saga_id, len(remaining)
             )
             self.keeper.hold(self)
+            token = resume(self._scope)
             try:
                 await self._compensate(context, state.saga_id, remaining)
             except BaseException as exc:
                 await self._stopped(exc)
                 raise
+            finally:
+                leave(token)
 
     def _replay(
         self, history: Sequence[SagaLogEntry]
@@ -284,15 +312,23 @@ class SagaExecution:
     ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
         """Run the steps from `start`, recording each; the one step path of runs and recovery."""
         self.saga_id = saga_id
+        scope = self._scope
+        if scope is None:
+            scope = self._scope = nested(str(saga_id))
         try:
             if create:
-                state = await self.storage.create_saga(
-                    saga_id,
-                    self.saga_type.saga_name(),
-                    context.to_dict(),
-                    owner=self.owner,
-                    lease_seconds=self.lease_seconds,
-                )
+                token = resume(scope)
+                try:
+                    state = await self.storage.create_saga(
+                        saga_id,
+                        self.saga_type.saga_name(),
+                        context.to_dict(),
+                        owner=self.owner,
+                        lease_seconds=self.lease_seconds,
+                        trace=self._captured_trace(saga_id),
+                    )
+                finally:
+                    leave(token)
                 self.version = state.version
             keeper = self.keeper
             runs = keeper.runs
@@ -307,78 +343,88 @@ class SagaExecution:
             steps = self.saga_type.steps
             last = len(steps) - 1
             if start > last:
-                await self._transition(
-                    saga_id,
-                    context,
-                    status=SagaStatus.COMPLETED,
-                    index=last,
-                    step_name="saga",
-                    action="act",
-                    step_status=SagaStepStatus.COMPLETED,
-                )
+                token = resume(scope)
+                try:
+                    await self._transition(
+                        saga_id,
+                        context,
+                        status=SagaStatus.COMPLETED,
+                        index=last,
+                        step_name="saga",
+                        action="act",
+                        step_status=SagaStepStatus.COMPLETED,
+                    )
+                finally:
+                    leave(token)
                 return
             plan = self._plan()
             storage = self.storage
             for index in range(start, len(steps)):
                 step, factory = plan[index]
+                token = resume(scope)
                 try:
-                    if self.intercept is not None:
-                        handler, result = await self._intercepted_act(
-                            step, factory, context, saga_id, index
+                    try:
+                        if self.intercept is not None:
+                            handler, result = await self._intercepted_act(
+                                step, factory, context, saga_id, index
+                            )
+                        elif factory is not None:
+                            handler = factory()
+                            result = await handler.act(context)
+                            if result.__class__ is not SagaStepResult:
+                                result = SagaStepResult(response=result, step_type=type(handler))
+                        else:
+                            handler, result = await self._act(step, context)
+                    except Exception as exc:
+                        attempted = step.step if isinstance(step, Fallback) else step
+                        _log.warning(
+                            "saga %s step %s failed: %s", saga_id, attempted.step_name(), exc
                         )
-                    elif factory is not None:
-                        handler = factory()
-                        result = await handler.act(context)
-                        if result.__class__ is not SagaStepResult:
-                            result = SagaStepResult(response=result, step_type=type(handler))
-                    else:
-                        handler, result = await self._act(step, context)
-                except Exception as exc:
-                    attempted = step.step if isinstance(step, Fallback) else step
-                    _log.warning("saga %s step %s failed: %s", saga_id, attempted.step_name(), exc)
-                    await self._transition(
-                        saga_id,
-                        context,
-                        status=SagaStatus.COMPENSATING if completed else SagaStatus.COMPENSATED,
-                        index=index,
-                        step_name=attempted.step_name(),
+                        await self._transition(
+                            saga_id,
+                            context,
+                            status=SagaStatus.COMPENSATING if completed else SagaStatus.COMPENSATED,
+                            index=index,
+                            step_name=attempted.step_name(),
+                            action="act",
+                            step_status=SagaStepStatus.FAILED,
+                            details=_error_text(exc),
+                        )
+                        if completed:
+                            await self._compensate(context, saga_id, completed)
+                        raise
+                    step_type = type(handler)
+                    if self.lost:
+                        raise self._lost_error(step_type.step_name())
+                    in_process, to_outbox = self._split_events(handler)
+                    entry = SagaLogEntry(
+                        saga_id=saga_id,
+                        step_index=index,
+                        step_name=step_type.step_name(),
                         action="act",
-                        step_status=SagaStepStatus.FAILED,
-                        details=_error_text(exc),
+                        status=SagaStepStatus.COMPLETED,
+                        timestamp=_now(_UTC),
                     )
-                    if completed:
-                        await self._compensate(context, saga_id, completed)
-                    raise
-                step_type = type(handler)
-                if self.lost:
-                    raise self._lost_error(step_type.step_name())
-                in_process, to_outbox = self._split_events(handler)
-                entry = SagaLogEntry(
-                    saga_id=saga_id,
-                    step_index=index,
-                    step_name=step_type.step_name(),
-                    action="act",
-                    status=SagaStepStatus.COMPLETED,
-                    timestamp=_now(_UTC),
-                )
-                final = index == last
-                if final and runs is not None:
-                    runs.pop(self, None)
-                self.version = await storage.transition(
-                    saga_id,
-                    version=self.version,
-                    owner=self.owner,
-                    lease_seconds=self.lease_seconds,
-                    status=SagaStatus.COMPLETED if final else None,
-                    context=context.to_dict(),
-                    entry=entry,
-                    outbox_events=to_outbox,
-                )
-                if final:
-                    self._finished(saga_id, SagaStatus.COMPLETED)
-                completed.append((index, step_type))
-                if in_process and self.events is not None:
-                    await self._dispatch(in_process)
+                    final = index == last
+                    if final and runs is not None:
+                        runs.pop(self, None)
+                    self.version = await storage.transition(
+                        saga_id,
+                        version=self.version,
+                        owner=self.owner,
+                        lease_seconds=self.lease_seconds,
+                        status=SagaStatus.COMPLETED if final else None,
+                        context=context.to_dict(),
+                        entry=entry,
+                        outbox_events=to_outbox,
+                    )
+                    if final:
+                        self._finished(saga_id, SagaStatus.COMPLETED)
+                    completed.append((index, step_type))
+                    if in_process and self.events is not None:
+                        await self._dispatch(in_process)
+                finally:
+                    leave(token)
                 result.step_type = step_type
                 result.saga_id = saga_id
                 yield result
@@ -445,6 +491,7 @@ class SagaExecution:
             action="act",
             context=context,
             recovering=self.recovering,
+            trace=self._trace,
         )
         result = await self.intercept(call, proceed)
         if not acted:
@@ -579,6 +626,7 @@ class SagaExecution:
                             action="compensate",
                             context=context,
                             recovering=self.recovering,
+                            trace=self._trace,
                         ),
                         lambda: self._run_compensate(step_type, context),
                     )

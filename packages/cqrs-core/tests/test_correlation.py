@@ -12,6 +12,7 @@ import pytest
 import cqrs
 from cqrs import correlation
 from cqrs.brokers.memory import MemoryMessageBroker
+from cqrs.consumers.dispatcher import MessageDispatcher, Verdict
 from cqrs.events.bootstrap import bootstrap as event_bootstrap
 from cqrs.interception import Interceptor, register, unregister
 from cqrs.outbox import OutboxRelay
@@ -329,3 +330,20 @@ async def test_a_recovered_saga_keeps_the_correlation_it_was_created_with() -> N
     await recover_saga(TripSaga, saga_id, Trip, storage=storage, message_broker=broker)
     (message,) = broker.messages["orders"]
     assert (message.correlation_id, message.causation_id) == ("before-the-crash", str(saga_id))
+
+
+async def test_a_consumer_takes_the_ids_from_the_headers_when_the_payload_lacks_them() -> None:
+    broker = MemoryMessageBroker()
+    mediator(broker)
+    with correlation.scope(correlation_id="from-headers"):
+        message = cqrs.Message.from_event(delivered())
+    assert b'"correlation_id":null' in message.payload
+    consumer = MessageDispatcher(
+        event_bootstrap(events_mapper=lambda m: m.bind(Delivered, FollowUp), message_broker=broker),
+        {"Delivered": Delivered},
+    )
+    assert (await consumer.dispatch(message)).verdict is Verdict.HANDLED
+    by_command, by_command_too, follow_up = broker.messages["orders"]
+    assert {m.correlation_id for m in broker.messages["orders"]} == {"from-headers"}
+    assert follow_up.causation_id == str(message.message_id)
+    assert by_command.causation_id == by_command_too.causation_id != follow_up.causation_id

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from typing import Any
 
 __all__ = [
+    "active",
     "current_causation_id",
     "current_correlation_id",
     "current_message_id",
@@ -79,6 +80,11 @@ def scope(*, message_id: str | None = None, correlation_id: str | None = None) -
         yield
     finally:
         _scope.reset(token)
+
+
+def active() -> bool:
+    """Whether something is being handled in a scope right now."""
+    return _scope.get() is not None
 
 
 def current_message_id() -> str | None:

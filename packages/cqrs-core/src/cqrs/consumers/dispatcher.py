@@ -30,6 +30,7 @@ from cqrs.consumers.dead_letter import (
     ORIGINAL_PARTITION_HEADER,
     ORIGINAL_TOPIC_HEADER,
 )
+from cqrs.correlation import enter, leave
 from cqrs.errors import DestinationUnavailableError
 from cqrs.faults import Fault, classify
 from cqrs.inbox.protocol import Inbox
@@ -286,7 +287,7 @@ class MessageDispatcher:
         waits = 0
         while True:
             try:
-                handled = await self._handle(event)
+                handled = await self._handle_in_scope(message, event)
             except Exception as exc:
                 fault = Fault.DESTINATION if isinstance(exc, _InboxUnavailable) else classify(exc)
                 if fault is Fault.DESTINATION:
@@ -331,6 +332,16 @@ class MessageDispatcher:
             time.monotonic() - since,
             retries,
         )
+
+    async def _handle_in_scope(self, message: Message, event: Any) -> bool:
+        """`_handle` in the message's correlation scope: its headers' ids, which the payload
+        may not carry."""
+        message_id = str(message.message_id)
+        token = enter(message_id, message.correlation_id or message_id)
+        try:
+            return await self._handle(event)
+        finally:
+            leave(token)
 
     async def _handle(self, event: Any) -> bool:
         if self.inbox is None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from cqrs.brokers.protocol import MessageBroker
+from cqrs.correlation import active as _active
 from cqrs.correlation import enter as _enter
 from cqrs.correlation import leave as _leave
 from cqrs.events.event_emitter import EventEmitter
@@ -48,11 +49,15 @@ class EventMediator:
         """Handle `event` with its bound handlers (a notification is not re-published).
 
         Handling is a correlation scope (`cqrs.correlation`): what the handlers emit or send
-        carries the event's correlation id (its own id if it has none) and, as causation, its id.
+        carries, as causation, the event's id and, as correlation, the event's correlation id,
+        else the enclosing scope's (a consumer's, from the message headers), else the event's id.
         """
         event_id = getattr(event, "event_id", None)
         message_id = None if event_id is None else str(event_id)
-        token = _enter(message_id, getattr(event, "correlation_id", None) or message_id)
+        correlation_id = getattr(event, "correlation_id", None)
+        if correlation_id is None and not _active():
+            correlation_id = message_id
+        token = _enter(message_id, correlation_id)
         try:
             await self._processor.process((event,), publish=False)
         finally:

@@ -15,6 +15,7 @@ Example::
         return EventStreamResponse(mediator.stream(command))
 """
 
+from cqrs_fastapi.correlation import CorrelationMiddleware
 from cqrs_fastapi.dependencies import ScopedContainer, mediator_dependency, request_scope
 from cqrs_fastapi.lifespan import cqrs_lifespan, open_brokers, running_relays
 from cqrs_fastapi.problems import (
@@ -30,6 +31,7 @@ from cqrs_fastapi.sse import EventStreamResponse, format_event, to_jsonable
 from cqrs_fastapi.sse_reader import SseEvent, read_events
 
 __all__ = [
+    "CorrelationMiddleware",
     "DEFAULT_STATUSES",
     "PROBLEM_CONTENT_TYPE",
     "EventStreamResponse",

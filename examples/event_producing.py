@@ -12,7 +12,8 @@ event metadata travels as headers.
 # expect:   payload {"meeting_id":42,"user_id":"ada"}
 # expect: user_ecst_events: key=meeting-42 event-type=UserJoined
 # expect:   payload {"meeting_id":42,"user_id":"ada","role":"speaker"}
-# expect:   headers: causation-id, content-type, correlation-id, event-id, event-key, event-timestamp, event-type
+# expect:   headers: causation-id, content-type, correlation-id, event-id, event-key,
+# expect: event-id, event-key, event-timestamp, event-type
 
 from __future__ import annotations
 

@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 __all__ = [
     "active",
     "current_causation_id",
+    "current_headers",
     "current_correlation_id",
     "current_message_id",
     "enter",
@@ -34,7 +35,7 @@ __all__ = [
     "stamp",
 ]
 
-_PARENT, _MESSAGE, _CORRELATION = 0, 1, 2
+_PARENT, _MESSAGE, _CORRELATION, _HEADERS = 0, 1, 2, 3
 
 _scope: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar(
     "cqrs_correlation", default=None
@@ -51,9 +52,16 @@ def enter(
     return _scope.set([_scope.get(), message_id, correlation_id])
 
 
-def nested(message_id: str | None = None, correlation_id: str | None = None) -> list[Any]:
+def nested(
+    message_id: str | None = None,
+    correlation_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> list[Any]:
     """A scope record nested in the current scope, not entered yet: give it to `resume` around
-    each step of work that spans yields (a stream, a saga)."""
+    each step of work that spans yields (a stream, a saga). `headers` are those stored with
+    work being continued (a recovered saga's trace), for `current_headers`."""
+    if headers:
+        return [_scope.get(), message_id, correlation_id, headers]
     return [_scope.get(), message_id, correlation_id]
 
 
@@ -97,6 +105,18 @@ def current_message_id() -> str | None:
     if message_id is None:
         message_id = current[_MESSAGE] = str(uuid.uuid4())
     return message_id
+
+
+def current_headers() -> Mapping[str, str] | None:
+    """The headers stored with the work the current scope continues (a recovered saga's
+    `trace`: an instrumentation resumes its trace from them); `None` if there are none."""
+    current = _scope.get()
+    while current is not None:
+        if len(current) > _HEADERS:
+            headers: Mapping[str, str] = current[_HEADERS]
+            return headers
+        current = current[_PARENT]
+    return None
 
 
 def current_causation_id() -> str | None:

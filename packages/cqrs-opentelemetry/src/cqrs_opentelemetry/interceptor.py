@@ -44,7 +44,7 @@ class TracingInterceptor(Interceptor):
     ) -> Any:
         name = type(request).__name__
         with self._tracer.start_as_current_span(
-            f"send {name}", attributes=_request_attributes(request)
+            f"send {name}", context=_continued(), attributes=_request_attributes(request)
         ):
             return await proceed(request)
 
@@ -86,14 +86,16 @@ class TracingInterceptor(Interceptor):
         event_id = getattr(event, "event_id", None)
         if event_id is not None:
             attributes[attr.MESSAGE_ID] = str(event_id)
-        with self._tracer.start_as_current_span(f"handle {event_type}", attributes=attributes):
+        with self._tracer.start_as_current_span(
+            f"handle {event_type}", context=_continued(), attributes=attributes
+        ):
             return await proceed(event)
 
     async def intercept_saga_step(
         self, step: SagaStepCall, proceed: Callable[[], Awaitable[Any]]
     ) -> Any:
         # A recovered saga continues the trace of the run that created it.
-        parent = propagate.extract(step.trace) if step.recovering and step.trace else None
+        parent = propagate.extract(step.trace) if step.recovering and step.trace else _continued()
         with self._tracer.start_as_current_span(
             f"saga {step.saga_name} {step.action} {step.step_name}",
             context=parent,
@@ -122,7 +124,10 @@ class TracingInterceptor(Interceptor):
         if correlation_id is not None:
             attributes[attr.CONVERSATION_ID] = correlation_id
         span = self._tracer.start_span(
-            f"create {event.topic}", kind=SpanKind.PRODUCER, attributes=attributes
+            f"create {event.topic}",
+            context=_continued(),
+            kind=SpanKind.PRODUCER,
+            attributes=attributes,
         )
         propagate.inject(headers, context=trace.set_span_in_context(span))
         span.end()
@@ -156,7 +161,7 @@ class TracingInterceptor(Interceptor):
             kind=SpanKind.PRODUCER,
             attributes=attributes,
             links=links if in_batch else None,
-            context=context.Context() if in_batch and links else None,
+            context=context.Context() if in_batch and links else _continued(),
         ):
             carrier: dict[str, str] = {}
             propagate.inject(carrier)
@@ -227,6 +232,15 @@ class TracingInterceptor(Interceptor):
                 span.add_event("dead-lettered", {attr.DEAD_LETTER_REASON: reason})
                 span.set_status(Status(StatusCode.ERROR, reason))
             return outcome
+
+
+def _continued() -> context.Context | None:
+    """The parent of a new span: the current span's context (`None`) when there is one, else
+    the trace the work being continued was started in (a recovered saga's stored trace)."""
+    if trace.get_current_span().get_span_context().is_valid:
+        return None
+    headers = correlation.current_headers()
+    return propagate.extract(headers) if headers else None
 
 
 def _request_attributes(request: Any) -> dict[str, Any]:

@@ -247,7 +247,9 @@ class SagaExecution:
         self.saga_id = state.saga_id
         self._trace = state.trace
         self._scope = nested(
-            str(state.saga_id), state.trace.get(_CORRELATION) if state.trace else None
+            str(state.saga_id),
+            state.trace.get(_CORRELATION) if state.trace else None,
+            state.trace,
         )
         try:
             completed, compensated = self._replay(state.history)

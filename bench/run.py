@@ -23,6 +23,7 @@ from pycqrs_env import PYCQRS_VERSION, ensure_env
 from relay_bench import add_arguments as add_relay_arguments
 from relay_bench import options_from, print_relay, run_relay
 from saga_bench import print_saga, run_saga
+from tracing_bench import print_tracing, run_tracing
 from workloads import FAMILIES, ROWS, Row
 
 __all__ = ["main"]
@@ -59,6 +60,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke test")
     parser.add_argument("--no-relay", action="store_true", help="skip the outbox relay benchmark")
     parser.add_argument("--no-saga", action="store_true", help="skip the saga benchmark")
+    parser.add_argument(
+        "--no-tracing", action="store_true", help="skip the tracing overhead benchmark"
+    )
     parser.add_argument(
         "--chaos", action="store_true", help="also run the large outbox chaos scenario (~3 min)"
     )
@@ -354,6 +358,10 @@ def main() -> None:
     imports = _import_rows(import_results)
     relay = None if args.no_relay else run_relay(ours_python, pycqrs_python, options_from(args))
     saga = None if args.no_saga else run_saga(ours_python, pycqrs_python)
+    tracing = None
+    if not args.no_tracing:
+        sends, events = (2_000, 1_000) if args.quick else (100_000, 20_000)
+        tracing = run_tracing(ours_python, sends, events)
     chaos = run_chaos() if args.chaos else None
 
     meta = {
@@ -375,6 +383,8 @@ def main() -> None:
         print_relay(relay, _table)
     if saga is not None:
         print_saga(saga)
+    if tracing is not None:
+        print_tracing(tracing)
     if chaos is not None:
         print_chaos(chaos)
     OUT.mkdir(exist_ok=True)
@@ -384,6 +394,7 @@ def main() -> None:
         "imports": imports,
         "relay": relay,
         "saga": saga,
+        "tracing": tracing,
         "chaos": chaos,
         "raw": {"ours": ours_results, "pycqrs": pycqrs_results, "imports": import_results},
     }

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
@@ -42,11 +42,10 @@ class TracingInterceptor(Interceptor):
     async def intercept_request(
         self, request: Any, proceed: Callable[[Any], Awaitable[Any]]
     ) -> Any:
-        name = type(request).__name__
-        with self._tracer.start_as_current_span(
-            f"send {name}", context=_continued(), attributes=_request_attributes(request)
-        ):
-            return await proceed(request)
+        span = self._tracer.start_span(f"send {type(request).__name__}", context=_continued())
+        if span.is_recording():
+            span.set_attributes(_request_attributes(request))
+        return await _within(span, proceed, request)
 
     async def intercept_stream(
         self, request: Any, proceed: Callable[[Any], AsyncIterator[Any]]
@@ -79,56 +78,58 @@ class TracingInterceptor(Interceptor):
         self, event: Any, handler: type, proceed: Callable[[Any], Awaitable[Sequence[Any]]]
     ) -> Sequence[Any]:
         event_type = type(event).__name__
-        attributes: dict[str, Any] = {
-            attr.EVENT_TYPE: event_type,
-            attr.HANDLER: handler.__qualname__,
-        }
-        event_id = getattr(event, "event_id", None)
-        if event_id is not None:
-            attributes[attr.MESSAGE_ID] = str(event_id)
-        with self._tracer.start_as_current_span(
-            f"handle {event_type}", context=_continued(), attributes=attributes
-        ):
-            return await proceed(event)
+        span = self._tracer.start_span(f"handle {event_type}", context=_continued())
+        if span.is_recording():
+            span.set_attribute(attr.EVENT_TYPE, event_type)
+            span.set_attribute(attr.HANDLER, handler.__qualname__)
+            event_id = getattr(event, "event_id", None)
+            if event_id is not None:
+                span.set_attribute(attr.MESSAGE_ID, str(event_id))
+        result: Sequence[Any] = await _within(span, proceed, event)
+        return result
 
     async def intercept_saga_step(
         self, step: SagaStepCall, proceed: Callable[[], Awaitable[Any]]
     ) -> Any:
         # A recovered saga continues the trace of the run that created it.
         parent = propagate.extract(step.trace) if step.recovering and step.trace else _continued()
-        with self._tracer.start_as_current_span(
-            f"saga {step.saga_name} {step.action} {step.step_name}",
-            context=parent,
-            attributes={
-                attr.SAGA_NAME: step.saga_name,
-                attr.SAGA_ID: str(step.saga_id),
-                attr.SAGA_STEP: step.step_name,
-                attr.SAGA_ACTION: step.action,
-                attr.SAGA_RECOVERING: step.recovering,
-            },
-        ):
-            return await proceed()
+        span = self._tracer.start_span(
+            f"saga {step.saga_name} {step.action} {step.step_name}", context=parent
+        )
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    attr.SAGA_NAME: step.saga_name,
+                    attr.SAGA_ID: str(step.saga_id),
+                    attr.SAGA_STEP: step.step_name,
+                    attr.SAGA_ACTION: step.action,
+                    attr.SAGA_RECOVERING: step.recovering,
+                }
+            )
+        return await _within(span, lambda _: proceed(), None)
 
     def on_saga_created(self, saga_name: str, saga_id: uuid.UUID, headers: dict[str, str]) -> None:
         propagate.inject(headers)
 
     def on_outbox_add(self, event: Any, headers: dict[str, str]) -> None:
-        attributes: dict[str, Any] = {
-            attr.OPERATION_TYPE: "create",
-            attr.OPERATION_NAME: "outbox add",
-            attr.DESTINATION: event.topic,
-            attr.MESSAGE_ID: str(event.event_id),
-            attr.EVENT_TYPE: event.event_name,
-        }
-        correlation_id = event.correlation_id or correlation.current_correlation_id()
-        if correlation_id is not None:
-            attributes[attr.CONVERSATION_ID] = correlation_id
         span = self._tracer.start_span(
-            f"create {event.topic}",
-            context=_continued(),
-            kind=SpanKind.PRODUCER,
-            attributes=attributes,
+            f"create {event.topic}", context=_continued(), kind=SpanKind.PRODUCER
         )
+        if not span.get_span_context().is_valid:
+            return
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    attr.OPERATION_TYPE: "create",
+                    attr.OPERATION_NAME: "outbox add",
+                    attr.DESTINATION: event.topic,
+                    attr.MESSAGE_ID: str(event.event_id),
+                    attr.EVENT_TYPE: event.event_name,
+                }
+            )
+            correlation_id = event.correlation_id or correlation.current_correlation_id()
+            if correlation_id is not None:
+                span.set_attribute(attr.CONVERSATION_ID, correlation_id)
         propagate.inject(headers, context=trace.set_span_in_context(span))
         span.end()
 
@@ -138,37 +139,29 @@ class TracingInterceptor(Interceptor):
         messages = call.messages
         topics = {m.topic for m in messages}
         topic = next(iter(topics)) if len(topics) == 1 else None
-        attributes: dict[str, Any] = {
-            attr.OPERATION_TYPE: "send",
-            attr.OPERATION_NAME: f"{call.source} publish",
-        }
-        if call.system is not None:
-            attributes[attr.SYSTEM] = call.system
-        if topic is not None:
-            attributes[attr.DESTINATION] = topic
-        if len(messages) == 1:
-            attributes.update(_message_attributes(messages[0], call.system))
-        else:
-            attributes[attr.MESSAGE_COUNT] = len(messages)
-        links = [
-            Link(found)
-            for found in (_carried_span(m) for m in messages)
-            if found is not None and found.is_valid
-        ]
         in_batch = call.source != "emitter"
-        with self._tracer.start_as_current_span(
+        span = self._tracer.start_span(
             f"send {topic}" if topic is not None else "send",
             kind=SpanKind.PRODUCER,
-            attributes=attributes,
-            links=links if in_batch else None,
-            context=context.Context() if in_batch and links else _continued(),
-        ):
-            carrier: dict[str, str] = {}
-            propagate.inject(carrier)
-            stamped = [
-                m if _traceparent(m) is not None else _with_headers(m, carrier) for m in messages
-            ]
-            await proceed(dataclasses.replace(call, messages=stamped))
+            # a relay's or producer's batch mixes traces: a root linking each creation
+            context=context.Context() if in_batch else _continued(),
+        )
+        if not span.get_span_context().is_valid:
+            await proceed(call)
+            return
+        if span.is_recording():
+            span.set_attributes(_publish_attributes(call, topic))
+            if in_batch:
+                for message in messages:
+                    created = _created(message.extra_headers)
+                    if created is not None:
+                        span.add_link(created)
+        carrier: dict[str, str] = {}
+        propagate.inject(carrier, context=trace.set_span_in_context(span))
+        stamped = [
+            m if "traceparent" in m.extra_headers else _with_headers(m, carrier) for m in messages
+        ]
+        await _within(span, proceed, dataclasses.replace(call, messages=stamped))
 
     def on_relay_batch(self, batch: RelayBatch) -> None:
         """A `relay batch` span from the claim to the settlement, linking the creation context
@@ -177,7 +170,7 @@ class TracingInterceptor(Interceptor):
         start = int(batch.started * 1e9)
         links = [
             Link(found)
-            for found in (_stored_span(row.headers) for row in batch.published)
+            for found in (_created(row.headers) for row in batch.published)
             if found is not None
         ]
         span = self._tracer.start_span(
@@ -207,31 +200,56 @@ class TracingInterceptor(Interceptor):
     async def intercept_consume(
         self, message: Message, proceed: Callable[[Message], Awaitable[Any]]
     ) -> Any:
-        parent = propagate.extract(message.headers())
-        attributes: dict[str, Any] = {
-            attr.OPERATION_TYPE: "process",
-            attr.DESTINATION: message.topic,
-            **_message_attributes(message, None),
-        }
-        if message.causation_id is not None:
-            attributes[attr.CAUSATION_ID] = message.causation_id
-        with self._tracer.start_as_current_span(
+        span = self._tracer.start_span(
             f"process {message.topic}",
-            context=parent,
+            context=propagate.extract(message.headers()),
             kind=SpanKind.CONSUMER,
-            attributes=attributes,
-        ) as span:
-            outcome = await proceed(message)
+        )
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    attr.OPERATION_TYPE: "process",
+                    attr.DESTINATION: message.topic,
+                    **_message_attributes(message, None),
+                }
+            )
+            if message.causation_id is not None:
+                span.set_attribute(attr.CAUSATION_ID, message.causation_id)
+
+        async def handled(received: Message) -> Any:
+            outcome = await proceed(received)
             verdict = getattr(getattr(outcome, "verdict", None), "value", None)
-            if verdict is not None:
+            if verdict is not None and span.is_recording():
                 span.set_attribute(attr.CONSUMER_OUTCOME, verdict)
-            if verdict == "duplicate":
-                span.add_event("inbox duplicate skipped")
-            elif verdict == "dead_letter":
-                reason = getattr(outcome, "reason", None) or ""
-                span.add_event("dead-lettered", {attr.DEAD_LETTER_REASON: reason})
-                span.set_status(Status(StatusCode.ERROR, reason))
+                if verdict == "duplicate":
+                    span.add_event("inbox duplicate skipped")
+                elif verdict == "dead_letter":
+                    reason = getattr(outcome, "reason", None) or ""
+                    span.add_event("dead-lettered", {attr.DEAD_LETTER_REASON: reason})
+                    span.set_status(Status(StatusCode.ERROR, reason))
             return outcome
+
+        return await _within(span, handled, message)
+
+
+_T = TypeVar("_T")
+_A = TypeVar("_A")
+
+
+async def _within(span: trace.Span, call: Callable[[_A], Awaitable[_T]], argument: _A) -> _T:
+    """`call(argument)` with `span` current, recording its failure, then end the span. A span of
+    a no-op tracer (an invalid context: nothing to record or propagate) costs no more."""
+    if not span.get_span_context().is_valid:
+        return await call(argument)
+    token = context.attach(trace.set_span_in_context(span))
+    try:
+        return await call(argument)
+    except BaseException as error:
+        _failed(span, error)
+        raise
+    finally:
+        context.detach(token)
+        span.end()
 
 
 def _continued() -> context.Context | None:
@@ -266,23 +284,41 @@ def _message_attributes(message: Message, system: str | None) -> dict[str, Any]:
     return attributes
 
 
-def _traceparent(message: Message) -> str | None:
-    return message.extra_headers.get("traceparent")
-
-
-def _carried_span(message: Message) -> trace.SpanContext | None:
-    """The span context a message's headers carry (its creation context), if any."""
-    if _traceparent(message) is None:
+def _created(headers: Mapping[str, str] | None) -> trace.SpanContext | None:
+    """The creation context a message's or a row's headers carry (its W3C `traceparent`),
+    parsed directly: a relay links hundreds of them per batch."""
+    traceparent = headers.get("traceparent") if headers else None
+    if traceparent is None:
         return None
-    return trace.get_current_span(propagate.extract(message.extra_headers)).get_span_context()
-
-
-def _stored_span(headers: Mapping[str, str] | None) -> trace.SpanContext | None:
-    """The valid span context stored with an outbox row, if any."""
-    if not headers or "traceparent" not in headers:
+    parts = traceparent.split("-")
+    if len(parts) < 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
         return None
-    found = trace.get_current_span(propagate.extract(headers)).get_span_context()
+    try:
+        found = trace.SpanContext(
+            int(parts[1], 16),
+            int(parts[2], 16),
+            is_remote=True,
+            trace_flags=trace.TraceFlags(int(parts[3][:2], 16) & 0xFF),
+        )
+    except ValueError:
+        return None
     return found if found.is_valid else None
+
+
+def _publish_attributes(call: PublishCall, topic: str | None) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        attr.OPERATION_TYPE: "send",
+        attr.OPERATION_NAME: f"{call.source} publish",
+    }
+    if call.system is not None:
+        attributes[attr.SYSTEM] = call.system
+    if topic is not None:
+        attributes[attr.DESTINATION] = topic
+    if len(call.messages) == 1:
+        attributes.update(_message_attributes(call.messages[0], call.system))
+    else:
+        attributes[attr.MESSAGE_COUNT] = len(call.messages)
+    return attributes
 
 
 def _with_headers(message: Message, headers: Mapping[str, str]) -> Message:

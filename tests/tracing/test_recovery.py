@@ -296,16 +296,21 @@ async def test_a_saga_recovered_by_the_cli_continues_the_trace_that_started_it(
 
     original = trace_app.hex_id(trace_id, 32)
     printed = trace_app.console_spans(recovered.stdout)
-    steps = {s["name"]: s for s in printed if s["name"].startswith("saga ")}
+    (saga,) = [s for s in printed if s["name"] == "saga DeliverySaga"]
+    assert saga["context"]["trace_id"] == original
+    assert saga["parent_id"] is not None, "the run that created the saga is its parent"
+    steps = {s["name"]: s for s in printed if s["name"].startswith("saga DeliverySaga ")}
     assert set(steps) == {"saga DeliverySaga act Pack", "saga DeliverySaga act Ship"}
-    for step in steps.values():
+    for step in [saga, *steps.values()]:
         assert step["context"]["trace_id"] == original
         assert step["attributes"]["cqrs.saga.recovering"] is True
         assert step["attributes"]["cqrs.saga.id"] == str(saga_id)
+    for step in steps.values():
+        assert step["parent_id"] == saga["context"]["span_id"]
     (create,) = [s for s in printed if s["name"] == f"create {topic}"]
     assert create["context"]["trace_id"] == original
-    # recorded after its step, the event is created in the context the saga was started in
-    assert create["parent_id"] == trace_app.hex_id(checkout.get_span_context().span_id, 16)
+    # recorded after its step, in the recovered saga's run
+    assert create["parent_id"] == saga["context"]["span_id"]
 
     processed = [s for s in exporter.get_finished_spans() if s.name == f"process {topic}"]
     assert sorted(m.message_name for m in seen.messages) == ["ReserveDone", "ShipDone"]

@@ -16,6 +16,7 @@ from cqrs.events.bootstrap import bootstrap as event_bootstrap
 from cqrs.interception import (
     Interceptor,
     PublishCall,
+    SagaRunCall,
     SagaStepCall,
     register,
     registered,
@@ -443,3 +444,67 @@ async def test_a_failing_consume_interceptor_leaves_the_message_for_redelivery()
     dispatcher = MessageDispatcher(mediator, {"Greeted": Note}, interceptors=[Broken()])
     outcome = await dispatcher.dispatch(cqrs.Message.from_event(note("fay")))
     assert outcome.verdict is Verdict.DEFERRED
+
+
+class SagaRuns(Interceptor):
+    """Records each saga run it wraps and the step results it passes on."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, ...]] = []
+
+    async def intercept_saga(
+        self, saga: SagaRunCall, proceed: Callable[[SagaRunCall], AsyncIterator[Any]]
+    ) -> AsyncIterator[Any]:
+        self.log.append(("run", saga.saga_name, str(saga.recovering), str(saga.trace)))
+        try:
+            async for result in proceed(saga):
+                self.log.append(("step", result.step_type.__name__))
+                yield result
+        finally:
+            self.log.append(("end", saga.saga_name))
+
+
+async def test_a_saga_run_and_a_recovery_are_intercepted_around_their_steps() -> None:
+    runs = SagaRuns()
+    storage = MemorySagaStorage()
+    mediator = saga_bootstrap(
+        sagas_mapper=lambda m: m.bind(Trip, TripSaga), interceptors=[runs], saga_storage=storage
+    )
+    await mediator.execute(Trip(trip_id="t3"))
+    saga_id = uuid.uuid4()
+    await storage.create_saga(
+        saga_id,
+        TripSaga.saga_name(),
+        Trip(trip_id="t4").to_dict(),
+        owner="gone",
+        lease_seconds=0,
+        trace={"traceparent": "carried"},
+    )
+    await recover_saga(TripSaga, saga_id, Trip, storage=storage, interceptors=[runs])
+    assert runs.log == [
+        ("run", "TripSaga", "False", "None"),
+        ("step", "Book"),
+        ("step", "Pay"),
+        ("end", "TripSaga"),
+        ("run", "TripSaga", "True", "{'traceparent': 'carried'}"),
+        ("step", "Book"),
+        ("step", "Pay"),
+        ("end", "TripSaga"),
+    ]
+
+
+async def test_leaving_an_intercepted_saga_early_closes_the_run() -> None:
+    runs = SagaRuns()
+    storage = MemorySagaStorage()
+    mediator = saga_bootstrap(
+        sagas_mapper=lambda m: m.bind(Trip, TripSaga), interceptors=[runs], saga_storage=storage
+    )
+    saga_id = uuid.uuid4()
+    stream = mediator.stream(Trip(trip_id="t5"), saga_id)
+    async for _ in stream:
+        break
+    await stream.aclose()
+    assert runs.log[-1] == ("end", "TripSaga")
+    state = await storage.load_saga_state(saga_id)
+    assert state is not None
+    assert state.lease_owner is None, "the stopped saga's lease is released for recovery"

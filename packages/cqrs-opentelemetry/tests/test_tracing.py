@@ -45,6 +45,10 @@ def spans() -> Iterator[InMemorySpanExporter]:
         instrumentor.uninstrument()
 
 
+def child_of(span: ReadableSpan, parent: ReadableSpan) -> bool:
+    return span.parent is not None and span.parent.span_id == parent.context.span_id
+
+
 def by_name(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
     return {span.name: span for span in exporter.get_finished_spans()}
 
@@ -219,21 +223,27 @@ class TripSaga(Saga[Trip]):
     steps = [Book, Pay]  # noqa: RUF012
 
 
-async def test_saga_steps_are_spans_with_the_saga_id(spans: InMemorySpanExporter) -> None:
+async def test_a_saga_is_a_span_over_its_steps_each_a_span_with_the_saga_id(
+    spans: InMemorySpanExporter,
+) -> None:
     mediator = saga_bootstrap(
         sagas_mapper=lambda m: m.bind(Trip, TripSaga), compensation_retry_delay=0
     )
     with pytest.raises(RuntimeError, match="card declined"):
         await mediator.execute(Trip(trip_id="t1"))
-    steps = [s for s in spans.get_finished_spans() if s.name.startswith("saga ")]
+    finished = spans.get_finished_spans()
+    saga = by_name(spans)["saga TripSaga"]
+    steps = [s for s in finished if s.name.startswith("saga TripSaga ")]
     assert [s.name for s in steps] == [
         "saga TripSaga act Book",
         "saga TripSaga act Pay",
         "saga TripSaga compensate Book",
     ]
-    ids = {s.attributes["cqrs.saga.id"] for s in steps if s.attributes is not None}
+    assert all(child_of(step, saga) for step in steps)
+    ids = {s.attributes["cqrs.saga.id"] for s in [saga, *steps] if s.attributes is not None}
     assert len(ids) == 1
     assert steps[1].status.status_code is StatusCode.ERROR
+    assert saga.status.status_code is StatusCode.ERROR
 
 
 class Count(cqrs.Request):
@@ -391,8 +401,11 @@ async def test_a_recovered_saga_continues_the_trace_of_the_request_that_started_
 
     result = await recover_saga(ConfirmSaga, saga_id, Trip, storage=storage)
     assert result.status is SagaStatus.COMPLETED
-    (confirm,) = [s for s in spans.get_finished_spans() if s.name.startswith("saga ")]
+    finished = spans.get_finished_spans()
+    saga = by_name(spans)["saga ConfirmSaga"]
+    (confirm,) = [s for s in finished if s.name.startswith("saga ConfirmSaga ")]
     assert confirm.name == "saga ConfirmSaga act Confirm"
-    assert confirm.context.trace_id == send.context.trace_id
+    assert child_of(confirm, saga)
+    assert saga.context.trace_id == confirm.context.trace_id == send.context.trace_id
     assert confirm.attributes is not None
     assert confirm.attributes["cqrs.saga.recovering"] is True

@@ -13,7 +13,7 @@ from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from cqrs import correlation
 from cqrs.brokers.message import Message
-from cqrs.interception import Interceptor, PublishCall, SagaStepCall
+from cqrs.interception import Interceptor, PublishCall, SagaRunCall, SagaStepCall
 from cqrs.outbox.relay import RelayBatch
 from cqrs_opentelemetry import attributes as attr
 
@@ -47,32 +47,29 @@ class TracingInterceptor(Interceptor):
             span.set_attributes(_request_attributes(request))
         return await _within(span, proceed, request)
 
-    async def intercept_stream(
+    def intercept_stream(
         self, request: Any, proceed: Callable[[Any], AsyncIterator[Any]]
     ) -> AsyncIterator[Any]:
-        span = self._tracer.start_span(
-            f"stream {type(request).__name__}", attributes=_request_attributes(request)
-        )
-        in_span = trace.set_span_in_context(span)
-        items = proceed(request)
-        count = 0
-        try:
-            while True:
-                token = context.attach(in_span)
-                try:
-                    item = await anext(items)
-                except StopAsyncIteration:
-                    break
-                finally:
-                    context.detach(token)
-                count += 1
-                yield item
-        except BaseException as error:
-            _failed(span, error)
-            raise
-        finally:
-            span.set_attribute("cqrs.stream.items", count)
-            span.end()
+        span = self._tracer.start_span(f"stream {type(request).__name__}", context=_continued())
+        if span.is_recording():
+            span.set_attributes(_request_attributes(request))
+        return _iterate_within(span, proceed(request), "cqrs.stream.items")
+
+    def intercept_saga(
+        self, saga: SagaRunCall, proceed: Callable[[SagaRunCall], AsyncIterator[Any]]
+    ) -> AsyncIterator[Any]:
+        # A recovered saga continues the trace of the run that created it.
+        parent = _continued(saga.trace if saga.recovering else None)
+        span = self._tracer.start_span(f"saga {saga.saga_name}", context=parent)
+        if span.is_recording():
+            span.set_attributes(
+                {
+                    attr.SAGA_NAME: saga.saga_name,
+                    attr.SAGA_ID: str(saga.saga_id),
+                    attr.SAGA_RECOVERING: saga.recovering,
+                }
+            )
+        return _iterate_within(span, proceed(saga), "cqrs.saga.steps")
 
     async def intercept_event(
         self, event: Any, handler: type, proceed: Callable[[Any], Awaitable[Sequence[Any]]]
@@ -92,7 +89,7 @@ class TracingInterceptor(Interceptor):
         self, step: SagaStepCall, proceed: Callable[[], Awaitable[Any]]
     ) -> Any:
         # A recovered saga continues the trace of the run that created it.
-        parent = propagate.extract(step.trace) if step.recovering and step.trace else _continued()
+        parent = _continued(step.trace if step.recovering else None)
         span = self._tracer.start_span(
             f"saga {step.saga_name} {step.action} {step.step_name}", context=parent
         )
@@ -232,6 +229,32 @@ class TracingInterceptor(Interceptor):
         return await _within(span, handled, message)
 
 
+async def _iterate_within(
+    span: trace.Span, items: AsyncIterator[Any], counted: str
+) -> AsyncIterator[Any]:
+    """`items` with `span` current while each is produced (never across a yield: the consumer
+    of the items runs in its own context), the count in attribute `counted`, then the end."""
+    in_span = trace.set_span_in_context(span)
+    count = 0
+    try:
+        while True:
+            token = context.attach(in_span)
+            try:
+                item = await anext(items)
+            except StopAsyncIteration:
+                break
+            finally:
+                context.detach(token)
+            count += 1
+            yield item
+    except BaseException as error:
+        _failed(span, error)
+        raise
+    finally:
+        span.set_attribute(counted, count)
+        span.end()
+
+
 _T = TypeVar("_T")
 _A = TypeVar("_A")
 
@@ -252,12 +275,13 @@ async def _within(span: trace.Span, call: Callable[[_A], Awaitable[_T]], argumen
         span.end()
 
 
-def _continued() -> context.Context | None:
+def _continued(stored: Mapping[str, str] | None = None) -> context.Context | None:
     """The parent of a new span: the current span's context (`None`) when there is one, else
-    the trace the work being continued was started in (a recovered saga's stored trace)."""
+    the trace the work being continued was started in: `stored` headers, or those of the
+    current correlation scope (a recovered saga's stored trace)."""
     if trace.get_current_span().get_span_context().is_valid:
         return None
-    headers = correlation.current_headers()
+    headers = stored or correlation.current_headers()
     return propagate.extract(headers) if headers else None
 
 

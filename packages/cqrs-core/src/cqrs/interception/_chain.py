@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from cqrs.interception import registry
-from cqrs.interception.interceptor import Interceptor, PublishCall, SagaStepCall
+from cqrs.interception.interceptor import Interceptor, PublishCall, SagaRunCall, SagaStepCall
 
 if TYPE_CHECKING:
     from cqrs.brokers.message import Message
@@ -97,15 +97,27 @@ class Interception:
     ) -> Callable[[Any, Callable[[Any], AsyncIterator[Any]]], AsyncIterator[Any]] | None:
         """A function streaming a request through every `intercept_stream` down to the given
         `proceed`, or `None` when nobody intercepts."""
-        interceptors = self.overriding("intercept_stream")
+        return self._iterating("intercept_stream")
+
+    def sagas(
+        self,
+    ) -> Callable[[SagaRunCall, Callable[[Any], AsyncIterator[Any]]], AsyncIterator[Any]] | None:
+        """A function running a saga through every `intercept_saga` down to the given
+        `proceed`, or `None` when nobody intercepts."""
+        return self._iterating("intercept_saga")
+
+    def _iterating(
+        self, hook: str
+    ) -> Callable[[Any, Callable[[Any], AsyncIterator[Any]]], AsyncIterator[Any]] | None:
+        interceptors = self.overriding(hook)
         if not interceptors:
             return None
 
-        def run(request: Any, proceed: Callable[[Any], AsyncIterator[Any]]) -> AsyncIterator[Any]:
+        def run(subject: Any, proceed: Callable[[Any], AsyncIterator[Any]]) -> AsyncIterator[Any]:
             wrapped = proceed
             for interceptor in reversed(interceptors):
-                wrapped = _bind_stream(interceptor, wrapped)
-            return wrapped(request)
+                wrapped = _bind_iterating(getattr(interceptor, hook), wrapped)
+            return wrapped(subject)
 
         return run
 
@@ -157,10 +169,27 @@ def _bind(method: Callable[[Any, Any], Awaitable[Any]], proceed: Any) -> Any:
     return call
 
 
-def _bind_stream(
-    interceptor: Interceptor, proceed: Callable[[Any], AsyncIterator[Any]]
+def _bind_iterating(
+    method: Callable[[Any, Callable[[Any], AsyncIterator[Any]]], AsyncIterator[Any]],
+    proceed: Callable[[Any], AsyncIterator[Any]],
 ) -> Callable[[Any], AsyncIterator[Any]]:
-    return lambda request: interceptor.intercept_stream(request, proceed)
+    return lambda subject: method(subject, proceed)
+
+
+async def closing(
+    items: AsyncIterator[Any], opened: Sequence[AsyncGenerator[Any, None]]
+) -> AsyncGenerator[Any, None]:
+    """`items` (an interceptors' chain) as an async generator whose `aclose` closes `items`,
+    then the generators under it, even if an interceptor forgot to."""
+    try:
+        async for item in items:
+            yield item
+    finally:
+        close = getattr(items, "aclose", None)
+        if close is not None:
+            await close()
+        for generator in opened:
+            await generator.aclose()
 
 
 def _bind_event(

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from cqrs.outbox.relay import RelayBatch
     from cqrs.saga.models import SagaStatus
 
-__all__ = ["Interceptor", "PublishCall", "SagaStepCall"]
+__all__ = ["Interceptor", "PublishCall", "SagaRunCall", "SagaStepCall"]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -37,6 +37,18 @@ class SagaStepCall:
     trace: Mapping[str, str] | None = None
     """When recovering: the headers stored when the saga was created (`on_saga_created`),
     so an instrumentation can continue the trace that started it."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SagaRunCall:
+    """A saga about to run (or, `recovering`, be resumed by a recovery worker)."""
+
+    saga_name: str
+    saga_id: uuid.UUID
+    context: Any
+    recovering: bool = False
+    trace: Mapping[str, str] | None = None
+    """When recovering: the headers stored when the saga was created (`on_saga_created`)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -79,6 +91,14 @@ class Interceptor:
         """Around one event handler's run (domain events, and events consumed from a broker);
         returns the follow-up events the handler emitted."""
         return await proceed(event)
+
+    def intercept_saga(
+        self, saga: SagaRunCall, proceed: Callable[[SagaRunCall], AsyncIterator[Any]]
+    ) -> AsyncIterator[Any]:
+        """Around a whole saga run, or a recovery's resumption of one: return an async
+        iterator over the step results (write it as an async generator); the steps run
+        while it is iterated."""
+        return proceed(saga)
 
     async def intercept_saga_step(
         self, step: SagaStepCall, proceed: Callable[[], Awaitable[Any]]

@@ -12,7 +12,7 @@ from cqrs.correlation import resume as _resume
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
-from cqrs.interception._chain import Interception
+from cqrs.interception._chain import Interception, closing
 from cqrs.interception.interceptor import Interceptor
 from cqrs.protocols.container import Container
 from cqrs.requests.map import RequestMap
@@ -84,7 +84,7 @@ class StreamingRequestMediator:
             opened.append(results)
             return results
 
-        return _closing(self._intercepted(request, handled), opened)
+        return closing(self._intercepted(request, handled), opened)
 
     async def _stream(self, request: Any) -> AsyncGenerator[Any, None]:
         binding = self._request_map.get(type(request))
@@ -122,19 +122,3 @@ class StreamingRequestMediator:
                 await self._processor.process(events)
             finally:
                 _leave(token)
-
-
-async def _closing(
-    items: AsyncIterator[Any], opened: list[AsyncGenerator[Any, None]]
-) -> AsyncGenerator[Any, None]:
-    """`items` as an async generator whose `aclose` closes `items`, then the handler's streams
-    under it, even if an interceptor forgot to."""
-    try:
-        async for item in items:
-            yield item
-    finally:
-        close = getattr(items, "aclose", None)
-        if close is not None:
-            await close()
-        for results in opened:
-            await results.aclose()

@@ -25,7 +25,7 @@ from cqrs.clock import utcnow
 from cqrs.correlation import current_correlation_id, leave, nested, resume
 from cqrs.errors import SagaCompensationError, SagaConcurrencyError, SagaLeaseLostError
 from cqrs.events.event_processor import EventProcessor
-from cqrs.interception.interceptor import SagaStepCall
+from cqrs.interception.interceptor import SagaRunCall, SagaStepCall
 from cqrs.interception.registry import registered
 from cqrs.saga._lease import LeaseKeeper
 from cqrs.saga.fallback import Fallback
@@ -46,6 +46,8 @@ _NONE: list[Any] = []
 
 StepRunner = Callable[[SagaStepCall, Callable[[], Awaitable[Any]]], Awaitable[Any]]
 """Runs a saga step's act or compensation through the interceptors (`proceed` does the work)."""
+SagaRunner = Callable[[SagaRunCall, Callable[[Any], AsyncIterator[Any]]], AsyncIterator[Any]]
+"""Runs a saga's step results through the `intercept_saga` interceptors."""
 
 
 _now = datetime.datetime.now
@@ -241,7 +243,7 @@ class SagaExecution:
 
     async def resume(
         self, state: SagaState, context: Any
-    ) -> AsyncIterator[SagaStepResult[Any, Any]]:
+    ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
         """Continue an interrupted saga from its step log (the caller holds its lease)."""
         self.version = state.version
         self.saga_id = state.saga_id

@@ -12,11 +12,11 @@ from cqrs.brokers.protocol import MessageBroker
 from cqrs.events.event_emitter import EventEmitter
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
-from cqrs.interception._chain import Interception
-from cqrs.interception.interceptor import Interceptor
+from cqrs.interception._chain import Interception, closing
+from cqrs.interception.interceptor import Interceptor, SagaRunCall
 from cqrs.protocols.container import Container
 from cqrs.saga._lease import LeaseKeeper
-from cqrs.saga.execution import CompensationPolicy, SagaExecution, StepRunner
+from cqrs.saga.execution import CompensationPolicy, SagaExecution, SagaRunner, StepRunner
 from cqrs.saga.map import SagaMap
 from cqrs.saga.step import SagaStepResult
 from cqrs.saga.storage.memory import MemorySagaStorage
@@ -85,11 +85,13 @@ class SagaMediator:
         self._interception = Interception(interceptors, watcher=self)
         self._steps: StepRunner | None = None
         self._finished: tuple[Callable[..., None], ...] = ()
+        self._runs: SagaRunner | None = None
         self._reintercept()
 
     def _reintercept(self) -> None:
         self._steps = self._interception.saga_steps()
         self._finished = self._interception.observers("on_saga_finished")
+        self._runs = self._interception.sagas()
 
     def execution(self, saga_type: Any) -> SagaExecution:
         """An execution of `saga_type` sharing this mediator's storage, container and policies."""
@@ -115,7 +117,12 @@ class SagaMediator:
         saga itself is created when the stream is first iterated.
         """
         saga_type = self.saga_map.get(type(context))
-        return self.execution(saga_type).start(context, saga_id or uuid.uuid4())
+        saga_id = saga_id or uuid.uuid4()
+        run = self.execution(saga_type).start(context, saga_id)
+        if self._runs is None:
+            return run
+        call = SagaRunCall(saga_type.saga_name(), saga_id, context)
+        return closing(self._runs(call, lambda _: run), [run])
 
     async def execute(
         self, context: _C, saga_id: uuid.UUID | None = None

@@ -16,7 +16,7 @@ import enum
 import logging
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from cqrs._handler_source import HandlerSource
@@ -25,11 +25,11 @@ from cqrs.container.builtin import BuiltinContainer
 from cqrs.errors import SagaConcurrencyError, SagaRecoveryConfigError
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
-from cqrs.interception._chain import Interception
-from cqrs.interception.interceptor import Interceptor
+from cqrs.interception._chain import Interception, closing
+from cqrs.interception.interceptor import Interceptor, SagaRunCall
 from cqrs.protocols.container import Container
 from cqrs.saga._lease import LeaseKeeper
-from cqrs.saga.execution import CompensationPolicy, SagaExecution, StepRunner
+from cqrs.saga.execution import CompensationPolicy, SagaExecution, SagaRunner, StepRunner
 from cqrs.saga.map import SagaMap
 from cqrs.saga.models import SagaStatus
 from cqrs.saga.saga import Saga
@@ -122,6 +122,7 @@ class _Recoverer:
         "keeper",
         "lease_seconds",
         "owner",
+        "runs",
         "steps",
         "storage",
     )
@@ -147,11 +148,13 @@ class _Recoverer:
         self._interception = Interception(interceptors, watcher=self)
         self.steps: StepRunner | None = None
         self.finished: tuple[Callable[..., None], ...] = ()
+        self.runs: SagaRunner | None = None
         self._reintercept()
 
     def _reintercept(self) -> None:
         self.steps = self._interception.saga_steps()
         self.finished = self._interception.observers("on_saga_finished")
+        self.runs = self._interception.sagas()
 
     async def recover(
         self, saga_type: type[Saga[Any]], saga_id: uuid.UUID, context_builder: Callable[..., Any]
@@ -192,8 +195,13 @@ class _Recoverer:
         )
         context = _build_context(context_builder, state.context)
         error: str | None = None
+        resumed = run.resume(state, context)
+        steps: AsyncIterator[Any] = resumed
+        if self.runs is not None:
+            call = SagaRunCall(saga_type.saga_name(), saga_id, context, True, state.trace)
+            steps = closing(self.runs(call, lambda _: resumed), [resumed])
         try:
-            async for _ in run.resume(state, context):
+            async for _ in steps:
                 pass
         except SagaConcurrencyError as exc:
             _log.warning("saga %s: %s", saga_id, exc)

@@ -27,14 +27,12 @@ import pytest
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.testing._support.services import require_service
 from cqrs_kafka import KafkaEventConsumer
 from cqrs_kafka.testing import TansuBroker
-from cqrs_opentelemetry import CqrsInstrumentor
 from cqrs_rabbitmq import RabbitMQEventConsumer
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository
 
@@ -46,19 +44,6 @@ import trace_app  # noqa: E402
 pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.kafka, pytest.mark.slow]
 
 INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
-
-
-@pytest.fixture
-def spans() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    instrumentor = CqrsInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        yield provider, exporter
-    finally:
-        instrumentor.uninstrument()
 
 
 @pytest.fixture

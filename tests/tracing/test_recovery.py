@@ -16,14 +16,13 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from opentelemetry import propagate
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 import cqrs
@@ -31,7 +30,6 @@ from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.events.bootstrap import bootstrap as events_bootstrap
 from cqrs.saga import SagaStatus
 from cqrs.testing._support.services import require_service
-from cqrs_opentelemetry import CqrsInstrumentor
 from cqrs_rabbitmq import RabbitMQEventConsumer
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
 
@@ -45,19 +43,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.rabbitmq, pytest.mark.slow]
 INSTRUMENT = Path(sys.executable).with_name("opentelemetry-instrument")
 CQRS = [sys.executable, "-m", "cqrs"]
 EVENTS = 3000
-
-
-@pytest.fixture
-def spans() -> Iterator[tuple[TracerProvider, InMemorySpanExporter]]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    instrumentor = CqrsInstrumentor()
-    instrumentor.instrument(tracer_provider=provider)
-    try:
-        yield provider, exporter
-    finally:
-        instrumentor.uninstrument()
 
 
 def _env(**extra: str) -> dict[str, str]:

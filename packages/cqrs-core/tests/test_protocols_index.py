@@ -33,6 +33,7 @@ def _protocols(module_name: str) -> list[str]:
         if inspect.isclass(value)
         and value.__module__ == module_name
         and not name.startswith("_")
+        and value.__name__ == name  # not an alias (a python-cqrs 4.x name, once resolved)
         and getattr(value, "_is_protocol", False)
     ]
 

@@ -157,6 +157,19 @@ _NO_SAGA_INTERNALS = Unsupported(
     "compensation_retry_* on cqrs.saga.bootstrap.bootstrap"
 )
 
+_EVENT_MODELS: _Row = {
+    "DCDomainEvent": "cqrs.dataclass_models",
+    "DCEvent": "cqrs.dataclass_models",
+    "DCNotificationEvent": "cqrs.dataclass_models",
+    "IDomainEvent": "cqrs.protocols.models:IEvent",
+    "IEvent": "cqrs.protocols.models",
+    "INotificationEvent": "cqrs.protocols.models",
+    "PydanticDomainEvent": "cqrs.pydantic_models",
+    "PydanticEvent": "cqrs.pydantic_models",
+    "PydanticNotificationEvent": "cqrs.pydantic_models",
+}
+"""The event models 4.x serves at both `cqrs.events` and `cqrs.events.event`."""
+
 PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
     "cqrs": {
         "CoRMermaid": "cqrs.requests.mermaid",
@@ -221,29 +234,9 @@ PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
     "cqrs.dispatcher.request": _NO_DISPATCHER,
     "cqrs.dispatcher.saga": _NO_DISPATCHER,
     "cqrs.dispatcher.streaming": _NO_DISPATCHER,
-    "cqrs.events": {
-        "DCDomainEvent": "cqrs.dataclass_models",
-        "DCEvent": "cqrs.dataclass_models",
-        "DCNotificationEvent": "cqrs.dataclass_models",
-        "IDomainEvent": "cqrs.protocols.models:IEvent",
-        "IEvent": "cqrs.protocols.models",
-        "INotificationEvent": "cqrs.protocols.models",
-        "PydanticDomainEvent": "cqrs.pydantic_models",
-        "PydanticEvent": "cqrs.pydantic_models",
-        "PydanticNotificationEvent": "cqrs.pydantic_models",
-    },
+    "cqrs.events": _EVENT_MODELS,
     "cqrs.events.bootstrap": {"setup_mediator": "cqrs._pycqrs4:setup_event_mediator"},
-    "cqrs.events.event": {
-        "DCDomainEvent": "cqrs.dataclass_models",
-        "DCEvent": "cqrs.dataclass_models",
-        "DCNotificationEvent": "cqrs.dataclass_models",
-        "IDomainEvent": "cqrs.protocols.models:IEvent",
-        "IEvent": "cqrs.protocols.models",
-        "INotificationEvent": "cqrs.protocols.models",
-        "PydanticDomainEvent": "cqrs.pydantic_models",
-        "PydanticEvent": "cqrs.pydantic_models",
-        "PydanticNotificationEvent": "cqrs.pydantic_models",
-    },
+    "cqrs.events.event": _EVENT_MODELS,
     "cqrs.events.event_handler": {"E": "cqrs.events.event_handler:EventT"},
     "cqrs.events.fallback": {"EventHandlerT": _TYPING},
     "cqrs.generic_utils": _INTERNAL,

@@ -16,9 +16,10 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import uuid
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import ClassVar, Generic, TypeVar
 
 from cqrs.clock import utcnow
+from cqrs.events._notification_extras import NotificationExtras
 from cqrs.events.event import DEFAULT_OUTPUT_TOPIC
 from cqrs.model import _Convertible
 
@@ -48,7 +49,7 @@ class DCDomainEvent(DCEvent):
 
 
 @dataclasses.dataclass(frozen=True)
-class DCNotificationEvent(DCEvent, Generic[PayloadT]):
+class DCNotificationEvent(DCEvent, NotificationExtras, Generic[PayloadT]):
     """An immutable event published to a message broker, with the fields of
     `cqrs.NotificationEvent`; equal events hash alike by `event_id`."""
 
@@ -63,20 +64,6 @@ class DCNotificationEvent(DCEvent, Generic[PayloadT]):
     partition_key: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
-
-    @property
-    def event_timestamp(self) -> datetime.datetime:
-        """`timestamp` under python-cqrs 4.x's name."""
-        return self.timestamp
-
-    def proto(self) -> Any:
-        """The event as a protobuf message; override it to publish with `cqrs-protobuf`."""
-        raise NotImplementedError(f"{type(self).__qualname__} does not define proto()")
-
-    @classmethod
-    def from_proto(cls, proto: Any) -> Self:
-        """The event rebuilt from its protobuf message; override it together with `proto`."""
-        raise NotImplementedError(f"{cls.__qualname__} does not define from_proto()")
 
     def __hash__(self) -> int:
         return hash(self.event_id)

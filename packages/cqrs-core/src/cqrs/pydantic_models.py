@@ -15,6 +15,7 @@ import pydantic
 
 from cqrs.clock import utcnow
 from cqrs.errors import ModelValidationError
+from cqrs.events._notification_extras import NotificationExtras
 from cqrs.events.event import DEFAULT_OUTPUT_TOPIC
 
 __all__ = [
@@ -70,7 +71,7 @@ class PydanticDomainEvent(PydanticEvent):
     """A Pydantic event handled inside the process that emitted it."""
 
 
-class PydanticNotificationEvent(PydanticEvent, Generic[PayloadT]):
+class PydanticNotificationEvent(PydanticEvent, NotificationExtras, Generic[PayloadT]):
     """A Pydantic event published to a message broker; the fields of `cqrs.NotificationEvent`.
 
     `PydanticNotificationEvent[Payload]` is a real (cached) subclass, so it binds in an `EventMap`.
@@ -86,17 +87,3 @@ class PydanticNotificationEvent(PydanticEvent, Generic[PayloadT]):
     partition_key: str | None = None
     correlation_id: str | None = None
     causation_id: str | None = None
-
-    @property
-    def event_timestamp(self) -> datetime.datetime:
-        """`timestamp` under python-cqrs 4.x's name."""
-        return self.timestamp
-
-    def proto(self) -> Any:
-        """The event as a protobuf message; override it to publish with `cqrs-protobuf`."""
-        raise NotImplementedError(f"{type(self).__qualname__} does not define proto()")
-
-    @classmethod
-    def from_proto(cls, proto: Any) -> Self:
-        """The event rebuilt from its protobuf message; override it together with `proto`."""
-        raise NotImplementedError(f"{cls.__qualname__} does not define from_proto()")

@@ -347,3 +347,27 @@ async def test_a_consumer_takes_the_ids_from_the_headers_when_the_payload_lacks_
     assert {m.correlation_id for m in broker.messages["orders"]} == {"from-headers"}
     assert follow_up.causation_id == str(message.message_id)
     assert by_command.causation_id == by_command_too.causation_id != follow_up.causation_id
+
+
+async def test_a_saga_started_outside_any_scope_names_its_chain_after_itself() -> None:
+    broker = MemoryMessageBroker()
+    storage = MemorySagaStorage()
+    mediator = saga_bootstrap(
+        sagas_mapper=lambda m: m.bind(Trip, TripSaga), message_broker=broker, saga_storage=storage
+    )
+    first, recovered = uuid.uuid4(), uuid.uuid4()
+    await mediator.execute(Trip(trip_id="t6"), first)
+    state = await storage.load_saga_state(first)
+    assert state is not None
+    assert state.trace is None, "nothing to store: recovery names the chain the same way"
+    await storage.create_saga(
+        recovered,
+        TripSaga.saga_name(),
+        Trip(trip_id="t7").to_dict(),
+        owner="crashed",
+        lease_seconds=0,
+    )
+    await recover_saga(TripSaga, recovered, Trip, storage=storage, message_broker=broker)
+    ran, resumed = broker.messages["orders"]
+    assert (ran.correlation_id, ran.causation_id) == (str(first), str(first))
+    assert (resumed.correlation_id, resumed.causation_id) == (str(recovered), str(recovered))

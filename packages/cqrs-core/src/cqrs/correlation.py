@@ -19,7 +19,10 @@ import contextlib
 import contextvars
 import random
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uuid
 
 __all__ = [
     "active",
@@ -62,13 +65,14 @@ def enter(
 
 
 def nested(
-    message_id: str | None = None,
-    correlation_id: str | None = None,
+    message_id: str | uuid.UUID | None = None,
+    correlation_id: str | uuid.UUID | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> list[Any]:
     """A scope record nested in the current scope, not entered yet: give it to `resume` around
-    each step of work that spans yields (a stream, a saga). `headers` are those stored with
-    work being continued (a recovered saga's trace), for `current_headers`."""
+    each step of work that spans yields (a stream, a saga). The ids may be UUIDs, turned into
+    text when first asked for; `headers` are those stored with work being continued (a
+    recovered saga's trace), for `current_headers`."""
     if headers:
         return [_scope.get(), message_id, correlation_id, headers]
     return [_scope.get(), message_id, correlation_id]
@@ -108,12 +112,7 @@ def current_message_id() -> str | None:
     """The id of what is being handled (the causation id of what it emits); `None` outside
     any scope."""
     current = _scope.get()
-    if current is None:
-        return None
-    message_id: str | None = current[_MESSAGE]
-    if message_id is None:
-        message_id = current[_MESSAGE] = _new_id()
-    return message_id
+    return None if current is None else _message(current)
 
 
 def current_headers() -> Mapping[str, str] | None:
@@ -134,11 +133,7 @@ def current_causation_id() -> str | None:
     current = _scope.get()
     if current is None or current[_PARENT] is None:
         return None
-    parent = current[_PARENT]
-    message_id: str | None = parent[_MESSAGE]
-    if message_id is None:
-        message_id = parent[_MESSAGE] = _new_id()
-    return message_id
+    return _message(current[_PARENT])
 
 
 def current_correlation_id() -> str | None:
@@ -149,13 +144,25 @@ def current_correlation_id() -> str | None:
     return _correlation(current)
 
 
-def _correlation(current: list[Any]) -> str:
-    found: str | None = current[_CORRELATION]
-    if found is not None:
-        return found
-    parent = current[_PARENT]
-    found = _correlation(parent) if parent is not None else _new_id()
-    current[_CORRELATION] = found
+def _message(record: list[Any]) -> str:
+    """The message id of a scope record, made (or turned into text: a saga passes its UUID)
+    the first time it is asked for."""
+    found = record[_MESSAGE]
+    if found.__class__ is not str:
+        found = record[_MESSAGE] = _new_id() if found is None else str(found)
+    return found
+
+
+def _correlation(record: list[Any]) -> str:
+    """The correlation id of a scope record: its own, else its parent's, else a new one."""
+    found = record[_CORRELATION]
+    if found.__class__ is not str:
+        if found is None:
+            parent = record[_PARENT]
+            found = _correlation(parent) if parent is not None else _new_id()
+        else:
+            found = str(found)
+        record[_CORRELATION] = found
     return found
 
 
@@ -167,7 +174,5 @@ def stamp(correlation_id: str | None, causation_id: str | None) -> tuple[str | N
     if correlation_id is None:
         correlation_id = _correlation(current)
     if causation_id is None:
-        causation_id = current[_MESSAGE]
-        if causation_id is None:
-            causation_id = current[_MESSAGE] = _new_id()
+        causation_id = _message(current)
     return correlation_id, causation_id

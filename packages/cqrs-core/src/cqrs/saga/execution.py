@@ -22,7 +22,7 @@ from typing import Any
 from cqrs._handler_source import HandlerSource
 from cqrs.brokers.message import HEADER_NAMES
 from cqrs.clock import utcnow
-from cqrs.correlation import current_correlation_id, leave, nested, resume
+from cqrs.correlation import active, current_correlation_id, leave, nested, resume
 from cqrs.errors import SagaCompensationError, SagaConcurrencyError, SagaLeaseLostError
 from cqrs.events.event_processor import EventProcessor
 from cqrs.interception.interceptor import SagaRunCall, SagaStepCall
@@ -182,14 +182,17 @@ class SagaExecution:
             assert status is not None
             self._finished(saga_id, status)
 
-    def _captured_trace(self, saga_id: uuid.UUID) -> dict[str, str]:
-        """What a new saga stores to be continued by its recovery: the correlation id, and
-        what the registered interceptors add (`on_saga_created`: the trace context)."""
-        trace = {_CORRELATION: current_correlation_id() or ""}
-        name = self.saga_type.saga_name()
-        for interceptor in registered():
-            interceptor.on_saga_created(name, saga_id, trace)
-        return trace
+    def _captured_trace(self, saga_id: uuid.UUID, enclosed: bool) -> dict[str, str] | None:
+        """What a new saga stores to be continued by its recovery: the correlation id of the
+        scope it was started in (`enclosed`; else its chain is named after the saga, which
+        needs no storing), and what the registered interceptors add (`on_saga_created`)."""
+        trace = {_CORRELATION: current_correlation_id() or ""} if enclosed else {}
+        interceptors = registered()
+        if interceptors:
+            name = self.saga_type.saga_name()
+            for interceptor in interceptors:
+                interceptor.on_saga_created(name, saga_id, trace)
+        return trace or None
 
     def _finished(self, saga_id: uuid.UUID, status: SagaStatus) -> None:
         """Note the terminal status recorded, and tell the `on_saga_finished` interceptors
@@ -249,8 +252,8 @@ class SagaExecution:
         self.saga_id = state.saga_id
         self._trace = state.trace
         self._scope = nested(
-            str(state.saga_id),
-            state.trace.get(_CORRELATION) if state.trace else None,
+            state.saga_id,
+            (state.trace.get(_CORRELATION) if state.trace else None) or state.saga_id,
             state.trace,
         )
         try:
@@ -317,8 +320,11 @@ class SagaExecution:
         """Run the steps from `start`, recording each; the one step path of runs and recovery."""
         self.saga_id = saga_id
         scope = self._scope
+        enclosed = active()
         if scope is None:
-            scope = self._scope = nested(str(saga_id))
+            # Started outside any scope, the saga begins a chain named after itself (as its
+            # recovery will name it, with nothing stored).
+            scope = self._scope = nested(saga_id, None if enclosed else saga_id)
         try:
             if create:
                 token = resume(scope)
@@ -329,7 +335,7 @@ class SagaExecution:
                         context.to_dict(),
                         owner=self.owner,
                         lease_seconds=self.lease_seconds,
-                        trace=self._captured_trace(saga_id),
+                        trace=self._captured_trace(saga_id, enclosed),
                     )
                 finally:
                     leave(token)

@@ -260,19 +260,12 @@ PYCQRS4_API: dict[str, tuple[str, ...]] = {
 
 _SAGA_TRANSACTION = "later part of issue 12: the 4.x saga transaction API"
 _SAGA_STORAGE = "later part of issue 12: the 4.x saga storage API"
-_BREAKERS = "later part of issue 12: the aiobreaker adapter as 4.x"
-_DI = "later part of issue 12: the DI containers as 4.x"
 _SQLA_OUTBOX = (
     "cqrs-sqla's outbox has a table, not an ORM model: 4.x's declarative Base, OutboxModel and "
     "rebind_outbox_model have no counterpart yet (cqrs-sqla names them)"
 )
 
 PENDING: dict[tuple[str, str], str] = {
-    ("cqrs.adapters.circuit_breaker", "CriticalLogListener"): _BREAKERS,
-    ("cqrs.adapters.circuit_breaker", "StorageFactory"): _BREAKERS,
-    ("cqrs.adapters.circuit_breaker", "default_memory_storage_factory"): _BREAKERS,
-    ("cqrs.container.dependency_injector", "T"): _DI,
-    ("cqrs.container.di", "T"): _DI,
     ("cqrs.outbox.sqlalchemy", "Base"): _SQLA_OUTBOX,
     ("cqrs.outbox.sqlalchemy", "BinaryUUID"): _SQLA_OUTBOX,
     ("cqrs.outbox.sqlalchemy", "DEFAULT_OUTBOX_TABLE_NAME"): _SQLA_OUTBOX,

@@ -110,8 +110,21 @@ async def test_calls_pass_arguments_and_results() -> None:
     assert await breaker.call("svc", echo, 40, plus=2) == 42
 
 
-async def test_the_failure_that_opens_the_circuit_is_raised_as_itself() -> None:
+async def test_the_failure_that_opens_the_circuit_is_a_breaker_error_caused_by_it() -> None:
     breaker = AioBreakerAdapter(fail_max=2, timeout_duration=60)
+    with pytest.raises(ConnectionError):
+        await breaker.call("svc", down)
+    with pytest.raises(aiobreaker.CircuitBreakerError) as opened:
+        await breaker.call("svc", down)
+    assert isinstance(opened.value.__cause__, ConnectionError)
+    assert breaker.is_circuit_breaker_error(opened.value)
+    with pytest.raises(aiobreaker.CircuitBreakerError) as refused:
+        await breaker.call("svc", echo, 1)
+    assert refused.value.__cause__ is None
+
+
+async def test_with_raise_opening_failure_that_failure_is_raised_as_itself() -> None:
+    breaker = AioBreakerAdapter(fail_max=2, timeout_duration=60, raise_opening_failure=True)
     for _ in range(2):
         with pytest.raises(ConnectionError) as failed:
             await breaker.call("svc", down)
@@ -122,7 +135,7 @@ async def test_the_failure_that_opens_the_circuit_is_raised_as_itself() -> None:
 
 
 async def test_circuits_are_per_identifier_and_types_share_their_name() -> None:
-    breaker = AioBreakerAdapter(fail_max=1, timeout_duration=60)
+    breaker = AioBreakerAdapter(fail_max=1, timeout_duration=60, raise_opening_failure=True)
     with pytest.raises(RuntimeError):
         await breaker.call(PrimaryStep, PrimaryStep().act, OrderContext(order_id="x"))
     with pytest.raises(aiobreaker.CircuitBreakerError):
@@ -152,7 +165,7 @@ async def test_excluded_exceptions_and_predicates_do_not_count() -> None:
 
 async def test_after_the_timeout_a_good_trial_closes_the_circuit() -> None:
     breaker = AioBreakerAdapter(fail_max=1, timeout_duration=datetime.timedelta(0))
-    with pytest.raises(ConnectionError):
+    with pytest.raises(aiobreaker.CircuitBreakerError):
         await breaker.call("svc", down)
     assert breaker.breaker("svc").current_state is aiobreaker.CircuitBreakerState.OPEN
     assert await breaker.call("svc", echo, 5) == 5
@@ -162,7 +175,7 @@ async def test_after_the_timeout_a_good_trial_closes_the_circuit() -> None:
 async def test_state_changes_are_logged(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="cqrs.circuit_breaker")
     breaker = AioBreakerAdapter(fail_max=1, timeout_duration=datetime.timedelta(0))
-    with pytest.raises(ConnectionError):
+    with pytest.raises(aiobreaker.CircuitBreakerError):
         await breaker.call("svc", down)
     await breaker.call("svc", echo, 1)
     assert [(r.levelno, r.getMessage()) for r in caplog.records] == [

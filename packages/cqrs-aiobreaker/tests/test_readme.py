@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import aiobreaker  # type: ignore[import-untyped]
 import pytest
 import redis
 
@@ -38,9 +39,11 @@ def test_readme_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
         code = blocks[1].replace("redis://localhost:6379", url)
         code = code.replace("namespace=name", f"namespace='{keys}:' + name")
         exec(compile(code, str(README), "exec"), namespace)
-        for _ in range(2):
-            with pytest.raises(ConnectionError):
-                asyncio.run(namespace["breaker"].call("svc", _down))
+        with pytest.raises(ConnectionError):
+            asyncio.run(namespace["breaker"].call("svc", _down))
+        with pytest.raises(aiobreaker.CircuitBreakerError) as opened:
+            asyncio.run(namespace["breaker"].call("svc", _down))
+        assert isinstance(opened.value.__cause__, ConnectionError)
         assert client.get(f"{keys}:svc:aiobreaker:state") == b"OPEN"
     finally:
         del sys.modules["readme"]

@@ -74,14 +74,17 @@ def test_installed_adapter_provides_the_seed_names(
     distribution: str,
     name: str,
 ) -> None:
-    _write_adapter(tmp_path, adapter, f"class {name}: ...\nclass Other: ...\n")
+    pycqrs4 = _compat.PYCQRS4_PATHS.get(shim, {})
+    more = list(pycqrs4) if isinstance(pycqrs4, dict) else []
+    classes = "".join(f"class {each}: ...\n" for each in (name, "Other", *more))
+    _write_adapter(tmp_path, adapter, classes)
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.delitem(sys.modules, adapter, raising=False)
     module = importlib.import_module(shim)
     provided = importlib.import_module(adapter)
     assert getattr(module, name) is getattr(provided, name)
     assert module.Other is provided.Other
-    assert module.__all__ == [name]
+    assert module.__all__ == [name, *more]
     namespace: dict[str, object] = {}
     exec(f"from {shim} import *", namespace)
     assert namespace[name] is getattr(provided, name)

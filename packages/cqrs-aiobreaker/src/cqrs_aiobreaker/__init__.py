@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["AioBreakerAdapter"]
+__all__ = [
+    "AioBreakerAdapter",
+    "CriticalLogListener",
+    "StorageFactory",
+    "default_memory_storage_factory",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "AioBreakerAdapter":
-        from cqrs_aiobreaker.adapter import AioBreakerAdapter
+    if name in __all__:
+        from cqrs_aiobreaker import adapter
 
-        return AioBreakerAdapter
+        return getattr(adapter, name)
     raise AttributeError(f"module 'cqrs_aiobreaker' has no attribute {name!r}")
 
 
 if TYPE_CHECKING:
-    from cqrs_aiobreaker.adapter import AioBreakerAdapter
+    from cqrs_aiobreaker.adapter import (
+        AioBreakerAdapter,
+        CriticalLogListener,
+        StorageFactory,
+        default_memory_storage_factory,
+    )

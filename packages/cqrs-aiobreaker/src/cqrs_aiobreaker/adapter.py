@@ -1,4 +1,5 @@
-"""`AioBreakerAdapter`: the seeds' circuit breaker, on the aiobreaker library.
+"""`AioBreakerAdapter`: the seeds' circuit breaker, on the aiobreaker library, with python-cqrs
+4.x's `CriticalLogListener`, `StorageFactory` and `default_memory_storage_factory`.
 
 Example::
 
@@ -13,13 +14,19 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import aiobreaker
+from aiobreaker.storage.memory import CircuitMemoryStorage
 
 from cqrs.breakers.protocol import circuit_name
 
-__all__ = ["AioBreakerAdapter"]
+__all__ = [
+    "AioBreakerAdapter",
+    "CriticalLogListener",
+    "StorageFactory",
+    "default_memory_storage_factory",
+]
 
 T = TypeVar("T")
 
@@ -44,6 +51,28 @@ class _LogListener:
         _log.log(level, "circuit %r is %s", breaker.name, state)
 
 
+class CriticalLogListener(aiobreaker.CircuitBreakerListener):  # type: ignore[misc]
+    """python-cqrs 4.x's listener: logs each state change of the circuit `breaker_name` at
+    `CRITICAL` to `cqrs.circuit_breaker`, for a bare aiobreaker `CircuitBreaker(listeners=...)`."""
+
+    def __init__(self, breaker_name: str) -> None:
+        self._breaker_name = breaker_name
+
+    def state_change(self, breaker: Any, old: Any, new: Any) -> None:
+        _log.critical(
+            "%s circuit breaker state changed: %s -> %s", self._breaker_name, old.state, new.state
+        )
+
+
+StorageFactory: TypeAlias = Callable[[str], Any]
+"""Builds the aiobreaker storage (a `CircuitBreakerStorage`) of the circuit with this name."""
+
+
+def default_memory_storage_factory(name: str) -> Any:
+    """A closed in-memory aiobreaker storage: what the adapter uses without `storage_factory`."""
+    return CircuitMemoryStorage(state=aiobreaker.CircuitBreakerState.CLOSED)
+
+
 _LISTENER = _LogListener()
 _SHORTEST = datetime.timedelta(microseconds=1)
 
@@ -55,8 +84,10 @@ class AioBreakerAdapter:
     timedelta); exceptions matching `exclude` (types, or predicates taking the exception) do not
     count. `storage_factory(name)` builds each circuit's state storage, e.g. aiobreaker's
     `CircuitRedisStorage` so that several processes share open circuits; without it the state
-    stays in memory. The call whose failure opens the circuit raises its own exception (aiobreaker
-    would replace it with `CircuitBreakerError`); only refused calls raise `CircuitBreakerError`.
+    stays in memory. Refused calls raise aiobreaker's `CircuitBreakerError`, and so does the call
+    whose failure opens the circuit (its failure is the `__cause__`), as aiobreaker and python-cqrs
+    4.x do; with `raise_opening_failure=True` that call raises its own exception instead, so
+    callers see what went wrong and only refusals are `CircuitBreakerError`.
     """
 
     def __init__(
@@ -64,7 +95,9 @@ class AioBreakerAdapter:
         fail_max: int = 5,
         timeout_duration: float | datetime.timedelta = 60,
         exclude: Iterable[type[BaseException] | Callable[[BaseException], bool]] = (),
-        storage_factory: Callable[[str], Any] | None = None,
+        storage_factory: StorageFactory | None = None,
+        *,
+        raise_opening_failure: bool = False,
     ) -> None:
         if fail_max < 1:
             raise ValueError(f"fail_max must be at least 1, got {fail_max}")
@@ -78,6 +111,7 @@ class AioBreakerAdapter:
         self.timeout_duration = timeout_duration
         self.exclude = tuple(exclude)
         self.storage_factory = storage_factory
+        self.raise_opening_failure = raise_opening_failure
         self._breakers: dict[str, Any] = {}
 
     def breaker(self, identifier: type | str) -> Any:
@@ -108,7 +142,11 @@ class AioBreakerAdapter:
             result: T = await self.breaker(identifier).call_async(func, *args, **kwargs)
         except aiobreaker.CircuitBreakerError as exc:
             failure = exc.__cause__
-            if failure is None or isinstance(failure, aiobreaker.CircuitBreakerError):
+            if (
+                not self.raise_opening_failure
+                or failure is None
+                or isinstance(failure, aiobreaker.CircuitBreakerError)
+            ):
                 raise
         else:
             return result

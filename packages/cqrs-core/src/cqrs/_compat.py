@@ -73,10 +73,13 @@ def forward_module(seed: str) -> tuple[list[str], Callable[[str], Any]]:
     """The `__all__` and module `__getattr__` of the seed path `seed`, from its row.
 
     The adapter is imported now, so importing the seed path without the adapter installed raises
-    an ImportError naming the distribution; every name then resolves on the adapter.
+    an ImportError naming the distribution; every name then resolves on the adapter, and the
+    path's python-cqrs 4.x names (its `PYCQRS4_PATHS` row, if any) are exported too.
     """
     row = SEED_PATHS[seed]
-    return list(row.names), forward(require(row.adapter, row.distribution), seed)
+    pycqrs4 = PYCQRS4_PATHS.get(seed)
+    more = [] if not isinstance(pycqrs4, dict) else [n for n in pycqrs4 if n not in row.names]
+    return [*row.names, *more], forward(require(row.adapter, row.distribution), seed)
 
 
 def require(module: str, distribution: str) -> ModuleType:
@@ -99,12 +102,16 @@ def require(module: str, distribution: str) -> ModuleType:
 
 
 def forward(adapter: ModuleType, shim: str) -> Callable[[str], Any]:
-    """A module `__getattr__` for `shim` that resolves every other name on `adapter`."""
+    """A module `__getattr__` for `shim` that resolves every other name on `adapter`, then on
+    the python-cqrs 4.x row of `shim` if it has one."""
 
     def __getattr__(name: str) -> Any:
         try:
             return getattr(adapter, name)
         except AttributeError:
+            row = PYCQRS4_PATHS.get(shim)
+            if isinstance(row, dict) and name in row:
+                return pycqrs4_attribute(shim, name)
             raise AttributeError(
                 f"module {shim!r} has no attribute {name!r} "
                 f"({adapter.__name__} does not provide it)"
@@ -197,6 +204,11 @@ PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
         ),
     },
     "cqrs.adapters.amqp": _NO_AMQP,
+    "cqrs.adapters.circuit_breaker": {
+        "CriticalLogListener": "cqrs_aiobreaker",
+        "StorageFactory": "cqrs_aiobreaker",
+        "default_memory_storage_factory": "cqrs_aiobreaker",
+    },
     "cqrs.adapters.protocol": {
         "AMQPConsumer": _NO_AMQP,
         "AMQPPublisher": _NO_AMQP,
@@ -212,6 +224,8 @@ PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
         "Container": "cqrs.protocols.container",
         "T": "cqrs.protocols.container",
     },
+    "cqrs.container.dependency_injector": {"T": "cqrs.protocols.container"},
+    "cqrs.container.di": {"T": "cqrs.protocols.container"},
     "cqrs.deserializers": _NO_DESERIALIZER,
     "cqrs.dispatcher": {
         "EventDispatcher": _NO_DISPATCHER,

@@ -4,7 +4,8 @@
 plugins that failed to load; `cqrs relay --outbox URL --broker URL` runs outbox relays;
 `cqrs outbox stats|dead-letters|replay|discard --outbox URL` inspects and repairs the outbox;
 `cqrs saga recover --storage URL --app module:saga_map` runs a saga recovery worker;
-`cqrs consume --broker URL --app module:function` runs an event consumer.
+`cqrs consume --broker URL --app module:function` runs an event consumer;
+`cqrs diagram module:object [--kind sequence|class]` prints a saga's or handler chain's Mermaid.
 
 Every command's `--help` shows each option's default, examples and the exit codes. Commands
 print tables for people and JSON with `--json`. A command that cannot start prints one line on
@@ -201,6 +202,18 @@ def _run_consume(args: argparse.Namespace) -> int:
     return run_consume(args)
 
 
+def _add_diagram(parser: argparse.ArgumentParser) -> None:
+    from cqrs._diagram_cli import add_diagram_arguments
+
+    add_diagram_arguments(parser)
+
+
+def _run_diagram(args: argparse.Namespace) -> int:
+    from cqrs._diagram_cli import run_diagram
+
+    return run_diagram(args)
+
+
 _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], _Run]] = {
     "plugins": (
         "list the installed cqrs plugins and their URL schemes",
@@ -226,6 +239,11 @@ _COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], _Run]
         "consume events from a broker into their handlers until stopped",
         _add_consume,
         _run_consume,
+    ),
+    "diagram": (
+        "print the Mermaid diagram of a saga or a chain of responsibility",
+        _add_diagram,
+        _run_diagram,
     ),
 }
 """Each subcommand: its help, the function adding its arguments and the one running it."""

@@ -27,6 +27,7 @@ __all__ = [
     "SagaCompensationError",
     "SagaConcurrencyError",
     "SagaLeaseLostError",
+    "SagaNotFoundError",
     "SagaRecoveryConfigError",
     "UnknownSchemeError",
 ]
@@ -129,6 +130,10 @@ class SagaConcurrencyError(CQRSError):
 class SagaLeaseLostError(SagaConcurrencyError):
     """This driver's lease ran out and could not be renewed while a step ran: another worker
     may drive the saga now, so the step's result was not recorded."""
+
+
+class SagaNotFoundError(CQRSError, ValueError):
+    """No saga has this id. A `ValueError`, as python-cqrs 4.x raised for an unknown saga."""
 
 
 class SagaCompensationError(CQRSError):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from cqrs.clock import utcnow
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
+from cqrs.saga.storage import Pycqrs4StorageMethods, default_owner
 from cqrs.saga.storage.protocol import SagaConcurrencyError
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-class RedisSagaStorage:
+class RedisSagaStorage(Pycqrs4StorageMethods):
     """A `cqrs.saga.storage.SagaStorage` in Redis with versioned, leased transitions.
 
     `transition` is one Lua script: it checks the version and the lease, then writes status,
@@ -175,10 +176,12 @@ class RedisSagaStorage:
         saga_name: str,
         context: dict[str, Any],
         *,
-        owner: str,
-        lease_seconds: float,
+        owner: str | None = None,
+        lease_seconds: float = 0.0,
         trace: Mapping[str, str] | None = None,
     ) -> SagaState:
+        if owner is None:
+            owner = default_owner()
         now = utcnow()
         until = now + datetime.timedelta(seconds=lease_seconds)
         kept = dict(trace) if trace else None
@@ -249,7 +252,9 @@ class RedisSagaStorage:
             )
         return new_version
 
-    async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState | None:
+    async def load_saga_state(
+        self, saga_id: uuid.UUID, *, read_for_update: bool = False
+    ) -> SagaState | None:
         key, log_key, _ = self._keys(saga_id)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.hgetall(key)

@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from cqrs.clock import utcnow
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus, SagaStepStatus
+from cqrs.saga.storage import Pycqrs4StorageMethods, default_owner
 from cqrs.saga.storage.protocol import SagaConcurrencyError
 from cqrs_sqla.dialects import saga_statements
 from cqrs_sqla.outbox import SqlAlchemyOutboxedEventRepository
@@ -40,7 +41,7 @@ __all__ = ["SqlAlchemySagaStorage"]
 _log = logging.getLogger("cqrs.sqla")
 
 
-class SqlAlchemySagaStorage:
+class SqlAlchemySagaStorage(Pycqrs4StorageMethods):
     """Sagas in two tables (`saga`, `saga_log` by default), with versioned, leased transitions.
 
     With an `outbox` on the same database, notification events a step emits are written to the
@@ -110,10 +111,12 @@ class SqlAlchemySagaStorage:
         saga_name: str,
         context: dict[str, Any],
         *,
-        owner: str,
-        lease_seconds: float,
+        owner: str | None = None,
+        lease_seconds: float = 0.0,
         trace: Mapping[str, str] | None = None,
     ) -> SagaState:
+        if owner is None:
+            owner = default_owner()
         now = utcnow()
         kept = dict(trace) if trace else None
         values: dict[str, Any] = {
@@ -195,7 +198,9 @@ class SqlAlchemySagaStorage:
             trace=_trace(row.trace),
         )
 
-    async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState | None:
+    async def load_saga_state(
+        self, saga_id: uuid.UUID, *, read_for_update: bool = False
+    ) -> SagaState | None:
         found = await self._sql.load(saga_id)
         return None if found is None else self._state(*found)
 

@@ -85,6 +85,7 @@ class SagaExecution:
         "_scope",
         "_trace",
         "_writes_outbox",
+        "acted",
         "compensation",
         "events",
         "final",
@@ -140,6 +141,8 @@ class SagaExecution:
         """The saga's correlation scope (`cqrs.correlation`), entered around each step."""
         self._trace: Mapping[str, str] | None = None
         """The headers stored when the saga was created, when recovering it."""
+        self.acted: list[Any] | None = None
+        """When a list, each step handler that acted in this run is appended to it."""
 
     async def _transition(
         self,
@@ -239,15 +242,25 @@ class SagaExecution:
             )
 
     def start(
-        self, context: Any, saga_id: uuid.UUID
+        self,
+        context: Any,
+        saga_id: uuid.UUID,
+        completed: list[tuple[int, type[SagaStepHandler[Any, Any]]]] | None = None,
     ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
-        """Create the saga (on first iteration) and run it from the first step."""
-        return self._forward(context, saga_id, 0, [], create=True)
+        """Create the saga (on first iteration) and run it from the first step; each step that
+        acts is appended to `completed` (index, step class) when given."""
+        return self._forward(
+            context, saga_id, 0, [] if completed is None else completed, create=True
+        )
 
     async def resume(
-        self, state: SagaState, context: Any
+        self,
+        state: SagaState,
+        context: Any,
+        completed: list[tuple[int, type[SagaStepHandler[Any, Any]]]] | None = None,
     ) -> AsyncGenerator[SagaStepResult[Any, Any], None]:
-        """Continue an interrupted saga from its step log (the caller holds its lease)."""
+        """Continue an interrupted saga from its step log (the caller holds its lease); the
+        steps done before and now are appended to `completed` when given."""
         self.version = state.version
         self.saga_id = state.saga_id
         self._trace = state.trace
@@ -257,11 +270,15 @@ class SagaExecution:
             state.trace,
         )
         try:
-            completed, compensated = self._replay(state.history)
+            done, compensated = self._replay(state.history)
         except BaseException as exc:
             await self._stopped(exc)
             raise
-        if state.status is SagaStatus.RUNNING:
+        if completed is None:
+            completed = done
+        else:
+            completed.extend(done)
+        if state.status is SagaStatus.RUNNING or state.status is SagaStatus.PENDING:
             start = max((index for index, _ in completed), default=-1) + 1
             _log.info("resuming saga %s at step %d", state.saga_id, start)
             async for result in self._forward(context, state.saga_id, start, completed):
@@ -431,6 +448,8 @@ class SagaExecution:
                     if final:
                         self._finished(saga_id, SagaStatus.COMPLETED)
                     completed.append((index, step_type))
+                    if self.acted is not None:
+                        self.acted.append(handler)
                     if in_process and self.events is not None:
                         await self._dispatch(in_process)
                 finally:

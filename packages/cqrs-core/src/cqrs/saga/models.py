@@ -6,7 +6,7 @@ import dataclasses
 import datetime
 import enum
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 from cqrs.model import Model
@@ -33,6 +33,9 @@ class SagaContext(Model):
 class SagaStatus(enum.StrEnum):
     """Where a saga is. COMPLETED, COMPENSATED and FAILED are terminal."""
 
+    PENDING = "pending"
+    """Created but not started: written only by python-cqrs 4.x callers (`create_saga` then
+    `update_status`); the engine starts sagas RUNNING and resumes a PENDING one from its start."""
     RUNNING = "running"
     COMPENSATING = "compensating"
     COMPLETED = "completed"
@@ -52,6 +55,8 @@ _TERMINAL = frozenset({SagaStatus.COMPLETED, SagaStatus.COMPENSATED, SagaStatus.
 class SagaStepStatus(enum.StrEnum):
     """The outcome recorded for one action of one step."""
 
+    STARTED = "started"
+    """An action began: written only by python-cqrs 4.x callers; the engine records outcomes."""
     COMPLETED = "completed"
     FAILED = "failed"
     COMPENSATED = "compensated"
@@ -88,6 +93,11 @@ class SagaState:
     trace: Mapping[str, str] | None = None
     """Headers captured when the saga was created (correlation id, trace context); `None` if
     none were."""
+
+    def __iter__(self) -> Iterator[Any]:
+        """`status, context, version = state`: the tuple python-cqrs 4.x's `load_saga_state`
+        returned, so 4.x callers unpack our state unchanged."""
+        return iter((self.status, self.context, self.version))
 
 
 def __getattr__(name: str) -> Any:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from cqrs.saga.fallback import Fallback
 from cqrs.saga.step import SagaStepHandler
+
+if TYPE_CHECKING:
+    from cqrs.saga.transaction import SagaTransaction
 
 __all__ = ["Saga", "SagaStep"]
 
@@ -53,3 +57,35 @@ class Saga(Generic[ContextT]):
     def steps_count(self) -> int:
         """How many steps the saga has."""
         return len(self.steps)
+
+    def transaction(
+        self,
+        context: ContextT,
+        container: Any = None,
+        storage: Any = None,
+        saga_id: uuid.UUID | None = None,
+        compensation_retry_count: int = 3,
+        compensation_retry_delay: float = 1.0,
+        compensation_retry_backoff: float = 2.0,
+        *,
+        lease_seconds: float = 60.0,
+    ) -> SagaTransaction[ContextT]:
+        """Run this saga step by step without a mediator (python-cqrs 4.x's API):
+        `async with saga.transaction(context=...) as t: async for result in t: ...`.
+
+        `storage` is a saga storage (memory if omitted) or one written for 4.x's
+        `ISagaStorage`; `container` builds the steps (the built-in container if omitted).
+        """
+        from cqrs.saga.transaction import SagaTransaction
+
+        return SagaTransaction(
+            self,
+            context,
+            container,
+            storage,
+            saga_id,
+            compensation_retry_count,
+            compensation_retry_delay,
+            compensation_retry_backoff,
+            lease_seconds=lease_seconds,
+        )

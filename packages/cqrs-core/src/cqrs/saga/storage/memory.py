@@ -12,6 +12,7 @@ from cqrs.clock import utcnow
 from cqrs.outbox.memory import MemoryOutboxedEventRepository
 from cqrs.protocols.models import INotificationEvent
 from cqrs.saga.models import SagaLogEntry, SagaState, SagaStatus
+from cqrs.saga.storage._pycqrs4 import Pycqrs4StorageMethods, default_owner
 from cqrs.saga.storage.protocol import SagaConcurrencyError
 
 __all__ = ["MemorySagaStorage"]
@@ -80,7 +81,7 @@ class _Record:
         )
 
 
-class MemorySagaStorage:
+class MemorySagaStorage(Pycqrs4StorageMethods):
     """Keeps sagas in a dict; nothing survives the process, but every rule of the protocol holds."""
 
     def __init__(
@@ -105,10 +106,12 @@ class MemorySagaStorage:
         saga_name: str,
         context: dict[str, Any],
         *,
-        owner: str,
-        lease_seconds: float,
+        owner: str | None = None,
+        lease_seconds: float = 0.0,
         trace: Mapping[str, str] | None = None,
     ) -> SagaState:
+        if owner is None:
+            owner = default_owner()
         if saga_id in self._sagas:
             raise SagaConcurrencyError(f"saga {saga_id} already exists")
         now = self._clock()
@@ -186,7 +189,9 @@ class MemorySagaStorage:
         self.transitions += 1
         return version + 1
 
-    async def load_saga_state(self, saga_id: uuid.UUID) -> SagaState | None:
+    async def load_saga_state(
+        self, saga_id: uuid.UUID, *, read_for_update: bool = False
+    ) -> SagaState | None:
         record = self._sagas.get(saga_id)
         return None if record is None else record.state()
 

@@ -1,4 +1,5 @@
-"""The example application runs on embedded defaults and does what it prints."""
+"""The example application runs on embedded defaults and does what it prints; its flows are
+also tested with the application test kit (`cqrs_app`), as an application would test itself."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+import cqrs
+from cqrs.consumer import Verdict
+from cqrs.saga.models import SagaStatus
+from cqrs.testing import AppHarness
+from cqrs.testing.pytest_plugin import AppFactory
 
 APP = Path(__file__).resolve().parents[1] / "examples" / "app.py"
 
@@ -95,3 +102,56 @@ async def test_closed_meeting_is_published_with_its_key_and_attendees(
     view = await app.mediator.send(app_module.GetMeeting(meeting_id="m"))
     assert view.attendees == ["ada"]
     assert view.closed
+
+
+def _harness(app_module: ModuleType, cqrs_app: AppFactory) -> AppHarness:
+    """The example's mappers on the kit's adapters, with its singletons in a container."""
+    container = cqrs.BuiltinContainer()
+    for singleton in (app_module.MeetingRepository, app_module.MeetingReadModel, app_module.Outbox):
+        container.register(singleton, lifetime="singleton")
+    return cqrs_app(
+        di_container=container,
+        commands_mapper=app_module.commands_mapper,
+        queries_mapper=app_module.queries_mapper,
+        domain_events_mapper=app_module.domain_events_mapper,
+        events_mapper=app_module.consumed_events_mapper,
+        sagas_mapper=lambda m: m.bind(app_module.ArchiveContext, app_module.ArchiveMeeting),
+        event_types={"MeetingClosed": app_module.MeetingClosed},
+    )
+
+
+async def test_kit_closing_publishes_once_and_a_redelivered_close_sends_one_summary(
+    app_module: ModuleType, cqrs_app: AppFactory
+) -> None:
+    """With the test kit: exactly one MeetingClosed keyed by the meeting, consumed once even
+    when the broker delivers it twice."""
+    async with _harness(app_module, cqrs_app) as app:
+        await app.send(app_module.CreateMeeting(meeting_id="m-7", title="Retro", expected=3))
+        for user in ("ada", "grace"):
+            await app.send(app_module.JoinMeeting(meeting_id="m-7", user_id=user))
+        app.published.assert_published([])
+        await app.send(app_module.CloseMeeting(meeting_id="m-7"))
+        app.published.assert_published([(app_module.MEETINGS_TOPIC, "MeetingClosed", "m-7")])
+        [message] = app.published.messages
+        outcomes = await app.deliver(message, times=2)
+        assert [o.verdict for o in outcomes] == [Verdict.HANDLED, Verdict.DUPLICATE]
+        assert app.container.get(app_module.Outbox).summaries == [
+            "summary of 'Retro' sent to ada, grace"
+        ]
+
+
+async def test_kit_archive_saga_compensates_the_recording_when_notifying_fails(
+    app_module: ModuleType, cqrs_app: AppFactory
+) -> None:
+    """With the test kit: the archive saga driven step by step; a failure injected into
+    NotifyAttendees deletes the stored recording (compensation) and the saga ends compensated."""
+    async with _harness(app_module, cqrs_app) as app:
+        await app.send(app_module.CreateMeeting(meeting_id="m-8", title="Demo", expected=2))
+        app.step_failures.fail(app_module.NotifyAttendees, ConnectionError("mail server down"))
+        run = app.saga(app_module.ArchiveContext(meeting_id="m-8"))
+        await run.step()
+        assert run.context.recording_url == "https://archive.example.com/m-8.mp4"
+        with pytest.raises(ConnectionError, match="mail server down"):
+            await run.step()
+        assert await run.status() is SagaStatus.COMPENSATED
+        assert ("StoreRecording", "compensate", "compensated") in await run.history()

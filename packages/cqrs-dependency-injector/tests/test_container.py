@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 import cqrs
 from cqrs.container.dependency_injector import DependencyInjectorCQRSContainer
 from cqrs.requests import bootstrap
+from cqrs_dependency_injector import ProviderNotFoundError
 
 
 class MeetingAPIProtocol(Protocol):
@@ -76,3 +77,13 @@ def test_the_plugin_module_does_not_import_dependency_injector() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+async def test_a_type_it_cannot_build_is_refused_with_python_cqrs_4x_error() -> None:
+    adapter = DependencyInjectorCQRSContainer(ApplicationContainer())
+    with pytest.raises(ProviderNotFoundError, match="Provider for type MeetingAPIProtocol"):
+        await adapter.resolve(MeetingAPIProtocol)  # type: ignore[type-abstract]
+    strict = DependencyInjectorCQRSContainer(ApplicationContainer(), autowire=False)
+    with pytest.raises(ValueError, match="Provider for type JoinMeetingCommandHandler"):
+        await strict.resolve(JoinMeetingCommandHandler)
+    assert isinstance(await strict.resolve(MeetingAPI), MeetingAPI)

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["DependencyInjectorCQRSContainer"]
+__all__ = ["DependencyInjectorCQRSContainer", "ProviderNotFoundError"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "DependencyInjectorCQRSContainer":
-        from cqrs_dependency_injector.container import DependencyInjectorCQRSContainer
+    if name in __all__:
+        from cqrs_dependency_injector import container
 
-        return DependencyInjectorCQRSContainer
+        return getattr(container, name)
     raise AttributeError(f"module 'cqrs_dependency_injector' has no attribute {name!r}")
 
 
 if TYPE_CHECKING:
-    from cqrs_dependency_injector.container import DependencyInjectorCQRSContainer
+    from cqrs_dependency_injector.container import (
+        DependencyInjectorCQRSContainer,
+        ProviderNotFoundError,
+    )

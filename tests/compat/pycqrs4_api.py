@@ -258,8 +258,14 @@ PYCQRS4_API: dict[str, tuple[str, ...]] = {
 }
 """4.x module path -> its public names (an empty tuple: a package whose names live deeper)."""
 
-_SAGA_TRANSACTION = "later part of issue 12: the 4.x saga transaction API"
-_SAGA_STORAGE = "later part of issue 12: the 4.x saga storage API"
+_SAGA_RUN = (
+    "4.x's SagaStorageRun (a storage session with checkpoint commits) has no counterpart: our "
+    "storages write each transition in one call, so there is nothing to commit"
+)
+_SAGA_STORAGE = (
+    "cqrs-sqla's saga storage has tables, not ORM models: 4.x's declarative Base, "
+    "SagaExecutionModel, SagaLogModel and table-name constants have no counterpart yet"
+)
 _SQLA_OUTBOX = (
     "cqrs-sqla's outbox has a table, not an ORM model: 4.x's declarative Base, OutboxModel and "
     "rebind_outbox_model have no counterpart yet (cqrs-sqla names them)"
@@ -272,10 +278,8 @@ PENDING: dict[tuple[str, str], str] = {
     ("cqrs.outbox.sqlalchemy", "MAX_FLUSH_COUNTER_VALUE"): _SQLA_OUTBOX,
     ("cqrs.outbox.sqlalchemy", "OutboxModel"): _SQLA_OUTBOX,
     ("cqrs.outbox.sqlalchemy", "rebind_outbox_model"): _SQLA_OUTBOX,
-    ("cqrs.saga.bootstrap", "setup_saga_mediator"): _SAGA_TRANSACTION,
-    ("cqrs.saga.saga", "SagaTransaction"): _SAGA_TRANSACTION,
-    ("cqrs.saga.storage", "SagaStorageRun"): _SAGA_STORAGE,
-    ("cqrs.saga.storage.protocol", "SagaStorageRun"): _SAGA_STORAGE,
+    ("cqrs.saga.storage", "SagaStorageRun"): _SAGA_RUN,
+    ("cqrs.saga.storage.protocol", "SagaStorageRun"): _SAGA_RUN,
     **{
         ("cqrs.saga.storage.sqlalchemy", name): _SAGA_STORAGE
         for name in (

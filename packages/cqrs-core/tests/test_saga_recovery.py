@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import cqrs
+from cqrs.errors import SagaNotFoundError
 from cqrs.saga.bootstrap import bootstrap
 from cqrs.saga.execution import CompensationPolicy
 from cqrs.saga.map import SagaMap
@@ -269,8 +270,9 @@ async def test_recovery_skips_a_saga_leased_by_a_live_driver(world: World) -> No
 
 async def test_recover_saga_says_what_happened(world: World) -> None:
     ghost = uuid.uuid4()
-    missing = await world.recover(ghost)
-    assert (missing.outcome, missing.status) == (SagaRecoveryOutcome.NOT_FOUND, None)
+    with pytest.raises(SagaNotFoundError, match=f"Saga {ghost} not found"):
+        await world.recover(ghost)
+    missing = SagaRecoveryResult(saga_id=ghost, outcome=SagaRecoveryOutcome.NOT_FOUND)
     assert str(missing) == f"saga {ghost} not found"
 
     saga_id = uuid.uuid4()

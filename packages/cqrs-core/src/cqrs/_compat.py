@@ -309,7 +309,10 @@ PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
         "IResponse": "cqrs.protocols.models",
         "PydanticResponse": "cqrs.pydantic_models",
     },
-    "cqrs.saga.bootstrap": {"DEFAULT_MESSAGE_BROKER": _NO_DEFAULT_BROKER},
+    "cqrs.saga.bootstrap": {
+        "DEFAULT_MESSAGE_BROKER": _NO_DEFAULT_BROKER,
+        "setup_saga_mediator": "cqrs._pycqrs4",
+    },
     "cqrs.saga.circuit_breaker": {
         "ISagaStepCircuitBreaker": "cqrs.breakers.protocol:CircuitBreaker"
     },
@@ -321,6 +324,7 @@ PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
         "SagaStepExecutor": _NO_SAGA_INTERNALS,
     },
     "cqrs.saga.models": {"ContextT": "cqrs.saga.saga"},
+    "cqrs.saga.saga": {"SagaTransaction": "cqrs.saga.transaction"},
     "cqrs.saga.step": {"Resp": "cqrs.saga.step:ResponseT"},
     "cqrs.saga.storage": {
         "ISagaStorage": "cqrs.saga.storage.protocol:SagaStorage",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cqrs import _bootstrap
 from cqrs.brokers.protocol import MessageBroker
@@ -23,12 +23,17 @@ from cqrs.protocols.middleware import Middleware
 from cqrs.requests.cor_request_handler import CORRequestHandler
 from cqrs.serializers import JsonSerializer
 
+if TYPE_CHECKING:
+    from cqrs.saga.map import SagaMap
+    from cqrs.saga.mediator import SagaMediator
+
 __all__ = [
     "build_chain",
     "default_serializer",
     "setup_event_emitter",
     "setup_event_mediator",
     "setup_request_mediator",
+    "setup_saga_mediator",
     "setup_streaming_mediator",
 ]
 
@@ -109,6 +114,39 @@ def setup_event_mediator(
         _bootstrap.event_map(events_mapper),
         _bootstrap.container(container),
         interceptors=_middleware_interceptors(middlewares),
+    )
+
+
+def setup_saga_mediator(
+    event_emitter: EventEmitter,
+    container: Any,
+    middlewares: Iterable[Middleware],
+    sagas_mapper: Callable[[SagaMap], Any] | None = None,
+    event_map: EventMap | None = None,
+    max_concurrent_event_handlers: int = 1,
+    concurrent_event_handle_enable: bool = True,
+    saga_storage: Any = None,
+) -> SagaMediator:
+    """A `SagaMediator` over `event_emitter` (4.x's `saga.bootstrap.setup_saga_mediator`).
+
+    `middlewares` are accepted for the 4.x signature (4.x never ran them around sagas);
+    `saga_storage` may be one written for 4.x's `ISagaStorage` (memory storage if omitted).
+    """
+    from cqrs.saga.map import SagaMap
+    from cqrs.saga.mediator import SagaMediator
+    from cqrs.saga.storage.pycqrs4_storage import as_saga_storage
+
+    saga_map = SagaMap()
+    if sagas_mapper is not None:
+        sagas_mapper(saga_map)
+    return SagaMediator(
+        saga_map,
+        _bootstrap.container(container),
+        event_emitter,
+        storage=None if saga_storage is None else as_saga_storage(saga_storage),
+        event_map=event_map,
+        max_concurrent_event_handlers=max_concurrent_event_handlers,
+        concurrent_event_handle_enable=concurrent_event_handle_enable,
     )
 
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from cqrs._handler_source import HandlerSource
 from cqrs.brokers.protocol import MessageBroker
 from cqrs.container.builtin import BuiltinContainer
-from cqrs.errors import SagaConcurrencyError, SagaRecoveryConfigError
+from cqrs.errors import SagaConcurrencyError, SagaNotFoundError, SagaRecoveryConfigError
 from cqrs.events.event_processor import EventProcessor
 from cqrs.events.map import EventMap
 from cqrs.interception._chain import Interception, closing
@@ -260,10 +260,15 @@ async def recover_saga(
     only the step that was in flight); a COMPENSATING one compensates its remaining completed
     steps; a terminal one is left alone. Resumed steps' notification events go to the
     storage's outbox, else to `message_broker`; domain events to the handlers of `event_map`
-    (or give the app's `events` processor). Infrastructure errors propagate.
+    (or give the app's `events` processor). Infrastructure errors propagate, and an unknown
+    `saga_id` raises `SagaNotFoundError` (a `ValueError`, as python-cqrs 4.x raised). `storage`
+    may be one written for 4.x's `ISagaStorage` (run through `Pycqrs4SagaStorage`).
     """
     if storage is None:
         raise TypeError("recover_saga needs the storage the saga was run with")
+    from cqrs.saga.storage.pycqrs4_storage import as_saga_storage
+
+    storage = as_saga_storage(storage)
     container = container if container is not None else BuiltinContainer()
     recoverer = _Recoverer(
         storage,
@@ -275,7 +280,10 @@ async def recover_saga(
         interceptors=interceptors,
     )
     saga_type = saga if isinstance(saga, type) else type(saga)
-    return await recoverer.recover(saga_type, saga_id, context_builder)
+    result = await recoverer.recover(saga_type, saga_id, context_builder)
+    if result.outcome is SagaRecoveryOutcome.NOT_FOUND:
+        raise SagaNotFoundError(f"Saga {saga_id} not found")
+    return result
 
 
 class SagaRecoveryWorker:

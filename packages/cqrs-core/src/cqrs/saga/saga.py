@@ -89,3 +89,12 @@ class Saga(Generic[ContextT]):
             compensation_retry_backoff,
             lease_seconds=lease_seconds,
         )
+
+
+def __getattr__(name: str) -> Any:
+    """python-cqrs 4.x names kept at this path, from `cqrs._compat.PYCQRS4_PATHS`."""
+    if name.startswith("_"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from cqrs._compat import pycqrs4_attribute
+
+    return pycqrs4_attribute(__name__, name)

@@ -13,6 +13,7 @@ from cqrs.consumer import Verdict
 from cqrs.errors import SagaCompensationError
 from cqrs.saga import Saga, SagaContext, SagaStepHandler, SagaStepResult
 from cqrs.saga.models import SagaStatus
+
 from cqrs.testing import (
     AdapterUrls,
     AppHarness,
@@ -22,6 +23,8 @@ from cqrs.testing import (
     StepFailures,
 )
 
+
+pytest_plugins = ["pytester"]
 
 class Booked(cqrs.Response):
     seat: str
@@ -264,3 +267,31 @@ def test_urls_come_from_the_environment() -> None:
 def test_handlers_get_the_harness_adapters_from_the_container() -> None:
     app = _app()
     assert app.container.get(cqrs.OutboxedEventRepository) is app.outbox
+
+
+PLUGIN_USER = """
+async def test_fixtures(cqrs_app, cqrs_urls, cqrs_clock):
+    app = cqrs_app()
+    assert app.urls is cqrs_urls
+    assert app.clock is cqrs_clock
+    assert cqrs_urls.broker == "memory://"
+    assert cqrs_urls.outbox == "memory://from-option"
+    assert cqrs_urls.saga_storage == "memory://from-env"
+"""
+
+
+def test_the_plugin_loads_by_itself_and_reads_options_over_environment(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No conftest line: the pytest11 entry point registers the fixtures; an option wins over
+    its `CQRS_KIT_*` variable."""
+    monkeypatch.setenv("CQRS_KIT_SAGA_STORAGE", "memory://from-env")
+    monkeypatch.setenv("CQRS_KIT_OUTBOX", "memory://from-env")
+    pytester.makeini(
+        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
+    )
+    pytester.makepyfile(test_user=PLUGIN_USER)
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--cqrs-outbox", "memory://from-option"
+    )
+    result.assert_outcomes(passed=1)

@@ -13,7 +13,6 @@ from cqrs.consumer import Verdict
 from cqrs.errors import SagaCompensationError
 from cqrs.saga import Saga, SagaContext, SagaStepHandler, SagaStepResult
 from cqrs.saga.models import SagaStatus
-
 from cqrs.testing import (
     AdapterUrls,
     AppHarness,
@@ -23,8 +22,8 @@ from cqrs.testing import (
     StepFailures,
 )
 
-
 pytest_plugins = ["pytester"]
+
 
 class Booked(cqrs.Response):
     seat: str

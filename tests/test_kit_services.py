@@ -98,10 +98,33 @@ def _services() -> AdapterUrls:
 async def test_the_same_test_runs_in_memory_and_on_services(
     urls: Callable[[], AdapterUrls],
 ) -> None:
+    chosen = urls()
+    try:
+        await _run(chosen)
+    finally:
+        await _drop_tables(chosen)
+
+
+async def _drop_tables(urls: AdapterUrls) -> None:
+    """Drop the tables a services run created (they are unique to the run)."""
+    if urls.outbox.startswith("postgresql"):
+        from cqrs_sqla import SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
+
+        outbox = SqlAlchemyOutboxedEventRepository.from_url(urls.outbox)
+        sagas = SqlAlchemySagaStorage.from_url(urls.saga_storage)
+        try:
+            await outbox.drop_schema()
+            await sagas.drop_schema()
+        finally:
+            await outbox.close()
+            await sagas.close()
+
+
+async def _run(urls: AdapterUrls) -> None:
     async with AppHarness(
         commands_mapper=lambda m: m.bind(Accept, AcceptHandler),
         sagas_mapper=lambda m: m.bind(Ship, Shipping),
-        urls=urls(),
+        urls=urls,
     ) as app:
         declare = getattr(app.broker, "declare_queue", None)
         if declare is not None:  # RabbitMQ keeps a message only for a bound queue

@@ -35,8 +35,11 @@ _ADAPTERS: weakref.WeakKeyDictionary[Any, Pycqrs4SagaStorage] = weakref.WeakKeyD
 
 def as_saga_storage(storage: Any) -> SagaStorage:
     """`storage` itself if it is a saga storage of ours, else the adapter of the 4.x storage
-    (the same adapter each time for the same object)."""
-    if hasattr(storage, "transition"):
+    (the same adapter each time for the same object). A 4.x storage subclassing
+    `ISagaStorage` (our protocol at its 4.x path) inherits the protocol's stubs, not a
+    `transition` of its own."""
+    transition = getattr(type(storage), "transition", None)
+    if transition is not None and transition is not SagaStorage.transition:
         return storage  # type: ignore[no-any-return]
     try:
         adapter = _ADAPTERS.get(storage)

@@ -107,6 +107,12 @@ def _transaction(storage: Any, context: OrderContext, **options: Any) -> SagaTra
     )
 
 
+async def _drain(transaction: SagaTransaction[Any]) -> None:
+    async with transaction:
+        async for _ in transaction:
+            pass
+
+
 async def _status(storage: Any, saga_id: uuid.UUID) -> SagaStatus:
     status, _, _ = await storage.load_saga_state(saga_id)
     return SagaStatus(str(getattr(status, "value", status)))
@@ -124,16 +130,15 @@ async def test_each_iteration_yields_a_step_result_with_the_saga_id(storage: Any
 
 
 async def test_a_failing_step_compensates_and_raises_its_error(storage: Any) -> None:
+    tx = _transaction(storage, OrderContext(order_id="2", fail_at="Ship"))
     with pytest.raises(RuntimeError, match="Ship failed"):
-        async with _transaction(storage, OrderContext(order_id="2", fail_at="Ship")) as tx:
-            async for _ in tx:
-                pass
+        await _drain(tx)
     assert calls == ["act Reserve", "act Pay", "undo Pay", "undo Reserve"]
     assert await _status(storage, tx.saga_id) in (SagaStatus.COMPENSATED, SagaStatus.FAILED)
 
 
 async def test_an_exception_in_the_body_compensates_the_steps_done(storage: Any) -> None:
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError):  # noqa: PT012 - the body raising is what is tested
         async with _transaction(storage, OrderContext(order_id="3")) as tx:
             async for result in tx:
                 if result.step_type is Pay:
@@ -160,14 +165,12 @@ async def test_break_leaves_the_saga_to_resume_with_its_id(storage: Any) -> None
 
 
 async def test_a_compensated_saga_refuses_to_go_forward(storage: Any) -> None:
+    tx = _transaction(storage, OrderContext(order_id="5", fail_at="Pay"))
     with pytest.raises(RuntimeError):
-        async with _transaction(storage, OrderContext(order_id="5", fail_at="Pay")) as tx:
-            async for _ in tx:
-                pass
+        await _drain(tx)
+    again = _transaction(storage, OrderContext(order_id="5"), saga_id=tx.saga_id)
     with pytest.raises(RuntimeError, match="Forward execution is not allowed"):
-        async with _transaction(storage, OrderContext(order_id="5"), saga_id=tx.saga_id) as again:
-            async for _ in again:
-                pass
+        await _drain(again)
 
 
 async def test_an_unknown_saga_id_starts_a_new_saga_with_it(storage: Any) -> None:
@@ -187,8 +190,7 @@ async def test_a_saga_driven_elsewhere_is_not_taken() -> None:
     storage = MemorySagaStorage()
     saga_id = uuid.uuid4()
     await storage.create_saga(saga_id, "OrderSaga", {"order_id": "7"}, owner="w", lease_seconds=60)
+    tx = _transaction(storage, OrderContext(order_id="7"), saga_id=saga_id)
     with pytest.raises(cqrs.errors.SagaConcurrencyError, match="driven by w"):
-        async with _transaction(storage, OrderContext(order_id="7"), saga_id=saga_id) as tx:
-            async for _ in tx:
-                pass
+        await _drain(tx)
     assert calls == []

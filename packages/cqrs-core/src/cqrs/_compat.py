@@ -274,9 +274,7 @@ PYCQRS4_PATHS: dict[str, _Row | Unsupported] = {
         "SagaMiddlewareChain": _NO_SAGA_MIDDLEWARE,
     },
     "cqrs.outbox.map": _NO_OUTBOX_MAP,
-    "cqrs.outbox.mock": {
-        "MockOutboxedEventRepository": "cqrs.outbox.memory:MemoryOutboxedEventRepository"
-    },
+    "cqrs.outbox.mock": {"MockOutboxedEventRepository": "cqrs.outbox._pycqrs4_mock"},
     "cqrs.outbox.repository": {
         "EventStatus": _NO_EVENT_STATUS,
         "OutboxedEvent": "cqrs.outbox.protocol",

@@ -15,23 +15,28 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
 import functools
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import registry
 
+from cqrs.backoff import ExponentialBackoff
 from cqrs.clock import utcnow
 from cqrs.outbox.codec import RowCodec
 from cqrs.outbox.protocol import OutboxedEvent, OutboxStats, OutboxStatus
 from cqrs.outbox.topics import DEFAULT_TOPIC_RULES, TopicRules
 from cqrs.protocols.models import INotificationEvent
 from cqrs.protocols.serializer import Compressor, EventSerializer, Serializer
+from cqrs_sqla._listener import listening
 from cqrs_sqla._unit_of_work import UnitOfWork, engine_from_url
 from cqrs_sqla.dialects import OutboxStatements, outbox_statements
+from cqrs_sqla.dialects.postgresql import drop_notify_ddl, notify_channel, notify_ddl
 from cqrs_sqla.schema import outbox_table
 
 __all__ = ["SqlAlchemyOutboxedEventRepository"]
@@ -59,8 +64,12 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
     Relays claim with `FOR UPDATE SKIP LOCKED` plus a lease on PostgreSQL and MariaDB/MySQL,
     and under SQLite's single writer lock (`BEGIN IMMEDIATE`) on SQLite; each database's
     statements are in `cqrs_sqla.dialects`. Published rows are deleted; dead-lettered rows stay,
-    with their last error, until replayed or discarded.
+    with their last error, until replayed or discarded. On PostgreSQL with asyncpg, an insert
+    trigger notifies idle relays at commit (`wakeups`); elsewhere relays poll.
     """
+
+    listen_backoff = ExponentialBackoff(base=0.5, cap=30.0)
+    """Delays between attempts to reopen a lost `LISTEN` connection."""
 
     def __init__(
         self,
@@ -88,6 +97,38 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
 
     def _tables(self) -> list[sa.Table]:
         return [self.table]
+
+    @property
+    def _notifies(self) -> bool:
+        return self.engine.dialect.name == "postgresql"
+
+    async def create_schema(self) -> None:
+        """Create the table and its indexes if missing; on PostgreSQL also (re)create the
+        insert trigger that wakes idle relays (`cqrs_sqla.dialects.postgresql.notify_ddl`)."""
+        await super().create_schema()
+        if self._notifies:
+            async with self.engine.begin() as conn:
+                for statement in notify_ddl(self.table):
+                    await conn.exec_driver_sql(statement)
+
+    async def drop_schema(self) -> None:
+        """Drop the table (and, on PostgreSQL, its notify function)."""
+        if self._notifies:
+            async with self.engine.begin() as conn:
+                for statement in drop_notify_ddl(self.table):
+                    await conn.exec_driver_sql(statement)
+        await super().drop_schema()
+
+    @contextlib.asynccontextmanager
+    async def wakeups(self) -> AsyncIterator[asyncio.Event | None]:
+        """While open, an event set when rows were committed (on PostgreSQL with asyncpg:
+        a `LISTEN` connection of its own, reopened with `listen_backoff` when lost), or `None`
+        where the database cannot notify and relays rely on polling alone."""
+        if not self._notifies or self.engine.dialect.driver != "asyncpg":
+            yield None
+            return
+        async with listening(self.engine, notify_channel(self.table), self.listen_backoff) as event:
+            yield event
 
     @functools.cached_property
     def _sql(self) -> OutboxStatements:

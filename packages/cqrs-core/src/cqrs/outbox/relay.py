@@ -221,13 +221,27 @@ class OutboxRelay:
     async def run(self) -> RelayCounters:
         """Relay until `stop` is called; polls faster while there is work, slower when idle.
 
+        An outbox with a `wakeups()` async context manager yielding an `asyncio.Event` (the SQL
+        outbox on PostgreSQL) ends an idle wait as soon as the event is set, so a commit is
+        relayed at once; polling goes on beside it, and is all there is without one.
+
         A round that fails because the database is unavailable starts a `DATABASE` outage
         (one log line) and is retried with backoff; any other failing round is logged with its
         traceback, also with backoff, so a persistent fault cannot flood the log.
         """
         _log.info("outbox relay %s started (batch %d)", self.worker_id, self.batch_size)
+        wakeups = getattr(self.outbox, "wakeups", None)
+        async with wakeups() if callable(wakeups) else contextlib.nullcontext() as wake:
+            await self._relay(wake if isinstance(wake, asyncio.Event) else None)
+        _log.info("outbox relay %s stopped: %s", self.worker_id, self.counters)
+        return self.counters
+
+    async def _relay(self, wake: asyncio.Event | None) -> None:
+        """`run`'s loop; an idle wait also ends when `wake` is set (a commit was notified)."""
         idle = self.poll_interval
         while not self._stopping.is_set():
+            if wake is not None:
+                wake.clear()
             try:
                 handled = await self.run_until_idle()
             except Exception as error:
@@ -243,16 +257,25 @@ class OutboxRelay:
             broker_down = self._outages.get(BROKER)
             if broker_down is not None:
                 wait = max(wait, (broker_down.retry_at - self._clock()).total_seconds())
-            await self._pause(wait)
+                await self._pause(wait)
+            else:
+                await self._pause(wait, wake)
             idle = min(idle * 2, self.max_poll_interval)
-        _log.info("outbox relay %s stopped: %s", self.worker_id, self.counters)
-        return self.counters
 
-    async def _pause(self, seconds: float) -> None:
-        """Sleep `seconds`, or less if `stop` is called meanwhile."""
-        if seconds > 0:
+    async def _pause(self, seconds: float, wake: asyncio.Event | None = None) -> None:
+        """Sleep `seconds`, or less if `stop` is called (or `wake` is set) meanwhile."""
+        if seconds <= 0:
+            return
+        if wake is None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), seconds)
+            return
+        waits = [asyncio.ensure_future(self._stopping.wait()), asyncio.ensure_future(wake.wait())]
+        try:
+            await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
     def _round_failed(self, error: Exception) -> float:
         """Record a failed round; returns the seconds to wait before the next one."""

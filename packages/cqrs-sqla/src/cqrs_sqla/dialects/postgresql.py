@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import hashlib
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -22,10 +23,62 @@ from cqrs_sqla.dialects._outbox import OutboxStatements, due, returned_columns, 
 from cqrs_sqla.dialects._saga import LOG_COLUMNS, SagaStatements
 from cqrs_sqla.dialects._statements import constant, moment
 
-__all__ = ["Outbox", "Saga"]
+__all__ = ["Outbox", "Saga", "notify_channel", "notify_ddl", "drop_notify_ddl"]
 
 _DEAD = int(OutboxStatus.DEAD)
 _IDS = postgresql.ARRAY(sa.BigInteger())
+_MAX_NAME = 63
+_TRIGGER = "cqrs_outbox_notify"
+
+
+def _name(prefix: str, table: sa.Table) -> str:
+    """`prefix` + the table's name, shortened with a hash suffix past PostgreSQL's 63 bytes
+    (a longer `LISTEN` name would be cut silently and never match `pg_notify`)."""
+    name = prefix + table.name
+    if len(name.encode()) <= _MAX_NAME:
+        return name
+    digest = hashlib.sha256(table.fullname.encode()).hexdigest()[:8]
+    return f"{name.encode()[: _MAX_NAME - 9].decode(errors='ignore')}_{digest}"
+
+
+def notify_channel(table: sa.Table) -> str:
+    """The `LISTEN` channel on which inserts into the outbox `table` are announced."""
+    return _name("cqrs_outbox_", table)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _function(table: sa.Table) -> str:
+    function = _quote(_name("cqrs_outbox_notify_", table))
+    return function if table.schema is None else f"{_quote(table.schema)}.{function}"
+
+
+def _table(table: sa.Table) -> str:
+    name = _quote(table.name)
+    return name if table.schema is None else f"{_quote(table.schema)}.{name}"
+
+
+def notify_ddl(table: sa.Table) -> list[str]:
+    """Statements (idempotent) adding a statement-level `AFTER INSERT` trigger that sends
+    `pg_notify(notify_channel(table), '')`: delivered at commit, once per transaction since
+    PostgreSQL folds identical notifications, so the writer pays no extra round trip."""
+    channel = notify_channel(table).replace("'", "''")
+    function = _function(table)
+    return [
+        f"SELECT pg_advisory_xact_lock(hashtext('{channel}'))",
+        f"CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN PERFORM pg_notify('{channel}', ''); RETURN NULL; END $$",
+        f"DROP TRIGGER IF EXISTS {_TRIGGER} ON {_table(table)}",
+        f"CREATE TRIGGER {_TRIGGER} AFTER INSERT ON {_table(table)} "
+        f"FOR EACH STATEMENT EXECUTE PROCEDURE {function}()",
+    ]
+
+
+def drop_notify_ddl(table: sa.Table) -> list[str]:
+    """Statements removing what `notify_ddl` added (the trigger goes with its table)."""
+    return [f"DROP FUNCTION IF EXISTS {_function(table)}() CASCADE"]
 
 
 class Outbox(OutboxStatements):

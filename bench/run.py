@@ -25,6 +25,7 @@ from relay_bench import options_from, print_relay, run_relay
 from saga_bench import print_saga, run_saga
 from tracing_bench import print_tracing, run_tracing
 from workloads import FAMILIES, ROWS, Row
+from write_path_bench import print_write_path, run_write_path
 
 __all__ = ["main"]
 
@@ -60,6 +61,9 @@ def _parse() -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="tiny counts: a smoke test")
     parser.add_argument("--no-relay", action="store_true", help="skip the outbox relay benchmark")
     parser.add_argument("--no-saga", action="store_true", help="skip the saga benchmark")
+    parser.add_argument(
+        "--no-write-path", action="store_true", help="skip the outbox write-path benchmark"
+    )
     parser.add_argument(
         "--no-tracing", action="store_true", help="skip the tracing overhead benchmark"
     )
@@ -358,6 +362,12 @@ def main() -> None:
     imports = _import_rows(import_results)
     relay = None if args.no_relay else run_relay(ours_python, pycqrs_python, options_from(args))
     saga = None if args.no_saga else run_saga(ours_python, pycqrs_python)
+    write_path = None
+    if not args.no_write_path:
+        rounds, commands, repeats = (1, 100, 1) if args.quick else (3, 500, 3)
+        write_path = run_write_path(
+            ours_python, pycqrs_python, rounds=rounds, commands=commands, repeats=repeats
+        )
     tracing = None
     if not args.no_tracing:
         sends, events = (2_000, 1_000) if args.quick else (100_000, 20_000)
@@ -383,6 +393,8 @@ def main() -> None:
         print_relay(relay, _table)
     if saga is not None:
         print_saga(saga)
+    if write_path is not None:
+        print_write_path(write_path)
     if tracing is not None:
         print_tracing(tracing)
     if chaos is not None:
@@ -394,6 +406,7 @@ def main() -> None:
         "imports": imports,
         "relay": relay,
         "saga": saga,
+        "write_path": write_path,
         "tracing": tracing,
         "chaos": chaos,
         "raw": {"ours": ours_results, "pycqrs": pycqrs_results, "imports": import_results},

@@ -1,0 +1,176 @@
+"""python-cqrs 5.3.0's side of the write-path benchmark, written with its own API (its own venv).
+
+The same command as ours.py: the handler opens an `AsyncSession`, adds the order, puts two
+notification events in its `SqlAlchemyOutboxedEventRepository` (built on that session, as its
+documentation shows) and commits through the repository. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+import di
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import registry
+
+import cqrs
+from cqrs.bootstrap.requests import bootstrap
+from cqrs.outbox.sqlalchemy import (
+    OutboxModel,
+    SqlAlchemyOutboxedEventRepository,
+    rebind_outbox_model,
+)
+
+OrderPlaced = cqrs.NotificationEvent[dict]  # type: ignore[type-arg]
+_registry = registry()
+SESSIONS: async_sessionmaker[AsyncSession]
+
+
+class Order:
+    """The business row, mapped imperatively onto a fresh `bench_orders_*` table."""
+
+    id: str
+    customer: str
+    amount: int
+
+
+class PlaceOrder(cqrs.Request):
+    order_id: str
+    customer: str
+    amount: int
+
+
+class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, None]):
+    @property
+    def events(self) -> list[Any]:
+        return []
+
+    async def handle(self, request: PlaceOrder) -> None:
+        async with SESSIONS() as session:
+            outbox = SqlAlchemyOutboxedEventRepository(session)
+            order = Order()
+            order.id, order.customer, order.amount = (
+                request.order_id,
+                request.customer,
+                request.amount,
+            )
+            session.add(order)
+            body = {"order_id": request.order_id, "amount": request.amount}
+            outbox.add(OrderPlaced(event_name="OrderPlaced", topic="orders", payload=body))
+            outbox.add(OrderPlaced(event_name="CustomerNotified", topic="customers", payload=body))
+            await outbox.commit()
+
+
+def _count(engine: AsyncEngine, outbox_table: str) -> Counter[str]:
+    verbs: Counter[str] = Counter()
+
+    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
+        verbs[sql.lstrip().split(None, 1)[0].upper()] += 1
+        if sql.lstrip().upper().startswith(f"INSERT INTO {outbox_table.upper()}"):
+            verbs["outbox_insert"] += 1
+
+    def commit(conn: Any) -> None:
+        verbs["commit"] += 1
+
+    sa_event.listen(engine.sync_engine, "before_cursor_execute", statement)
+    sa_event.listen(engine.sync_engine, "commit", commit)
+    return verbs
+
+
+async def _rates(mediator: Any, count: int, repeats: int, start: int) -> list[float]:
+    rates = []
+    for r in range(repeats):
+        commands = [
+            PlaceOrder(order_id=f"o-{start + r * count + n}", customer=f"c-{n % 50}", amount=n)
+            for n in range(count)
+        ]
+        started = time.perf_counter()
+        for command in commands:
+            await mediator.send(command)
+        rates.append(count / (time.perf_counter() - started))
+    return rates
+
+
+async def main(postgres_url: str, count: int, repeats: int) -> None:
+    global SESSIONS
+    suffix = uuid.uuid4().hex[:10]
+    outbox_table = f"bench_wp_pycqrs_outbox_{suffix}"
+    rebind_outbox_model(OutboxModel, registry().generate_base(), outbox_table)
+    cqrs.OutboxedEventMap.register("OrderPlaced", OrderPlaced)
+    cqrs.OutboxedEventMap.register("CustomerNotified", OrderPlaced)
+    engine = create_async_engine(postgres_url)
+    SESSIONS = async_sessionmaker(engine, expire_on_commit=False)
+    orders = sa.Table(
+        f"bench_wp_pycqrs_orders_{suffix}",
+        sa.MetaData(),
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("customer", sa.String(64), nullable=False),
+        sa.Column("amount", sa.Integer(), nullable=False),
+    )
+    _registry.map_imperatively(Order, orders)
+    outbox = OutboxModel.__table__
+    async with engine.begin() as conn:
+        await conn.run_sync(orders.create)
+        await conn.run_sync(outbox.create)
+    mediator = bootstrap(
+        di_container=di.Container(),
+        commands_mapper=lambda m: m.bind(PlaceOrder, PlaceOrderHandler),
+    )
+    try:
+        warmup = max(count // 10, 20)
+        await _rates(mediator, warmup, 1, 10**9)
+        verbs = _count(engine, outbox_table)
+        rates = await _rates(mediator, count, repeats, 0)
+        counted = dict(verbs)
+        sent = count * repeats
+        async with engine.connect() as conn:
+            stored_orders = await conn.scalar(sa.select(sa.func.count()).select_from(orders))
+            stored_events = await conn.scalar(sa.select(sa.func.count()).select_from(outbox))
+    finally:
+        async with engine.begin() as conn:
+            await conn.run_sync(orders.drop)
+            await conn.run_sync(outbox.drop)
+            await conn.execute(sa.text("DROP TYPE IF EXISTS eventstatus"))
+        await engine.dispose()
+    if stored_orders != sent + warmup or stored_events != 2 * (sent + warmup):
+        raise SystemExit(
+            f"python-cqrs: {stored_orders} orders, {stored_events} events for {sent + warmup}"
+        )
+    outbox_inserts = counted.pop("outbox_insert", 0)
+    commits = counted.pop("commit", 0)
+    print(
+        json.dumps(
+            {
+                "side": "pycqrs",
+                "cqrs_file": cqrs.__file__,
+                "commands": sent,
+                "best_commands_per_s": max(rates),
+                "median_commands_per_s": statistics.median(rates),
+                "statements_per_command": sum(counted.values()) / sent,
+                "statements_by_verb": {verb: n / sent for verb, n in sorted(counted.items())},
+                "commits_per_command": commits / sent,
+                "outbox_inserts_per_command": outbox_inserts / sent,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3])))
+    sys.stdout.flush()
+    os._exit(0)

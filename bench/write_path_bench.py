@@ -37,19 +37,28 @@ def _side(python: Path, script: str, commands: int, repeats: int) -> dict[str, A
     if run.returncode != 0 or not run.stdout.strip():
         raise RuntimeError(f"{script} failed:\n{run.stderr[-3000:]}")
     result: dict[str, Any] = json.loads(run.stdout.strip().splitlines()[-1])
+    if ("/.bench/pycqrs-" in result["cqrs_file"]) != (script == "pycqrs.py"):
+        raise RuntimeError(f"{script} imported the wrong cqrs: {result['cqrs_file']}")
     return result
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Best and median of the runs' rates; the counts from the first run (they do not vary)."""
     rates = [run["best_commands_per_s"] for run in runs]
-    return {
+    summary = {
         **runs[0],
         "runs": len(runs),
         "best_commands_per_s": max(rates),
         "median_commands_per_s": statistics.median(rates),
         "rates": rates,
     }
+    for key in ("order_only_commands_per_s",):
+        if key in runs[0]:
+            summary[key] = max(run[key] for run in runs)
+    for key in ("cpu_us_per_command", "order_only_cpu_us_per_command"):
+        if key in runs[0]:
+            summary[key] = min(run[key] for run in runs)
+    return summary
 
 
 def run_write_path(
@@ -90,6 +99,20 @@ def print_write_path(result: dict[str, Any]) -> None:
         else:
             verdict = "PASS" if ours[key] <= target else "MISS"
             print(f"{title:<40} | {figures} | <= {target:g}   | {verdict}")
+    cpu_theirs, cpu_ours = theirs["cpu_us_per_command"], ours["cpu_us_per_command"]
+    print(
+        f"{'client CPU µs per command, least':<40} | {cpu_theirs:>11.0f} | {cpu_ours:>9.0f} | "
+        f"{cpu_theirs / cpu_ours:>5.2f}x | -      | -"
+    )
+    ceiling = ours["order_only_commands_per_s"]
+    print(
+        f"{'ours, the order alone (no outbox), best':<40} | {'':>11} | {ceiling:>9.0f} | "
+        f"{ceiling / theirs['best_commands_per_s']:>5.2f}x | -      | -"
+    )
+    print(
+        f"{'  ... its client CPU µs per command':<40} | {'':>11} | "
+        f"{ours['order_only_cpu_us_per_command']:>9.0f} | {'':>6} | -      | -"
+    )
     print(
         "  both sides: the ORM flush sends the order's INSERT and one multi-row INSERT "
         "(insertmanyvalues) for both events; BEGIN and COMMIT are not cursor statements"

@@ -67,6 +67,32 @@ async def test_events_commit_and_roll_back_with_the_business_change(
             await conn.run_sync(business.metadata.drop_all)
 
 
+async def test_a_commit_inserts_all_its_events_in_one_statement(
+    outbox_on: SqlAlchemyOutboxedEventRepository,
+) -> None:
+    inserts: list[int] = []
+
+    def count(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if statement.lstrip().startswith(f"INSERT INTO {outbox_on.table.name}"):
+            inserts.append(1)
+
+    sa.event.listen(outbox_on.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        async with outbox_on as session:
+            outbox_on.add(session, event(1, key="a"))
+            outbox_on.add(session, event(2))
+            outbox_on.add(session, event(3, key="b"))
+            await outbox_on.commit(session)
+    finally:
+        sa.event.remove(outbox_on.engine.sync_engine, "before_cursor_execute", count)
+    rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=5)
+    assert [json.loads(r.payload)["payload"]["n"] for r in rows] == [1, 2, 3]
+    assert [r.partition_key for r in rows] == ["a", None, "b"]
+    # SQLite returns inserted rows in no guaranteed order, so SQLAlchemy inserts one row per
+    # statement there (no network round trips to save on an embedded database).
+    assert len(inserts) == (3 if outbox_on.engine.dialect.name == "sqlite" else 1)
+
+
 class RecordingBroker:
     def __init__(self) -> None:
         self.accepted: list[Message] = []

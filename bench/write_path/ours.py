@@ -10,18 +10,14 @@ command sent.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import statistics
 import sys
-import time
 import uuid
 from collections import Counter
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from _common import CPU_US, count_statements, rates, report
+from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import registry
 
 import cqrs
@@ -30,7 +26,6 @@ from cqrs_sqla import SqlAlchemyOutboxedEventRepository
 
 OrderPlaced = cqrs.NotificationEvent[dict]  # type: ignore[type-arg]
 _registry = registry()
-CPU_US: list[float] = []
 """This process's CPU µs per command of each `_rates` call (the last one is the measured run)."""
 OUTBOX: SqlAlchemyOutboxedEventRepository
 
@@ -98,40 +93,6 @@ class PlaceOrderOnlyHandler(cqrs.RequestHandler[PlaceOrderOnly, None]):
             await OUTBOX.commit(session)
 
 
-def _count(engine: AsyncEngine) -> Counter[str]:
-    verbs: Counter[str] = Counter()
-
-    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        verbs[sql.lstrip().split(None, 1)[0].upper()] += 1
-        if sql.lstrip().upper().startswith(f"INSERT INTO {OUTBOX.table.name.upper()}"):
-            verbs["outbox_insert"] += 1
-
-    def commit(conn: Any) -> None:
-        verbs["commit"] += 1
-
-    sa_event.listen(engine.sync_engine, "before_cursor_execute", statement)
-    sa_event.listen(engine.sync_engine, "commit", commit)
-    return verbs
-
-
-async def _rates(
-    mediator: Any, count: int, repeats: int, start: int, kind: type[PlaceOrder] = PlaceOrder
-) -> list[float]:
-    rates = []
-    cpu = time.process_time()
-    for r in range(repeats):
-        commands = [
-            kind(order_id=f"o-{start + r * count + n}", customer=f"c-{n % 50}", amount=n)
-            for n in range(count)
-        ]
-        started = time.perf_counter()
-        for command in commands:
-            await mediator.send(command)
-        rates.append(count / (time.perf_counter() - started))
-    CPU_US.append((time.process_time() - cpu) / (count * repeats) * 1e6)
-    return rates
-
-
 async def main(postgres_url: str, count: int, repeats: int) -> None:
     global OUTBOX
     suffix = uuid.uuid4().hex[:10]
@@ -156,15 +117,15 @@ async def main(postgres_url: str, count: int, repeats: int) -> None:
     mediator = bootstrap(commands_mapper=commands)
     try:
         warmup = max(count // 10, 20)
-        await _rates(mediator, warmup, 1, 10**9)
-        verbs = _count(engine)
-        rates = await _rates(mediator, count, repeats, 0)
-        counted = dict(verbs)
+        await rates(mediator, PlaceOrder, warmup, 1, 10**9)
+        verbs = count_statements(engine, OUTBOX.table.name)
+        runs = await rates(mediator, PlaceOrder, count, repeats, 0)
+        counted = Counter(verbs)
         sent = count * repeats
         async with engine.connect() as conn:
             stored_orders = await conn.scalar(sa.select(sa.func.count()).select_from(orders))
             stored_events = await conn.scalar(sa.select(sa.func.count()).select_from(OUTBOX.table))
-        order_only = await _rates(mediator, count, repeats, 2 * 10**9, PlaceOrderOnly)
+        order_only = await rates(mediator, PlaceOrderOnly, count, repeats, 2 * 10**9)
     finally:
         async with engine.begin() as conn:
             await conn.run_sync(orders.drop)
@@ -174,25 +135,14 @@ async def main(postgres_url: str, count: int, repeats: int) -> None:
         raise SystemExit(
             f"ours: {stored_orders} orders, {stored_events} events for {sent + warmup}"
         )
-    outbox_inserts = counted.pop("outbox_insert", 0)
-    commits = counted.pop("commit", 0)
-    print(
-        json.dumps(
-            {
-                "side": "ours",
-                "cqrs_file": cqrs.__file__,
-                "commands": sent,
-                "best_commands_per_s": max(rates),
-                "median_commands_per_s": statistics.median(rates),
-                "statements_per_command": sum(counted.values()) / sent,
-                "statements_by_verb": {verb: n / sent for verb, n in sorted(counted.items())},
-                "commits_per_command": commits / sent,
-                "cpu_us_per_command": CPU_US[1],
-                "order_only_cpu_us_per_command": CPU_US[2],
-                "order_only_commands_per_s": max(order_only),
-                "outbox_inserts_per_command": outbox_inserts / sent,
-            }
-        )
+    report(
+        "ours",
+        cqrs.__file__,
+        counted,
+        sent,
+        runs,
+        order_only_cpu_us_per_command=CPU_US[2],
+        order_only_commands_per_s=max(order_only),
     )
 
 

@@ -8,20 +8,16 @@ documentation shows) and commits through the repository. Prints one JSON line.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import statistics
 import sys
-import time
 import uuid
 from collections import Counter
 from typing import Any
 
 import di
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
+from _common import count_statements, rates, report
 from sqlalchemy.ext.asyncio import (
-    AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
@@ -38,7 +34,6 @@ from cqrs.outbox.sqlalchemy import (
 
 OrderPlaced = cqrs.NotificationEvent[dict]  # type: ignore[type-arg]
 _registry = registry()
-CPU_US: list[float] = []
 """This process's CPU µs per command of each `_rates` call (the last one is the measured run)."""
 SESSIONS: async_sessionmaker[AsyncSession]
 
@@ -78,38 +73,6 @@ class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, None]):
             await outbox.commit()
 
 
-def _count(engine: AsyncEngine, outbox_table: str) -> Counter[str]:
-    verbs: Counter[str] = Counter()
-
-    def statement(conn: Any, cursor: Any, sql: str, *args: Any) -> None:
-        verbs[sql.lstrip().split(None, 1)[0].upper()] += 1
-        if sql.lstrip().upper().startswith(f"INSERT INTO {outbox_table.upper()}"):
-            verbs["outbox_insert"] += 1
-
-    def commit(conn: Any) -> None:
-        verbs["commit"] += 1
-
-    sa_event.listen(engine.sync_engine, "before_cursor_execute", statement)
-    sa_event.listen(engine.sync_engine, "commit", commit)
-    return verbs
-
-
-async def _rates(mediator: Any, count: int, repeats: int, start: int) -> list[float]:
-    rates = []
-    cpu = time.process_time()
-    for r in range(repeats):
-        commands = [
-            PlaceOrder(order_id=f"o-{start + r * count + n}", customer=f"c-{n % 50}", amount=n)
-            for n in range(count)
-        ]
-        started = time.perf_counter()
-        for command in commands:
-            await mediator.send(command)
-        rates.append(count / (time.perf_counter() - started))
-    CPU_US.append((time.process_time() - cpu) / (count * repeats) * 1e6)
-    return rates
-
-
 async def main(postgres_url: str, count: int, repeats: int) -> None:
     global SESSIONS
     suffix = uuid.uuid4().hex[:10]
@@ -137,10 +100,10 @@ async def main(postgres_url: str, count: int, repeats: int) -> None:
     )
     try:
         warmup = max(count // 10, 20)
-        await _rates(mediator, warmup, 1, 10**9)
-        verbs = _count(engine, outbox_table)
-        rates = await _rates(mediator, count, repeats, 0)
-        counted = dict(verbs)
+        await rates(mediator, PlaceOrder, warmup, 1, 10**9)
+        verbs = count_statements(engine, outbox_table)
+        runs = await rates(mediator, PlaceOrder, count, repeats, 0)
+        counted = Counter(verbs)
         sent = count * repeats
         async with engine.connect() as conn:
             stored_orders = await conn.scalar(sa.select(sa.func.count()).select_from(orders))
@@ -155,24 +118,7 @@ async def main(postgres_url: str, count: int, repeats: int) -> None:
         raise SystemExit(
             f"python-cqrs: {stored_orders} orders, {stored_events} events for {sent + warmup}"
         )
-    outbox_inserts = counted.pop("outbox_insert", 0)
-    commits = counted.pop("commit", 0)
-    print(
-        json.dumps(
-            {
-                "side": "pycqrs",
-                "cqrs_file": cqrs.__file__,
-                "commands": sent,
-                "best_commands_per_s": max(rates),
-                "median_commands_per_s": statistics.median(rates),
-                "statements_per_command": sum(counted.values()) / sent,
-                "statements_by_verb": {verb: n / sent for verb, n in sorted(counted.items())},
-                "commits_per_command": commits / sent,
-                "cpu_us_per_command": CPU_US[1],
-                "outbox_inserts_per_command": outbox_inserts / sent,
-            }
-        )
-    )
+    report("pycqrs", cqrs.__file__, counted, sent, runs)
 
 
 if __name__ == "__main__":

@@ -68,8 +68,7 @@ class MetricsInterceptor(Interceptor):
             (self._failed, batch.retried),
             (self._dead, batch.dead_lettered),
         ):
-            for topic, count in _per_topic(rows).items():
-                counter.add(count, {attr.DESTINATION: topic, _SOURCE: "relay"})
+            _add_per_topic(counter, rows, "relay")
 
     async def intercept_publish(
         self, call: PublishCall, proceed: Callable[[PublishCall], Awaitable[None]]
@@ -80,9 +79,9 @@ class MetricsInterceptor(Interceptor):
         try:
             await proceed(call)
         except Exception:
-            self._count(self._failed, call.messages, call.source)
+            _add_per_topic(self._failed, call.messages, call.source)
             raise
-        self._count(self._published, call.messages, call.source)
+        _add_per_topic(self._published, call.messages, call.source)
 
     async def intercept_consume(
         self, message: Message, proceed: Callable[[Message], Awaitable[Any]]
@@ -125,11 +124,10 @@ class MetricsInterceptor(Interceptor):
         self._depth.set(stats.pending + stats.leased)
         self._lag.set(0.0 if stats.lag is None else stats.lag.total_seconds())
 
-    def _count(self, counter: Any, messages: Sequence[Message], source: str) -> None:
-        per_topic = Counter(m.topic for m in messages)
-        for topic, count in per_topic.items():
-            counter.add(count, {attr.DESTINATION: topic, _SOURCE: source})
 
-
-def _per_topic(rows: Sequence[OutboxedEvent]) -> Counter[str]:
-    return Counter(row.topic for row in rows)
+def _add_per_topic(
+    counter: Any, items: Sequence[Message] | Sequence[OutboxedEvent], source: str
+) -> None:
+    """Add the messages or rows to `counter`, one data point per destination."""
+    for topic, count in Counter(item.topic for item in items).items():
+        counter.add(count, {attr.DESTINATION: topic, _SOURCE: source})

@@ -20,6 +20,7 @@ import cqrs
 from cqrs.brokers.message import Message
 from cqrs.consumer import DEAD_LETTER_REASON_HEADER, MessageDispatcher
 from cqrs.events.bootstrap import bootstrap
+from cqrs.testing._support.polling import poll
 from cqrs.testing._support.services import require_service
 from cqrs_protobuf import PROTOBUF_CONTENT_TYPE, ProtobufSerializer
 from cqrs_rabbitmq import RabbitMQEventConsumer, RabbitMQMessageBroker
@@ -61,15 +62,7 @@ async def channel() -> AsyncIterator[aio_pika.abc.AbstractChannel]:
 
 async def _drain(queue: aio_pika.abc.AbstractQueue, count: int) -> list[Any]:
     """The first `count` messages of `queue`, acknowledged; fails after 10 seconds."""
-    received: list[Any] = []
-    async with asyncio.timeout(10):
-        while len(received) < count:
-            incoming = await queue.get(no_ack=True, fail=False)
-            if incoming is None:
-                await asyncio.sleep(0.02)
-            else:
-                received.append(incoming)
-    return received
+    return await poll(lambda: queue.get(no_ack=True, fail=False), count, 10)
 
 
 async def test_events_round_trip_through_the_outbox_rabbitmq_and_an_inbox(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -11,6 +10,7 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractQueue
 
 from cqrs.brokers.message import Message
+from cqrs.testing._support.polling import poll
 from cqrs.testing._support.services import require_service
 from cqrs.testing.proxy import TcpProxy
 from cqrs_rabbitmq._codec import from_amqp
@@ -69,15 +69,9 @@ QueueReader = Callable[[AbstractQueue, int, float], Awaitable[list[Message]]]
 
 async def _read_queue(queue: AbstractQueue, count: int, timeout: float) -> list[Message]:
     """The first `count` messages of `queue` (acknowledged), or TimeoutError after `timeout`."""
-    received: list[Message] = []
-    async with asyncio.timeout(timeout):
-        while len(received) < count:
-            incoming = await queue.get(no_ack=True, fail=False)
-            if incoming is None:
-                await asyncio.sleep(0.02)
-                continue
-            received.append(from_amqp(incoming))
-    return received
+    return [
+        from_amqp(m) for m in await poll(lambda: queue.get(no_ack=True, fail=False), count, timeout)
+    ]
 
 
 @pytest.fixture

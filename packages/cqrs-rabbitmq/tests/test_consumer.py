@@ -22,6 +22,7 @@ from cqrs.brokers.message import Message
 from cqrs.consumer import DEAD_LETTER_REASON_HEADER, MessageDispatcher
 from cqrs.events.bootstrap import bootstrap
 from cqrs.inbox.memory import MemoryInbox, MemoryInboxSession
+from cqrs.testing._support.polling import poll
 from cqrs_rabbitmq import RabbitMQEventConsumer, RabbitMQMessageBroker
 
 pytestmark = pytest.mark.rabbitmq
@@ -167,15 +168,7 @@ class Harness:
         channel = await self.admin.channel()
         try:
             queue = await channel.get_queue(f"{self.queue}.dead-letter")
-            received: list[AbstractIncomingMessage] = []
-            async with asyncio.timeout(timeout):
-                while len(received) < count:
-                    incoming = await queue.get(no_ack=True, fail=False)
-                    if incoming is None:
-                        await asyncio.sleep(0.02)
-                    else:
-                        received.append(incoming)
-            return received
+            return await poll(lambda: queue.get(no_ack=True, fail=False), count, timeout)
         finally:
             await channel.close()
 

@@ -6,7 +6,6 @@ contract publishes (a message no queue receives is refused) and deleted at the e
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -16,6 +15,7 @@ import pytest
 
 from cqrs.brokers.message import Message
 from cqrs.consumers.contract import ConsumerContract
+from cqrs.testing._support.polling import poll
 from cqrs_rabbitmq import RabbitMQMessageBroker
 from cqrs_rabbitmq.transport import RabbitMQConsumerTransport
 
@@ -67,16 +67,9 @@ class TestRabbitMQConsumerContract(ConsumerContract):
         await self.broker.send_many(list(messages))
 
     async def read_dead_letters(self, count: int, timeout: float) -> list[tuple[bytes, str]]:
-        letters: list[tuple[bytes, str]] = []
-        async with asyncio.timeout(timeout):
-            while len(letters) < count:
-                incoming = await self.dead_queue.get(no_ack=True, fail=False)
-                if incoming is None:
-                    await asyncio.sleep(0.02)
-                    continue
-                headers = incoming.headers or {}
-                letters.append((incoming.body, str(headers["dead-letter-reason"])))
-        return letters
+        dead_queue = self.dead_queue
+        letters = await poll(lambda: dead_queue.get(no_ack=True, fail=False), count, timeout)
+        return [(m.body, str((m.headers or {})["dead-letter-reason"])) for m in letters]
 
     async def make_unreachable_transport(self) -> RabbitMQConsumerTransport:
         with socket.socket() as sock:

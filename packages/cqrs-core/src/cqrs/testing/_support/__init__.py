@@ -1,7 +1,8 @@
 """Test support for this project's own CI; not a public API, it may change in any release.
 
 `services` finds the real services the integration tests run against (skipping, or failing under
-`CI`, when one is missing) and `saga_crash` kills sagas at every write to test recovery. Third
+`CI`, when one is missing), `saga_crash` kills sagas at every write to test recovery and
+`polling` collects from a polled queue under a deadline. Third
 parties test their implementations with the contract suites of `cqrs.testing`, which use neither.
 """
 

@@ -292,3 +292,45 @@ async def test_error_text_stored_with_a_row_has_no_password() -> None:
     (dead,) = await outbox.dead_letters()
     assert "hunter2" not in (dead.last_error or "")
     assert "amqp://app:***@mq.internal/" in (dead.last_error or "")
+
+
+def test_a_long_outage_keeps_its_backoff_at_the_cap() -> None:
+    """Before: `factor ** attempts` overflowed a float past ~1000 failures (OverflowError)."""
+    backoff = ExponentialBackoff(base=0.5, cap=30.0, jitter=False)
+    assert backoff.delay(5000) == 30.0
+    assert 0 <= ExponentialBackoff(base=0.5, cap=30.0).delay(10**6) <= 30.0
+
+
+@pytest.mark.parametrize("batch", [True, False], ids=["send_many", "send_message"])
+async def test_a_refused_batch_is_one_failed_try_of_its_destination(
+    batch: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Before: every row of a batch refused for an unavailable topic counted as a failed try,
+    so one batch of 500 pushed the outage's backoff to its cap at once, and a few rounds
+    overflowed it: each later round failed with an OverflowError traceback."""
+    outbox = MemoryOutboxedEventRepository()
+    broker = OutageBroker(batch=batch)
+    broker.down_topics = {"unbound"}
+    broker.error = lambda topic: DestinationUnavailableError("no queue bound", topic=topic)
+    await write(outbox, [event(n, f"k{n}", "unbound") for n in range(400)])
+    relay = OutboxRelay(
+        outbox,
+        broker,
+        batch_size=400,
+        destination_backoff=ExponentialBackoff(base=0.001, cap=0.002),
+        poll_interval=0.001,
+    )
+    caplog.set_level(logging.ERROR, logger="cqrs.outbox.relay")
+    task = asyncio.create_task(relay.run())
+    try:
+        async with asyncio.timeout(10):
+            while relay.counters.deferred < 400 * 4:
+                await asyncio.sleep(0.005)
+        (outage,) = relay.outages
+        rounds = relay.counters.deferred // 400
+        assert outage.failures <= rounds + 1, f"{outage.failures} tries in {rounds} rounds"
+    finally:
+        relay.stop()
+        counters = await task
+    assert counters.errors == 0, [r.getMessage() for r in caplog.records]
+    assert counters.dead_lettered == counters.retried == 0

@@ -23,7 +23,11 @@ class ExponentialBackoff:
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> float:
         """Seconds to wait after `attempts` failed attempts (1 for the first failure)."""
-        ceiling = min(self.cap, self.base * self.factor ** max(attempts - 1, 0))
+        try:
+            grown = self.base * self.factor ** max(attempts - 1, 0)
+        except OverflowError:  # a float power past ~1e308: a long outage, long capped
+            grown = self.cap
+        ceiling = min(self.cap, grown)
         if not self.jitter:
             return ceiling
         return (rng or random).uniform(0, ceiling)

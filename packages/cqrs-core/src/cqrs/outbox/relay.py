@@ -187,6 +187,10 @@ class OutboxRelay:
         self._clock = clock
         self._stopping = asyncio.Event()
         self._outages: dict[str, Outage] = {}
+        self._tries = 0
+        """Tries so far: each round and each batch published is one; an outage's `failures`
+        grows at most once per try, however many of its rows were refused."""
+        self._charged: dict[str, int] = {}
         self._failing_rounds = 0
         self._interception = Interception(interceptors, watcher=self)
         self._intercepted: tuple[SendOne, SendMany | None] | None = None
@@ -279,6 +283,7 @@ class OutboxRelay:
 
     def _round_failed(self, error: Exception) -> float:
         """Record a failed round; returns the seconds to wait before the next one."""
+        self._tries += 1
         if classify(error) is Fault.DESTINATION:
             return self._unavailable(DATABASE, error).total_seconds()
         self.counters.errors += 1
@@ -360,6 +365,7 @@ class OutboxRelay:
         """Publish a claimed batch; returns what was published, released and held back."""
         deadline = started + self.lease_seconds * 0.8
         outcome = _Outcome(claimed=len(batch), started=started)
+        self._tries += 1
         send_many = self._senders()[1]
         if send_many is not None:
             await self._publish_in_waves(batch, deadline, send_many, outcome)
@@ -443,6 +449,11 @@ class OutboxRelay:
         now = self._clock()
         reason = _describe(error)
         outage = self._outages.get(scope)
+        if outage is not None and self._charged.get(scope) == self._tries:
+            # Another row of the same try: the try failed once, whatever its size.
+            self._outages[scope] = dataclasses.replace(outage, reason=reason)
+            return outage.retry_at - now
+        self._charged[scope] = self._tries
         failures = 1 if outage is None else outage.failures + 1
         ceiling = self.destination_backoff.delay(failures, rng=_NO_JITTER)
         delay = datetime.timedelta(seconds=random.uniform(ceiling / 2, ceiling))
@@ -466,6 +477,7 @@ class OutboxRelay:
         """Close the outage of `scope`, if there is one (one log line)."""
         outage = self._outages.pop(scope, None)
         if outage is not None:
+            self._charged.pop(scope, None)
             what = scope if scope in (BROKER, DATABASE) else f"topic {scope!r}"
             down = (self._clock() - outage.since).total_seconds()
             _log.warning(

@@ -196,3 +196,69 @@ async def test_a_row_another_claim_holds_locked_holds_back_its_key(
         await other.dispose()
     rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=30)
     assert [json.loads(r.payload)["payload"]["n"] for r in rows] == [1, 2]
+
+
+def _keys_and_numbers(rows: Any) -> list[tuple[str, int]]:
+    return [(r.partition_key, json.loads(r.payload)["payload"]["n"]) for r in rows]
+
+
+async def test_a_claim_shares_its_batch_between_the_keys_it_reaches(
+    outbox_on: SqlAlchemyOutboxedEventRepository, backend: str
+) -> None:
+    """PostgreSQL walks the keys: a batch of 30 over 3 hot keys takes each key's first 10
+    rows, so a publisher can send 3 sequences side by side."""
+    if backend != "postgres":
+        pytest.skip("the key walk is PostgreSQL's claim; the others take the oldest rows")
+    await outbox_on.add_many([event(n, f"k{n % 3}") for n in range(300)])
+    rows = await outbox_on.claim(worker_id="w", batch_size=30, lease_seconds=30)
+    per_key: dict[str, list[int]] = defaultdict(list)
+    for key, n in _keys_and_numbers(rows):
+        per_key[key].append(n)
+    assert dict(per_key) == {f"k{k}": list(range(k, 30 * 3, 3))[:10] for k in range(3)}
+
+
+async def test_successive_claims_sweep_every_key(
+    outbox_on: SqlAlchemyOutboxedEventRepository, backend: str
+) -> None:
+    """Claims go on from the key the last one reached: five claims of 10, each handed back,
+    reach all 50 keys (no key waits for a claim that always starts from the same place)."""
+    if backend != "postgres":
+        pytest.skip("the key walk is PostgreSQL's claim; the others take the oldest rows")
+    await outbox_on.add_many([event(n, f"key-{n:02d}") for n in range(50)])
+    reached: set[str] = set()
+    for _ in range(5):
+        rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=30)
+        assert len(rows) == 10
+        reached.update(key for key, _ in _keys_and_numbers(rows))
+        await outbox_on.release(rows, worker_id="w")
+    assert len(reached) == 50
+
+
+async def test_racing_claims_take_each_key_from_its_head_and_never_share_it(
+    outbox_on: SqlAlchemyOutboxedEventRepository, backend: str
+) -> None:
+    """Eight claims at once on four keys: each key's rows go to one claim, as an unbroken
+    run from the key's first row, whatever rows the others held locked meanwhile."""
+    if backend == "sqlite":
+        pytest.skip("SQLite has no row locks: claims take turns on the database's write lock")
+    await outbox_on.add_many([event(n, f"k{n % 4}") for n in range(200)])
+    claimers = [
+        SqlAlchemyOutboxedEventRepository(outbox_on.engine, table=outbox_on.table) for _ in range(8)
+    ]
+    batches = await asyncio.gather(
+        *(
+            c.claim(worker_id=f"w{i}", batch_size=40, lease_seconds=30)
+            for i, c in enumerate(claimers)
+        )
+    )
+    owners: dict[str, set[int]] = defaultdict(set)
+    per_key: dict[str, list[int]] = defaultdict(list)
+    for worker, rows in enumerate(batches):
+        for key, n in _keys_and_numbers(rows):
+            owners[key].add(worker)
+            per_key[key].append(n)
+    assert per_key, "some claim took rows"
+    for key, numbers in per_key.items():
+        assert len(owners[key]) == 1, f"{key} was claimed by workers {owners[key]}"
+        k = int(key[1:])
+        assert sorted(numbers) == list(range(k, 200, 4))[: len(numbers)], f"{key}: {numbers}"

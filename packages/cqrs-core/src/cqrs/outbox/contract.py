@@ -142,9 +142,10 @@ class OutboxRepositoryContract(abc.ABC):
         assert await outbox.mark_published(rows, worker_id="w1") == 1
 
     async def test_a_key_is_held_by_one_worker_at_a_time(self, outbox: Any) -> None:
-        await self.write(outbox, *(_event(n, key="K") for n in range(4)), _event(9, key="L"))
+        await self.write(outbox, *(_event(n, key="K") for n in range(4)))
         first = await self.claim(outbox, "w1", size=2)
         assert _numbers(first) == [0, 1]
+        await self.write(outbox, _event(9, key="L"))
         second = await self.claim(outbox, "w2")
         assert _numbers(second) == [9], "rows 2 and 3 of K must wait for rows 0 and 1"
         await outbox.mark_published(first, worker_id="w1")
@@ -191,8 +192,9 @@ class OutboxRepositoryContract(abc.ABC):
         assert _numbers(rows) == [100, 101, 102], "rows parked behind a dead letter fill no batch"
         await outbox.release(rows, worker_id="w2")
         leased = await self.claim(outbox, "w3", size=1)
-        assert _numbers(leased) == [100]
-        assert _numbers(await self.claim(outbox, "w4", size=2)) == [101, 102]
+        rest = await self.claim(outbox, "w4", size=2)
+        assert len(leased) == 1, "a batch of one takes one of the other keys' rows"
+        assert sorted(_numbers(leased) + _numbers(rest)) == [100, 101, 102]
 
     async def test_discarding_a_dead_letter_releases_its_key(self, outbox: Any) -> None:
         await self.write(outbox, _event(0, key="K"), _event(1, key="K"))

@@ -137,7 +137,13 @@ class OutboxedEventRepository(Protocol[SessionT]):
     async def claim(
         self, *, worker_id: str, batch_size: int, lease_seconds: float
     ) -> list[OutboxedEvent]:
-        """Lease up to `batch_size` publishable rows to `worker_id`, in write order."""
+        """Lease up to `batch_size` publishable rows to `worker_id`, returned in write order.
+
+        A row is publishable when it is due and every earlier unsettled row of its partition
+        key is in the same batch. Which publishable rows a claim picks is the implementation's
+        choice, as long as none waits forever: the memory, SQLite and MariaDB outboxes take the
+        oldest, PostgreSQL sweeps the keys (see `cqrs_sqla`).
+        """
         ...
 
     async def mark_published(self, events: Sequence[OutboxedEvent], *, worker_id: str) -> int:

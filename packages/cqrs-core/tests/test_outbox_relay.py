@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
+
+import pytest
 
 import cqrs
 from cqrs.brokers.message import Message
@@ -182,3 +185,43 @@ async def test_mark_failed_reports_dead_after_max_attempts() -> None:
     rows = await outbox.claim(worker_id="w", batch_size=1, lease_seconds=5)
     status = await outbox.mark_failed(rows[0], worker_id="w", error="x", retry_at=None)
     assert status is OutboxStatus.DEAD
+
+
+class _HeldBackOutbox(MemoryOutboxedEventRepository):
+    """Every claim finds nothing; `held_back` says whether other workers hold the keys."""
+
+    def __init__(self, held_back: bool) -> None:
+        super().__init__()
+        self.held_back = held_back
+        self.claims = 0
+        self.wake = asyncio.Event()
+
+    async def claim(self, **kwargs: Any) -> list[Any]:
+        self.claims += 1
+        return []
+
+    @contextlib.asynccontextmanager
+    async def wakeups(self) -> AsyncIterator[asyncio.Event]:
+        yield self.wake
+
+
+@pytest.mark.parametrize("held_back", [False, True])
+async def test_a_relay_held_back_by_other_relays_backs_off_instead_of_claiming_at_each_commit(
+    held_back: bool,
+) -> None:
+    """Commits free no key another relay holds: while claims report `held_back`, the relay
+    waits longer each time (from `max_poll_interval` up) and commits do not wake it."""
+    outbox = _HeldBackOutbox(held_back)
+    relay = OutboxRelay(
+        outbox, cqrs.MemoryMessageBroker(), poll_interval=0.01, max_poll_interval=0.2
+    )
+    running = asyncio.create_task(relay.run())
+    for _ in range(30):  # a commit every 20 ms for 0.6 s
+        await asyncio.sleep(0.02)
+        outbox.wake.set()
+    relay.stop()
+    await running
+    if held_back:
+        assert outbox.claims <= 4, f"{outbox.claims} claims: claims at 0, 0.2 and 0.6 s at most"
+    else:
+        assert outbox.claims >= 10, f"{outbox.claims} claims: each commit should wake the relay"

@@ -262,3 +262,23 @@ async def test_racing_claims_take_each_key_from_its_head_and_never_share_it(
         assert len(owners[key]) == 1, f"{key} was claimed by workers {owners[key]}"
         k = int(key[1:])
         assert sorted(numbers) == list(range(k, 200, 4))[: len(numbers)], f"{key}: {numbers}"
+
+
+async def test_a_claim_says_when_other_workers_hold_every_waiting_key(
+    outbox_on: SqlAlchemyOutboxedEventRepository, backend: str
+) -> None:
+    """`held_back` tells a relay that rows wait behind other workers' leases (so it may look
+    again later), unlike an empty outbox or keys parked behind a dead letter."""
+    if backend != "postgres":
+        pytest.skip("only PostgreSQL's claim reports held-back keys")
+    assert await outbox_on.claim(worker_id="w2", batch_size=10, lease_seconds=30) == []
+    assert outbox_on.held_back is False, "an empty outbox holds nothing back"
+    await outbox_on.add_many([event(n, f"k{n % 2}") for n in range(6)])
+    first = await outbox_on.claim(worker_id="w1", batch_size=2, lease_seconds=30)
+    assert len(first) == 2
+    assert await outbox_on.claim(worker_id="w2", batch_size=10, lease_seconds=30) == []
+    assert outbox_on.held_back is True
+    await outbox_on.mark_failed(first[0], worker_id="w1", error="poison", retry_at=None)
+    await outbox_on.mark_failed(first[1], worker_id="w1", error="poison", retry_at=None)
+    assert await outbox_on.claim(worker_id="w2", batch_size=10, lease_seconds=30) == []
+    assert outbox_on.held_back is False, "keys parked behind dead letters wait for no worker"

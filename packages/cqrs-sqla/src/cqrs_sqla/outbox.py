@@ -179,6 +179,12 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
         rows = await self._sql.claim(worker_id, batch_size, now, until)
         return [self._event(row) for row in rows]
 
+    @property
+    def held_back(self) -> bool:
+        """Whether the last claim found nothing because other relays hold every waiting key
+        (PostgreSQL); a relay then waits longer before it looks again (`OutboxRelay.run`)."""
+        return bool(getattr(self._sql, "held_back", False))
+
     def _event(self, row: Any) -> OutboxedEvent:
         """The event of a row of the `RETURNED` columns (unpacked by position: a claim builds
         hundreds of these, and attribute access on rows costs several times more)."""

@@ -57,6 +57,10 @@ _BATCHES_IN_FLIGHT = 2
 
 _MAX_ERROR_CHARS = 2000
 
+_HELD_BACK_FACTOR = 8
+"""A relay whose claims find every waiting key held by other relays (an outbox with
+`held_back`) waits up to this many `max_poll_interval`s between claims (2 s by default)."""
+
 
 def _describe(error: BaseException) -> str:
     """`error` as one line for logs and the outbox's `last_error`, secrets redacted."""
@@ -243,6 +247,7 @@ class OutboxRelay:
     async def _relay(self, wake: asyncio.Event | None) -> None:
         """`run`'s loop; an idle wait also ends when `wake` is set (a commit was notified)."""
         idle = self.poll_interval
+        held = 0.0
         while not self._stopping.is_set():
             if wake is not None:
                 wake.clear()
@@ -254,16 +259,22 @@ class OutboxRelay:
             self._recovered(DATABASE)
             self._failing_rounds = 0
             if handled:
-                idle = self.poll_interval
+                idle, held = self.poll_interval, 0.0
                 if not self._holding(BROKER):
                     continue
-            wait = idle
             broker_down = self._outages.get(BROKER)
             if broker_down is not None:
-                wait = max(wait, (broker_down.retry_at - self._clock()).total_seconds())
+                wait = max(idle, (broker_down.retry_at - self._clock()).total_seconds())
                 await self._pause(wait)
+            elif not handled and getattr(self.outbox, "held_back", False):
+                # Other relays hold every waiting key: commits do not free keys, and looking
+                # again at once only costs the database a claim; back off further instead.
+                held = max(held * 2, self.max_poll_interval)
+                await self._pause(min(held, self.max_poll_interval * _HELD_BACK_FACTOR))
+                continue
             else:
-                await self._pause(wait, wake)
+                await self._pause(idle, wake)
+            held = 0.0
             idle = min(idle * 2, self.max_poll_interval)
 
     async def _pause(self, seconds: float, wake: asyncio.Event | None = None) -> None:

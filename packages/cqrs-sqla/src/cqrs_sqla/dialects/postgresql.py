@@ -96,6 +96,9 @@ class Outbox(OutboxStatements):
         self.cursor = ""
         """The last key the previous claim reached; the next claim's walk starts after it, so
         successive claims (and the relays sharing this outbox object) sweep the keys."""
+        self.held_back = False
+        """Whether the last claim found nothing because other workers hold the keys' heads
+        (rows are waiting, just not for this worker yet), rather than because none is due."""
 
     async def claim(
         self, worker_id: str, batch_size: int, now: datetime.datetime, until: datetime.datetime
@@ -108,6 +111,9 @@ class Outbox(OutboxStatements):
             "cursor": self.cursor,
         }
         rows = (await self.run(self._claim, params)).all()
+        self.held_back = len(rows) == 1 and rows[0][0] is None
+        if self.held_back:
+            return []
         reached = next((row[-1] for row in rows if row[-1] is not None), None)
         if reached is not None:
             self.cursor = reached
@@ -124,12 +130,14 @@ class Outbox(OutboxStatements):
         A claim costs a few index probes per key it visits, not per row it passes: when every
         key is held by batches in flight (several relays, hot keys) the claim finds nothing
         after one probe per key, where a scan in id order tested every pending row (76 ms
-        behind 20,000 rows over 1,000 keys, 10 ms this way); the last column returned is the
-        key the walk reached, where the next claim starts.
+        behind 20,000 rows over 1,000 keys, 10 ms this way). The last column returned is the
+        key the walk reached, where the next claim starts; a claim that took nothing while
+        another worker leases a key's head returns one row of `NULL`s instead (`held_back`).
         """
         preparer = self.engine.dialect.identifier_preparer
         t = preparer.format_table(self.table)
         returned = ", ".join(preparer.quote(name) for name in RETURNED)
+        nulls = ", ".join("NULL" for _ in RETURNED)
         head = "partition_key, id, status, available_at, lease_until"
         by_key = "ORDER BY partition_key, id LIMIT 1"
         due = (
@@ -193,10 +201,16 @@ loose AS (
     ORDER BY q.id
     LIMIT greatest(:batch_size - (SELECT count(*) FROM candidates), :batch_size / 4)
     FOR UPDATE SKIP LOCKED
+),
+claimed AS (
+    UPDATE {t} SET lease_owner = :worker, lease_until = :until
+    WHERE id IN (SELECT id FROM candidates UNION ALL SELECT id FROM loose)
+    RETURNING {returned}
 )
-UPDATE {t} SET lease_owner = :worker, lease_until = :until
-WHERE id IN (SELECT id FROM candidates UNION ALL SELECT id FROM loose)
-RETURNING {returned}, (SELECT k FROM heads ORDER BY n DESC LIMIT 1)
+SELECT claimed.*, (SELECT k FROM heads ORDER BY n DESC LIMIT 1) FROM claimed
+UNION ALL
+SELECT {nulls}, NULL WHERE NOT EXISTS (SELECT 1 FROM claimed)
+    AND EXISTS (SELECT 1 FROM walk WHERE walk.lease_until > :now)
 """
         c = self.table.c
         return (

@@ -26,12 +26,15 @@ import json
 import os
 import re
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -417,6 +420,27 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.quick:
         args.events, args.repeats = 2000, 1
     return args
+
+
+def run_scale(python: Path, *, quick: bool = False) -> list[dict[str, Any]]:
+    """This benchmark in a process of its own (`python`, the workspace's interpreter): `run.py`
+    calls it so the relays' CPU is not mixed with the caller's."""
+    print("bench: relay scale-out (N cqrs relay processes on one outbox) ...", flush=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "scale.json"
+        command = [str(python), str(Path(__file__)), "--json", str(out)]
+        subprocess.run([*command, *(["--quick"] if quick else [])], check=True)
+        results: list[dict[str, Any]] = json.loads(out.read_text())
+    return results
+
+
+def print_scale(results: list[dict[str, Any]]) -> None:
+    """The scale-out table, for `run.py`'s report."""
+    print(
+        "\nRelay scale-out: N `cqrs relay` processes drain one PostgreSQL outbox "
+        f"({results[0]['events']} events; median of the runs; CPU from /proc)\n"
+    )
+    print(table(results))
 
 
 def main(argv: Sequence[str] | None = None) -> list[dict[str, Any]]:

@@ -22,6 +22,7 @@ from imports import ImportCase, compile_bytecode, measure
 from pycqrs_env import PYCQRS_VERSION, ensure_env
 from relay_bench import add_arguments as add_relay_arguments
 from relay_bench import options_from, print_relay, run_relay
+from relay_scale_bench import print_scale, run_scale
 from saga_bench import print_saga, run_saga
 from tracing_bench import print_tracing, run_tracing
 from workloads import FAMILIES, ROWS, Row
@@ -66,6 +67,9 @@ def _parse() -> argparse.Namespace:
     )
     parser.add_argument(
         "--no-tracing", action="store_true", help="skip the tracing overhead benchmark"
+    )
+    parser.add_argument(
+        "--no-scale", action="store_true", help="skip the relay scale-out benchmark (~5 min)"
     )
     parser.add_argument(
         "--chaos", action="store_true", help="also run the large outbox chaos scenario (~3 min)"
@@ -372,6 +376,7 @@ def main() -> None:
     if not args.no_tracing:
         sends, events = (2_000, 1_000) if args.quick else (100_000, 20_000)
         tracing = run_tracing(ours_python, sends, events)
+    scale = None if args.no_scale else run_scale(ours_python, quick=args.quick)
     chaos = run_chaos() if args.chaos else None
 
     meta = {
@@ -397,6 +402,8 @@ def main() -> None:
         print_write_path(write_path)
     if tracing is not None:
         print_tracing(tracing)
+    if scale is not None:
+        print_scale(scale)
     if chaos is not None:
         print_chaos(chaos)
     OUT.mkdir(exist_ok=True)
@@ -408,6 +415,7 @@ def main() -> None:
         "saga": saga,
         "write_path": write_path,
         "tracing": tracing,
+        "scale": scale,
         "chaos": chaos,
         "raw": {"ours": ours_results, "pycqrs": pycqrs_results, "imports": import_results},
     }

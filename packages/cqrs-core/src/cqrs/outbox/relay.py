@@ -231,7 +231,10 @@ class OutboxRelay:
 
         An outbox with a `wakeups()` async context manager yielding an `asyncio.Event` (the SQL
         outbox on PostgreSQL) ends an idle wait as soon as the event is set, so a commit is
-        relayed at once; polling goes on beside it, and is all there is without one.
+        relayed at once; polling goes on beside it, and is all there is without one. An outbox
+        whose `held_back` is true after a claim that took nothing (other relays hold every waiting
+        key) makes the relay wait longer instead, from `max_poll_interval` doubling to eight
+        times it, and commits do not wake it: they free no key.
 
         A round that fails because the database is unavailable starts a `DATABASE` outage
         (one log line) and is retried with backoff; any other failing round is logged with its

@@ -278,6 +278,18 @@ async def test_a_claim_says_when_other_workers_hold_every_waiting_key(
     assert len(first) == 2
     assert await outbox_on.claim(worker_id="w2", batch_size=10, lease_seconds=30) == []
     assert outbox_on.held_back is True
+    await outbox_on.release(first, worker_id="w1")
+    t = outbox_on.table.c
+    claiming = create_async_engine(outbox_on.engine.url)  # another claim, before its lease
+    try:
+        async with claiming.connect() as conn:
+            await conn.execute(sa.select(t.id).with_for_update())
+            assert await outbox_on.claim(worker_id="w2", batch_size=10, lease_seconds=30) == []
+            assert outbox_on.held_back is True, "rows another claim locks are held back too"
+            await conn.rollback()
+    finally:
+        await claiming.dispose()
+    first = await outbox_on.claim(worker_id="w1", batch_size=2, lease_seconds=30)
     await outbox_on.mark_failed(first[0], worker_id="w1", error="poison", retry_at=None)
     await outbox_on.mark_failed(first[1], worker_id="w1", error="poison", retry_at=None)
     assert await outbox_on.claim(worker_id="w2", batch_size=10, lease_seconds=30) == []

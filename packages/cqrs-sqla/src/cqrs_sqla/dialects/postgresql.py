@@ -97,8 +97,9 @@ class Outbox(OutboxStatements):
         """The last key the previous claim reached; the next claim's walk starts after it, so
         successive claims (and the relays sharing this outbox object) sweep the keys."""
         self.held_back = False
-        """Whether the last claim found nothing because other workers hold the keys' heads
-        (rows are waiting, just not for this worker yet), rather than because none is due."""
+        """Whether the last claim found nothing because other workers hold the keys' heads or
+        are claiming them right now (rows are waiting, just not for this worker yet), rather
+        than because none is due."""
 
     async def claim(
         self, worker_id: str, batch_size: int, now: datetime.datetime, until: datetime.datetime
@@ -132,7 +133,8 @@ class Outbox(OutboxStatements):
         after one probe per key, where a scan in id order tested every pending row (76 ms
         behind 20,000 rows over 1,000 keys, 10 ms this way). The last column returned is the
         key the walk reached, where the next claim starts; a claim that took nothing while
-        another worker leases a key's head returns one row of `NULL`s instead (`held_back`).
+        another worker leases a key's head, or locks the rows it found due, returns one row of
+        `NULL`s instead (`held_back`).
         """
         preparer = self.engine.dialect.identifier_preparer
         t = preparer.format_table(self.table)
@@ -210,7 +212,7 @@ claimed AS (
 SELECT claimed.*, (SELECT k FROM heads ORDER BY n DESC LIMIT 1) FROM claimed
 UNION ALL
 SELECT {nulls}, NULL WHERE NOT EXISTS (SELECT 1 FROM claimed)
-    AND EXISTS (SELECT 1 FROM walk WHERE walk.lease_until > :now)
+    AND (EXISTS (SELECT 1 FROM walk WHERE walk.lease_until > :now) OR EXISTS (SELECT 1 FROM heads))
 """
         c = self.table.c
         return (

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cqrs.outbox.protocol import OutboxStatus
 from cqrs_sqla.dialects._outbox import RETURNED, OutboxStatements, returned_columns
@@ -87,11 +87,7 @@ class Outbox(OutboxStatements):
     autocommit: ClassVar[bool] = True
     on_driver: ClassVar[bool] = True
 
-    def among(self) -> sa.ColumnElement[bool]:
-        """`id = ANY(:ids)`: one array parameter for any batch size, one cached plan."""
-        return self.table.c.id == sa.any_(sa.bindparam("ids", type_=_IDS))
-
-    def __init__(self, engine: Any, table: sa.Table) -> None:
+    def __init__(self, engine: AsyncEngine, table: sa.Table) -> None:
         super().__init__(engine, table)
         self.cursor = ""
         """The last key the previous claim reached; the next claim's walk starts after it, so
@@ -100,6 +96,10 @@ class Outbox(OutboxStatements):
         """Whether the last claim found nothing because other workers hold the keys' heads or
         are claiming them right now (rows are waiting, just not for this worker yet), rather
         than because none is due."""
+
+    def among(self) -> sa.ColumnElement[bool]:
+        """`id = ANY(:ids)`: one array parameter for any batch size, one cached plan."""
+        return self.table.c.id == sa.any_(sa.bindparam("ids", type_=_IDS))
 
     async def claim(
         self, worker_id: str, batch_size: int, now: datetime.datetime, until: datetime.datetime

@@ -297,10 +297,13 @@ async def test_events_of_each_key_are_handled_in_order_across_partitions(
 async def test_a_rebalance_hands_partitions_over_without_loss_duplicates_or_reordering(
     tansu: TansuBroker, producer: KafkaProducer, unique_topic: Topic
 ) -> None:
+    """The first consumer handles one record at a time (400 records, 10 ms each), so it is
+    still busy when the second one's join completes (tansu answers a join after about a
+    second): before, it could drain all 200 records first and the second handled none."""
     topic = unique_topic("rebalance")
     group = f"g-{uuid.uuid4().hex}"
     keys = [f"seat-{i}" for i in range(8)]
-    await publish_events(producer, [event(topic, n, key=keys[n % len(keys)]) for n in range(200)])
+    await publish_events(producer, [event(topic, n, key=keys[n % len(keys)]) for n in range(400)])
     handled: list[tuple[str, int]] = []
 
     async def record(e: SeatBooked) -> None:
@@ -308,16 +311,18 @@ async def test_a_rebalance_hands_partitions_over_without_loss_duplicates_or_reor
         assert e.partition_key is not None
         handled.append((e.partition_key, e.payload.n))
 
-    first = make_consumer(tansu, topic, group, dispatcher_calling(record), max_batch=10)
+    first = make_consumer(
+        tansu, topic, group, dispatcher_calling(record), max_batch=10, max_concurrent_partitions=1
+    )
     second = make_consumer(tansu, topic, group, dispatcher_calling(record), max_batch=10)
     async with running(first):
         await until(lambda: len(handled) >= 20)
         async with running(second):
-            await until(lambda: len(handled) >= 200, timeout=40)
+            await until(lambda: len(handled) >= 400, timeout=40)
 
-    assert sorted(n for _, n in handled) == list(range(200))  # each once
+    assert sorted(n for _, n in handled) == list(range(400))  # each once
     for i, key in enumerate(keys):
-        assert [n for k, n in handled if k == key] == list(range(i, 200, len(keys)))
+        assert [n for k, n in handled if k == key] == list(range(i, 400, len(keys)))
     assert first.handled > 0
     assert second.handled > 0
 

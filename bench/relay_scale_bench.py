@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from relay._kafka import read_records
 
 import cqrs
 from cqrs.brokers.message import HEADER_NAMES
@@ -244,32 +245,9 @@ class KafkaSide:
         yield self
 
     async def event_ids(self, expected: int) -> Counter[str]:
-        from aiokafka import AIOKafkaConsumer  # type: ignore[import-untyped]
-
-        consumer = AIOKafkaConsumer(
-            self.topic,
-            bootstrap_servers=self.servers,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            group_id=None,
-        )
-        await consumer.start()
-        ids: Counter[str] = Counter()
-        quiet_since = time.monotonic()
-        try:
-            while time.monotonic() - quiet_since < 2.0:
-                batches = await consumer.getmany(timeout_ms=200, max_records=10_000)
-                for records in batches.values():
-                    for record in records:
-                        headers = dict(record.headers or ())
-                        ids[headers.get(HEADER_NAMES["message_id"], b"").decode()] += 1
-                if batches:
-                    quiet_since = time.monotonic()
-                elif ids.total() >= expected:
-                    break
-        finally:
-            await consumer.stop()
-        return ids
+        records = await read_records(self.servers, self.topic, expected)
+        header = HEADER_NAMES["message_id"]
+        return Counter(dict(record.headers or ()).get(header, b"").decode() for record in records)
 
 
 async def _remaining(engine: Any, table: sa.Table) -> int:

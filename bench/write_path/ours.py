@@ -44,16 +44,17 @@ class PlaceOrder(cqrs.Request):
     amount: int
 
 
+def _order(request: PlaceOrder) -> Order:
+    """The business row a command writes."""
+    order = Order()
+    order.id, order.customer, order.amount = request.order_id, request.customer, request.amount
+    return order
+
+
 class PlaceOrderHandler(cqrs.RequestHandler[PlaceOrder, None]):
     async def handle(self, request: PlaceOrder) -> None:
         async with OUTBOX as session:
-            order = Order()
-            order.id, order.customer, order.amount = (
-                request.order_id,
-                request.customer,
-                request.amount,
-            )
-            session.add(order)
+            session.add(_order(request))
             body = {"order_id": request.order_id, "amount": request.amount}
             OUTBOX.add(
                 session,
@@ -83,13 +84,7 @@ class PlaceOrderOnly(PlaceOrder):
 class PlaceOrderOnlyHandler(cqrs.RequestHandler[PlaceOrderOnly, None]):
     async def handle(self, request: PlaceOrderOnly) -> None:
         async with OUTBOX as session:
-            order = Order()
-            order.id, order.customer, order.amount = (
-                request.order_id,
-                request.customer,
-                request.amount,
-            )
-            session.add(order)
+            session.add(_order(request))
             await OUTBOX.commit(session)
 
 

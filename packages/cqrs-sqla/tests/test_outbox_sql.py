@@ -294,3 +294,24 @@ async def test_a_claim_says_when_other_workers_hold_every_waiting_key(
     await outbox_on.mark_failed(first[1], worker_id="w1", error="poison", retry_at=None)
     assert await outbox_on.claim(worker_id="w2", batch_size=10, lease_seconds=30) == []
     assert outbox_on.held_back is False, "keys parked behind dead letters wait for no worker"
+
+
+async def test_hostile_partition_keys_are_all_reached_in_order(
+    outbox_on: SqlAlchemyOutboxedEventRepository,
+) -> None:
+    """Keys that sort oddly or look like SQL (the empty string, non-ASCII, 255 characters,
+    quotes, LIKE wildcards) are values to the claim: every row of every key is claimed once,
+    each key's rows in write order, including the empty key that sorts before the cursor."""
+    keys = ["", "ä-ключ-🔑", "k" * 255, "o'brien; DROP TABLE x --", "%_\\", "z"]
+    await outbox_on.add_many([event(n, keys[n % len(keys)]) for n in range(5 * len(keys))])
+    seen: dict[str, list[int]] = defaultdict(list)
+    for _ in range(40):
+        rows = await outbox_on.claim(worker_id="w", batch_size=4, lease_seconds=30)
+        if not rows:
+            break
+        for key, n in _keys_and_numbers(rows):
+            seen[key].append(n)
+        assert await outbox_on.mark_published(rows, worker_id="w") == len(rows)
+    assert sorted(seen) == sorted(keys)
+    for i, key in enumerate(keys):
+        assert seen[key] == list(range(i, 5 * len(keys), len(keys))), repr(key)

@@ -183,7 +183,7 @@ class SqlAlchemyOutboxedEventRepository(UnitOfWork):
     def held_back(self) -> bool:
         """Whether the last claim found nothing because other relays hold every waiting key
         (PostgreSQL); a relay then waits longer before it looks again (`OutboxRelay.run`)."""
-        return bool(getattr(self._sql, "held_back", False))
+        return self._sql.held_back
 
     def _event(self, row: Any) -> OutboxedEvent:
         """The event of a row of the `RETURNED` columns (unpacked by position: a claim builds

@@ -74,6 +74,10 @@ class OutboxStatements(Statements):
     def __init__(self, engine: AsyncEngine, table: sa.Table) -> None:
         super().__init__(engine)
         self.table = table
+        self.held_back = False
+        """Whether the last claim found nothing because other workers hold the keys' heads or
+        are claiming them right now (rows wait, just not for this worker yet), rather than
+        because none is due. Only PostgreSQL's claim tells; the others leave it false."""
 
     def among(self) -> sa.ColumnElement[bool]:
         """`id` is one of the `:ids` list, expanded into the statement when it runs."""

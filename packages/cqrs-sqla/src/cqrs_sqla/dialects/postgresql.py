@@ -92,10 +92,6 @@ class Outbox(OutboxStatements):
         self.cursor = ""
         """The last key the previous claim reached; the next claim's walk starts after it, so
         successive claims (and the relays sharing this outbox object) sweep the keys."""
-        self.held_back = False
-        """Whether the last claim found nothing because other workers hold the keys' heads or
-        are claiming them right now (rows are waiting, just not for this worker yet), rather
-        than because none is due."""
 
     def among(self) -> sa.ColumnElement[bool]:
         """`id = ANY(:ids)`: one array parameter for any batch size, one cached plan."""

@@ -315,3 +315,38 @@ async def test_hostile_partition_keys_are_all_reached_in_order(
     assert sorted(seen) == sorted(keys)
     for i, key in enumerate(keys):
         assert seen[key] == list(range(i, 5 * len(keys), len(keys))), repr(key)
+
+
+class Padded(cqrs.Response):
+    n: int
+    text: str
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+@pytest.mark.parametrize("size", [0, 100, 1000, 3000])
+async def test_a_lease_update_stays_on_the_rows_page(
+    outbox_on: SqlAlchemyOutboxedEventRepository, size: int
+) -> None:
+    """On PostgreSQL the claim's lease update keeps every row on its page (a HOT update, no
+    index writes), even for pages a burst of inserts filled: the table's fill factor leaves
+    room for each row's second version, whatever the payload's size."""
+    await outbox_on.add_many(
+        [
+            cqrs.NotificationEvent[Padded](
+                event_name="Changed",
+                topic="orders.changed",
+                payload=Padded(n=n, text="x" * size),
+                partition_key=f"order-{n % 100}",
+            )
+            for n in range(2000)
+        ]
+    )
+    pages = sa.text(f"SELECT id, (ctid::text::point)[0]::int FROM {outbox_on.table.name}")
+    async with outbox_on.engine.connect() as conn:
+        before = dict((await conn.execute(pages)).all())
+    worker = "relay-host.example.internal-12345-" + "f" * 32
+    claimed = await outbox_on.claim(worker_id=worker, batch_size=2000, lease_seconds=30)
+    async with outbox_on.engine.connect() as conn:
+        after = dict((await conn.execute(pages)).all())
+    assert len(claimed) == 2000
+    assert [n for n in before if after[n] != before[n]] == []

@@ -97,6 +97,22 @@ def test_frames_are_byte_identical_to_aio_pika(index: int, mandatory: bool) -> N
     assert b"".join(out) == pamqp_frames(message, channel=7, mandatory=mandatory)
 
 
+def test_a_header_added_to_header_names_is_encoded_in_pamqps_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The short path for plain messages follows `HEADER_NAMES` as it is when a batch is
+    encoded: a new entry is sent, at its sorted place, byte for byte as pamqp sends it."""
+    monkeypatch.setitem(HEADER_NAMES, "topic", "d-topic")
+    message = SAMPLES[-1]
+    encoder = _frames.Encoder(
+        channel=7, exchange="cqrs.events", mandatory=True, max_content_size=FRAME_MAX, now=NOW
+    )
+    out: list[bytes] = []
+    encoder.encode(message, out)
+    assert b"d-topic" in b"".join(out)
+    assert b"".join(out) == pamqp_frames(message, channel=7, mandatory=True)
+
+
 def test_a_message_pamqp_cannot_encode_is_refused_before_anything_is_written() -> None:
     encoder = _frames.Encoder(
         channel=1, exchange="x", mandatory=True, max_content_size=FRAME_MAX, now=NOW

@@ -29,7 +29,7 @@ from typing import Any
 from aiormq.abc import ChannelFrame
 from pamqp import encode as pamqp_encode
 
-from cqrs.brokers.message import Message
+from cqrs.brokers.message import HEADER_NAMES, Message
 
 __all__: list[str] = []
 
@@ -179,37 +179,44 @@ def _table(headers: dict[str, str]) -> bytes:
     return _LONG.pack(len(body)) + body
 
 
-def _headers(message: Message) -> bytes:
-    """The header table of `message`: exactly `message.headers()`, so a header added to
-    `Message` travels on this path as it does on aio-pika's."""
-    return _table(message.headers())
+def _header_plan() -> tuple[tuple[bytes, str], ...]:
+    """`Message.headers()`'s standard headers in pamqp's (sorted) order, each as its encoded
+    name and the `Message` attribute it carries, read from `HEADER_NAMES` as it is now."""
+    names = {"content-type": "content_type"} | {h: a for a, h in HEADER_NAMES.items()}
+    plan = []
+    for header in sorted(names):
+        name = header.encode()
+        plan.append((_BYTE.pack(len(name)) + name + b"S", names[header]))
+    return tuple(plan)
+
+
+def _standard_headers(
+    message: Message, message_id: str, plan: tuple[tuple[bytes, str], ...]
+) -> bytes:
+    """The header table of a plain `Message` without extra headers, as `_table` encodes its
+    `headers()`, without building and sorting the dict (this runs once per message sent)."""
+    parts = []
+    for prefix, attr in plan:
+        value = getattr(message, attr)
+        if value is None:
+            continue
+        if type(value) is not str:
+            if attr == "message_id":
+                value = message_id
+            elif isinstance(value, datetime.datetime):
+                value = value.isoformat()
+            else:
+                value = str(value)
+        raw = value.encode()
+        parts += (prefix, _LONG.pack(len(raw)), raw)
+    body = b"".join(parts)
+    return _LONG.pack(len(body)) + body
 
 
 def _timestamp(value: datetime.datetime) -> bytes:
     if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
         value = value.replace(tzinfo=datetime.UTC)
     return _TIMESTAMP.pack(int(value.timestamp()))
-
-
-def _properties(message: Message, now: datetime.datetime) -> tuple[int, bytes]:
-    """The property flags and values of `to_amqp(message)`, in wire order."""
-    flags = _HEADERS | _DELIVERY_MODE | _PRIORITY_FLAG | _MESSAGE_ID | _TIMESTAMP_FLAG
-    parts = []
-    if message.content_type:
-        flags |= _CONTENT_TYPE
-        parts.append(_short(message.content_type))
-    parts.append(_headers(message))
-    parts.append(_MODE_AND_PRIORITY)
-    correlation_id = message.correlation_id
-    if correlation_id is not None and str(correlation_id) != "":
-        flags |= _CORRELATION_ID
-        parts.append(_short(str(correlation_id)))
-    parts.append(_short(str(message.message_id)))
-    parts.append(_timestamp(message.timestamp or now))
-    if message.message_name:
-        flags |= _TYPE
-        parts.append(_short(message.message_name))
-    return flags, b"".join(parts)
 
 
 class Encoder:
@@ -229,14 +236,17 @@ class Encoder:
         self.now = now
         self._publish = _PUBLISH_HEAD.pack(_PUBLISH_INDEX, 0) + _short(exchange)
         self._bits = b"\x01" + _FRAME_END if mandatory else b"\x00" + _FRAME_END
+        self._plan = _header_plan()
 
-    def encode(self, message: Message, out: list[bytes]) -> None:
-        """Append the method, header and body frames publishing `message` to `out`."""
+    def encode(self, message: Message, out: list[bytes]) -> str:
+        """Append the method, header and body frames publishing `message` to `out`; returns
+        the message id as sent."""
         if len(message.topic) > 255:
             raise ValueError("Routing key too long (max 255 bytes)")
         topic = _short(message.topic)
         body = message.payload
-        flags, properties = _properties(message, self.now)
+        message_id = str(message.message_id)
+        flags, properties = self._properties(message, message_id)
         channel = self.channel
         header = _HEADER_HEAD.pack(60, 0, len(body), flags)
         out += (
@@ -253,6 +263,32 @@ class Encoder:
         for start in range(0, len(body), size):
             piece = body[start : start + size]
             out += (_FRAME_HEAD.pack(_BODY, channel, len(piece)), piece, _FRAME_END)
+        return message_id
+
+    def _properties(self, message: Message, message_id: str) -> tuple[int, bytes]:
+        """The property flags and values of `to_amqp(message)`, in wire order; the headers
+        are exactly `message.headers()`, so a header added to `Message` (or a subclass's own)
+        travels on this path as it does on aio-pika's."""
+        flags = _HEADERS | _DELIVERY_MODE | _PRIORITY_FLAG | _MESSAGE_ID | _TIMESTAMP_FLAG
+        parts = []
+        if message.content_type:
+            flags |= _CONTENT_TYPE
+            parts.append(_short(message.content_type))
+        if type(message) is Message and not message.extra_headers:
+            parts.append(_standard_headers(message, message_id, self._plan))
+        else:
+            parts.append(_table(message.headers()))
+        parts.append(_MODE_AND_PRIORITY)
+        correlation_id = message.correlation_id
+        if correlation_id is not None and str(correlation_id) != "":
+            flags |= _CORRELATION_ID
+            parts.append(_short(str(correlation_id)))
+        parts.append(_short(message_id))
+        parts.append(_timestamp(message.timestamp or self.now))
+        if message.message_name:
+            flags |= _TYPE
+            parts.append(_short(message.message_name))
+        return flags, b"".join(parts)
 
 
 async def publish(
@@ -291,11 +327,11 @@ async def publish(
             for index in range(start, min(start + CHUNK, len(messages))):
                 message = messages[index]
                 try:
-                    encoder.encode(message, frames)
+                    message_id = encoder.encode(message, frames)
                 except (TypeError, ValueError, OverflowError) as error:
                     outcome[index] = error
                     continue
-                ids.append((index, str(message.message_id)))
+                ids.append((index, message_id))
             if not ids:
                 continue
             try:

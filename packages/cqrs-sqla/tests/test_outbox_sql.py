@@ -190,12 +190,45 @@ async def test_a_row_another_claim_holds_locked_holds_back_its_key(
             first = await conn.scalar(sa.select(sa.func.min(t.id)))
             await conn.execute(sa.select(t.id).where(t.id == first).with_for_update())
             rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=30)
+            if backend == "postgres":
+                # The walk stops at a key another claim is locking; the next one starts after it.
+                assert rows == [] and outbox_on.held_back
+                rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=30)
             assert [json.loads(r.payload)["payload"]["n"] for r in rows] == [3]
             await conn.rollback()
     finally:
         await other.dispose()
     rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=30)
     assert [json.loads(r.payload)["payload"]["n"] for r in rows] == [1, 2]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+async def test_concurrent_claims_do_not_split_the_keys_one_of_them_reaches_first(
+    outbox_on: SqlAlchemyOutboxedEventRepository,
+) -> None:
+    """Relays woken by the same commit claim at once: a PostgreSQL claim that meets a key whose
+    head another claim is locking leaves that key and every key after it to the other claim
+    (hot keys stay with one relay), and its next walk goes on from there."""
+    await outbox_on.add_many([event(n, "abc"[n % 3]) for n in range(9)])
+    t = outbox_on.table.c
+    other = create_async_engine(outbox_on.engine.url)
+
+    async def claim() -> list[tuple[str, int]]:
+        return _keys_and_numbers(
+            await outbox_on.claim(worker_id="w", batch_size=30, lease_seconds=30)
+        )
+
+    try:
+        async with other.connect() as conn:
+            head_of_b = await conn.scalar(sa.select(sa.func.min(t.id)).where(t.partition_key == "b"))
+            await conn.execute(sa.select(t.id).where(t.id == head_of_b).with_for_update())
+            assert await claim() == [("a", 0), ("a", 3), ("a", 6)], "c is left to the other claim"
+            assert await claim() == [] and outbox_on.held_back, "b is still being claimed"
+            assert await claim() == [("c", 2), ("c", 5), ("c", 8)]
+            await conn.rollback()
+    finally:
+        await other.dispose()
+    assert await claim() == [("b", 1), ("b", 4), ("b", 7)]
 
 
 def _keys_and_numbers(rows: Any) -> list[tuple[str, int]]:

@@ -11,7 +11,7 @@ how many rows it published, and the topic is read back: every message counted an
 id checked, so a row published twice shows as a duplicate.
 
     .venv/bin/python bench/relay_scale_bench.py [--quick] [--processes 1,2,3] [--keys 1000,10]
-        [--brokers rabbitmq,kafka] [--events 20000] [--repeats 3] [--json PATH]
+        [--brokers rabbitmq,kafka] [--events 20000] [--repeats 5] [--json PATH]
 
 Needs PostgreSQL and RabbitMQ on loopback (`BENCH_DATABASE_URL`, `BENCH_AMQP_URL`); Kafka is a
 tansu broker started for the run (`cqrs_kafka.testing.TansuBroker`).
@@ -390,7 +390,7 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--timeout", type=float, default=300.0)
     parser.add_argument("--quick", action="store_true", help="smoke test: 2000 events, 1 repeat")
     parser.add_argument("--json", default="", help="also write every run to this file")

@@ -69,7 +69,7 @@ def _parse() -> argparse.Namespace:
         "--no-tracing", action="store_true", help="skip the tracing overhead benchmark"
     )
     parser.add_argument(
-        "--no-scale", action="store_true", help="skip the relay scale-out benchmark (~5 min)"
+        "--no-scale", action="store_true", help="skip the relay scale-out benchmark (~8 min)"
     )
     parser.add_argument(
         "--chaos", action="store_true", help="also run the large outbox chaos scenario (~3 min)"

@@ -8,7 +8,8 @@ table is empty, every row published and settled. CPU per event comes from `/proc
 (user + system) of the relay processes, PostgreSQL's processes and the broker's, sampled at
 both ends. Afterwards the relays are stopped with SIGTERM, each one's `stopped:` line gives
 how many rows it published, and the topic is read back: every message counted and its event
-id checked, so a row published twice shows as a duplicate.
+id checked, so a row published twice shows as a duplicate. Each repeat runs every N once, in
+an order rotated from repeat to repeat; the table gives each N's median run.
 
     .venv/bin/python bench/relay_scale_bench.py [--quick] [--processes 1,2,3] [--keys 1000,10]
         [--brokers rabbitmq,kafka] [--events 20000] [--repeats 5] [--json PATH]
@@ -329,7 +330,10 @@ async def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         with _broker_side(broker) as make_side:
             for keys in args.keys:
                 for repeat in range(args.repeats):
-                    for processes in args.processes:
+                    # Rotate the order per repeat: a run early in a repeat finds the broker
+                    # and the database with less behind them, which would favour one N.
+                    shift = repeat % len(args.processes)
+                    for processes in args.processes[shift:] + args.processes[:shift]:
                         result = await measure(broker, make_side(), processes, keys, args)
                         result["repeat"] = repeat
                         results.append(result)

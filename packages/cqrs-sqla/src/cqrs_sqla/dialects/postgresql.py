@@ -149,35 +149,48 @@ class Outbox(OutboxStatements):
             "AND ({a}.lease_until IS NULL OR {a}.lease_until <= :now)"
         )
         sql = f"""
-WITH RECURSIVE walk(k, id, status, available_at, lease_until, wrapped, n) AS (
-    SELECT first.*, 1 FROM (
+WITH RECURSIVE walk(k, id, status, available_at, lease_until, wrapped, n, got) AS (
+    SELECT first.*, 1, head.id IS NOT NULL FROM (
         (SELECT {head}, false FROM {t} WHERE partition_key > :cursor {by_key})
         UNION ALL
         (SELECT {head}, true FROM {t} WHERE partition_key IS NOT NULL {by_key})
         LIMIT 1
     ) AS first
+    LEFT JOIN LATERAL (
+        SELECT q.id FROM {t} AS q WHERE q.id = first.id AND {due.format(a="q")}
+        FOR UPDATE SKIP LOCKED
+    ) AS head ON true
   UNION ALL
-    SELECT step.*, w.n + 1 FROM walk AS w CROSS JOIN LATERAL (
+    SELECT step.*, w.n + 1, head.id IS NOT NULL FROM walk AS w CROSS JOIN LATERAL (
         (SELECT {head}, w.wrapped FROM {t} WHERE partition_key > w.k {by_key})
         UNION ALL
         (SELECT {head}, true FROM {t} WHERE NOT w.wrapped AND partition_key IS NOT NULL {by_key})
         LIMIT 1
     ) AS step
-    WHERE NOT (w.wrapped AND w.k > :cursor)
+    LEFT JOIN LATERAL (
+        SELECT q.id FROM {t} AS q
+        WHERE q.id = step.id AND NOT (step.wrapped AND step.partition_key > :cursor)
+            AND {due.format(a="q")}
+        FOR UPDATE SKIP LOCKED
+    ) AS head ON true
+    WHERE NOT (w.wrapped AND w.k > :cursor) AND (w.got OR NOT ({due.format(a="w")}))
 ),
-heads AS MATERIALIZED (
-    SELECT w.k, w.id, w.n FROM walk AS w
+reached_heads AS MATERIALIZED (
+    SELECT w.k, w.id, w.n, w.got FROM walk AS w
     WHERE NOT (w.wrapped AND w.k > :cursor) AND {due.format(a="w")}
     LIMIT :batch_size
 ),
+heads AS (
+    SELECT k, id, n FROM reached_heads WHERE got
+),
 shares AS (
-    SELECT k, id, n, :batch_size / count(*) OVER ()
+    SELECT k, id, :batch_size / count(*) OVER ()
         + CASE WHEN row_number() OVER (ORDER BY n) <= :batch_size % count(*) OVER ()
                THEN 1 ELSE 0 END AS share
     FROM heads
 ),
-locked_rows AS (
-    SELECT s.n, l.id FROM shares AS s CROSS JOIN LATERAL (
+candidates AS (
+    SELECT l.id FROM shares AS s CROSS JOIN LATERAL (
         SELECT locked.id, locked.pos, row_number() OVER (ORDER BY locked.id) AS got
         FROM (
             SELECT seq.id, seq.pos
@@ -199,13 +212,6 @@ locked_rows AS (
     ) AS l
     WHERE l.pos = l.got
 ),
-contended AS (
-    SELECT coalesce(min(h.n), 2147483647) AS n FROM heads AS h
-    WHERE NOT EXISTS (SELECT 1 FROM locked_rows AS r WHERE r.n = h.n)
-),
-candidates AS (
-    SELECT r.id FROM locked_rows AS r WHERE r.n < (SELECT n FROM contended)
-),
 loose AS (
     SELECT q.id FROM {t} AS q
     WHERE q.partition_key IS NULL AND {due.format(a="q")}
@@ -219,15 +225,12 @@ claimed AS (
     RETURNING {returned}
 ),
 reached AS (
-    SELECT coalesce(
-        (SELECT k FROM heads WHERE n < (SELECT n FROM contended) ORDER BY n DESC LIMIT 1),
-        (SELECT k FROM heads WHERE n = (SELECT n FROM contended))
-    ) AS k
+    SELECT k FROM reached_heads ORDER BY got DESC, n DESC LIMIT 1
 )
 SELECT claimed.*, (SELECT k FROM reached) FROM claimed
 UNION ALL
 SELECT {nulls}, (SELECT k FROM reached) WHERE NOT EXISTS (SELECT 1 FROM claimed)
-    AND (EXISTS (SELECT 1 FROM walk WHERE walk.lease_until > :now) OR EXISTS (SELECT 1 FROM heads))
+    AND (EXISTS (SELECT 1 FROM reached_heads) OR EXISTS (SELECT 1 FROM walk WHERE walk.lease_until > :now))
 """
         c = self.table.c
         return (

@@ -119,16 +119,17 @@ class Outbox(OutboxStatements):
     @functools.cached_property
     def _claim(self) -> sa.TextualSelect:
         """Walk the partition keys after `:cursor` (a loose index scan: one probe per key,
-        wrapping round once), keep those whose first row (the key's head: the table holds only
-        unsettled rows) is due, up to `:batch_size` keys, share the batch between them, lock
-        each key's leading rows skipping locked ones, keep the unbroken prefix from the head,
-        and lease it; rows without a key are taken in id order beside them.
+        wrapping round once), locking each key's first row (its head: the table holds only
+        unsettled rows) that is due as the walk reaches it, up to `:batch_size` keys; share
+        the batch between them, lock each key's following rows skipping locked ones, keep the
+        unbroken prefix from the head, and lease it; rows without a key are taken in id order
+        beside them.
 
-        A key whose head another claim is locking right now (relays woken by the same commit)
-        ends the walk there: the keys before it are taken, the rest are left to the claim that
-        got there first, so concurrent claims do not split hot keys between relays. When that
-        key is the first one reached, the next walk starts after it, so a row locked for long
-        (by anything) holds back its own key, and the others for one claim at most.
+        A due head another claim holds locked (relays woken by the same commit) ends the walk:
+        the keys before it are taken, the rest are left to the claim that got there first, so
+        concurrent claims neither split hot keys between relays nor lock rows the other one
+        wants. When that key is the first one reached, the next walk starts after it, so a row
+        locked for long (by anything) holds back its own key, and the others for one claim.
 
         A claim costs a few index probes per key it visits, not per row it passes: when every
         key is held by batches in flight (several relays, hot keys) the claim finds nothing

@@ -192,7 +192,8 @@ async def test_a_row_another_claim_holds_locked_holds_back_its_key(
             rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=30)
             if backend == "postgres":
                 # The walk stops at a key another claim is locking; the next one starts after it.
-                assert rows == [] and outbox_on.held_back
+                assert rows == []
+                assert outbox_on.held_back
                 rows = await outbox_on.claim(worker_id="w", batch_size=10, lease_seconds=30)
             assert [json.loads(r.payload)["payload"]["n"] for r in rows] == [3]
             await conn.rollback()
@@ -220,10 +221,13 @@ async def test_concurrent_claims_do_not_split_the_keys_one_of_them_reaches_first
 
     try:
         async with other.connect() as conn:
-            head_of_b = await conn.scalar(sa.select(sa.func.min(t.id)).where(t.partition_key == "b"))
+            head_of_b = await conn.scalar(
+                sa.select(sa.func.min(t.id)).where(t.partition_key == "b")
+            )
             await conn.execute(sa.select(t.id).where(t.id == head_of_b).with_for_update())
             assert await claim() == [("a", 0), ("a", 3), ("a", 6)], "c is left to the other claim"
-            assert await claim() == [] and outbox_on.held_back, "b is still being claimed"
+            assert await claim() == [], "b is still being claimed"
+            assert outbox_on.held_back
             assert await claim() == [("c", 2), ("c", 5), ("c", 8)]
             await conn.rollback()
     finally:

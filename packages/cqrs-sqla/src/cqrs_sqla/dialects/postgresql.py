@@ -231,7 +231,8 @@ reached AS (
 SELECT claimed.*, (SELECT k FROM reached) FROM claimed
 UNION ALL
 SELECT {nulls}, (SELECT k FROM reached) WHERE NOT EXISTS (SELECT 1 FROM claimed)
-    AND (EXISTS (SELECT 1 FROM reached_heads) OR EXISTS (SELECT 1 FROM walk WHERE walk.lease_until > :now))
+    AND (EXISTS (SELECT 1 FROM reached_heads)
+         OR EXISTS (SELECT 1 FROM walk WHERE walk.lease_until > :now))
 """
         c = self.table.c
         return (

@@ -195,7 +195,7 @@ def _standard_headers(
 ) -> bytes:
     """The header table of a plain `Message` without extra headers, as `_table` encodes its
     `headers()`, without building and sorting the dict (this runs once per message sent)."""
-    parts = []
+    parts: list[bytes] = []
     for prefix, attr in plan:
         value = getattr(message, attr)
         if value is None:

@@ -21,6 +21,7 @@ import cqrs
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.events.bootstrap import bootstrap as events_bootstrap
 from cqrs.interception import Interceptor
+from cqrs.testing._support.rabbitmq import delete_queues
 from cqrs.testing._support.services import require_service
 from cqrs_rabbitmq import RabbitMQEventConsumer
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository
@@ -121,9 +122,10 @@ async def test_relays_joining_and_leaving_keep_key_order_and_lose_nothing(leavin
         ]
     )
     arrivals = Arrivals()
+    queue = f"cqrs.scale.q.{uuid.uuid4().hex[:10]}"
     consumer = RabbitMQEventConsumer(
         require_service("rabbitmq").url,
-        f"cqrs.scale.q.{uuid.uuid4().hex[:10]}",
+        queue,
         [topic],
         MessageDispatcher(
             events_bootstrap(events_mapper=lambda m: m.bind(Step, Noted)),
@@ -157,6 +159,7 @@ async def test_relays_joining_and_leaving_keep_key_order_and_lose_nothing(leavin
                 stop(process)
         consumer.stop()
         await consuming
+        await delete_queues(require_service("rabbitmq").url, queue, consumer.dead_letter_queue)
         await outbox.drop_schema()
         await outbox.close()
 

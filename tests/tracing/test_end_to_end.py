@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from cqrs.consumers.dispatcher import MessageDispatcher
+from cqrs.testing._support.rabbitmq import delete_queues
 from cqrs.testing._support.services import require_service
 from cqrs_kafka import KafkaEventConsumer
 from cqrs_kafka.testing import TansuBroker
@@ -148,9 +149,10 @@ async def test_one_trace_from_the_http_request_to_the_second_consumer(
     app = trace_app.web_app(mediator)
     FastAPIInstrumentor.instrument_app(app, tracer_provider=provider)
     first_seen, second_seen = trace_app.Received(), trace_app.Received()
+    queue = trace_app.unique("queue")
     first = RabbitMQEventConsumer(
         rabbit,
-        trace_app.unique("queue"),
+        queue,
         [topology.orders_topic],
         MessageDispatcher(
             trace_app.order_events(mediator),
@@ -196,6 +198,7 @@ async def test_one_trace_from_the_http_request_to_the_second_consumer(
             for consumer in (first, second):
                 consumer.stop()
             await asyncio.gather(*consuming)
+            await delete_queues(rabbit, queue, first.dead_letter_queue)
 
     finished = list(exporter.get_finished_spans())
     client = one(finished, "client POST")

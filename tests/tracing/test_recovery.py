@@ -29,6 +29,7 @@ import cqrs
 from cqrs.consumers.dispatcher import MessageDispatcher
 from cqrs.events.bootstrap import bootstrap as events_bootstrap
 from cqrs.saga import SagaStatus
+from cqrs.testing._support.rabbitmq import delete_queues
 from cqrs.testing._support.services import require_service
 from cqrs_rabbitmq import RabbitMQEventConsumer
 from cqrs_sqla import SqlAlchemyOutboxedEventRepository, SqlAlchemySagaStorage
@@ -76,9 +77,10 @@ async def consuming(topic: str, seen: trace_app.Received) -> AsyncIterator[None]
         async def handle(self, event: Changed) -> None:
             return None
 
+    queue = trace_app.unique("queue")
     consumer = RabbitMQEventConsumer(
         require_service("rabbitmq").url,
-        trace_app.unique("queue"),
+        queue,
         [topic],
         MessageDispatcher(
             events_bootstrap(events_mapper=lambda m: m.bind(Changed, Noted)),
@@ -94,6 +96,7 @@ async def consuming(topic: str, seen: trace_app.Received) -> AsyncIterator[None]
     finally:
         consumer.stop()
         await task
+        await delete_queues(require_service("rabbitmq").url, queue, consumer.dead_letter_queue)
 
 
 async def wait_for(condition: Any, seconds: float, what: str, step: float = 0.01) -> None:

@@ -122,9 +122,10 @@ async def test_relays_joining_and_leaving_keep_key_order_and_lose_nothing(leavin
         ]
     )
     arrivals = Arrivals()
+    rabbit = require_service("rabbitmq").url
     queue = f"cqrs.scale.q.{uuid.uuid4().hex[:10]}"
     consumer = RabbitMQEventConsumer(
-        require_service("rabbitmq").url,
+        rabbit,
         queue,
         [topic],
         MessageDispatcher(
@@ -159,7 +160,7 @@ async def test_relays_joining_and_leaving_keep_key_order_and_lose_nothing(leavin
                 stop(process)
         consumer.stop()
         await consuming
-        await delete_queues(require_service("rabbitmq").url, queue, consumer.dead_letter_queue)
+        await delete_queues(rabbit, queue, consumer.dead_letter_queue)
         await outbox.drop_schema()
         await outbox.close()
 

@@ -158,35 +158,45 @@ _NAMES: dict[str, bytes] = {}
 """Encoded header names with the string type tag (`<len><name>S`), cached: they repeat."""
 
 
+def _name_prefix(key: str) -> bytes | None:
+    """`<len><name>S`, how a string field's name starts in a table, or `None` for a name
+    pamqp encodes by its own rules (or refuses): empty, over 128 bytes, not a string."""
+    prefix = _NAMES.get(key)
+    if prefix is None:
+        name = key.encode() if isinstance(key, str) else b""
+        if not name or len(name) > 128:
+            return None
+        prefix = _BYTE.pack(len(name)) + name + b"S"
+        if len(_NAMES) < 1024:
+            _NAMES[key] = prefix
+    return prefix
+
+
 def _table(headers: dict[str, str]) -> bytes:
     """An AMQP field table, as pamqp encodes it: sorted keys, strings as long strings."""
     parts = []
     for key in sorted(headers):
         value = headers[key]
-        prefix = _NAMES.get(key)
-        if prefix is None:
-            name = key.encode() if isinstance(key, str) else b""
-            if not name or len(name) > 128:
-                return pamqp_encode.field_table(dict(headers))  # pamqp's rules, or its error
-            prefix = _BYTE.pack(len(name)) + name + b"S"
-            if len(_NAMES) < 1024:
-                _NAMES[key] = prefix
-        if type(value) is not str:
-            return pamqp_encode.field_table(dict(headers))
+        prefix = _name_prefix(key)
+        if prefix is None or type(value) is not str:
+            return pamqp_encode.field_table(dict(headers))  # pamqp's rules, or its error
         raw = value.encode()
         parts.append(prefix + _LONG.pack(len(raw)) + raw)
     body = b"".join(parts)
     return _LONG.pack(len(body)) + body
 
 
-def _header_plan() -> tuple[tuple[bytes, str], ...]:
+def _header_plan() -> tuple[tuple[bytes, str], ...] | None:
     """`Message.headers()`'s standard headers in pamqp's (sorted) order, each as its encoded
-    name and the `Message` attribute it carries, read from `HEADER_NAMES` as it is now."""
+    name and the `Message` attribute it carries, read from `HEADER_NAMES` as it is now;
+    `None` if a name needs pamqp's own rules (then every message takes `_table`)."""
     names = {"content-type": "content_type"} | {h: a for a, h in HEADER_NAMES.items()}
     plan = []
     for header in sorted(names):
-        name = header.encode()
-        plan.append((_BYTE.pack(len(name)) + name + b"S", names[header]))
+        prefix = _name_prefix(header)
+        if prefix is None:
+            return None
+        plan.append((prefix, names[header]))
     return tuple(plan)
 
 
@@ -274,7 +284,7 @@ class Encoder:
         if message.content_type:
             flags |= _CONTENT_TYPE
             parts.append(_short(message.content_type))
-        if type(message) is Message and not message.extra_headers:
+        if self._plan is not None and type(message) is Message and not message.extra_headers:
             parts.append(_standard_headers(message, message_id, self._plan))
         else:
             parts.append(_table(message.headers()))

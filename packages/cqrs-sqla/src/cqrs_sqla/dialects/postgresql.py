@@ -108,9 +108,8 @@ class Outbox(OutboxStatements):
             "cursor": self.cursor,
         }
         rows = (await self.run(self._claim, params)).all()
-        reached = next((row[-1] for row in rows if row[-1] is not None), None)
-        if reached is not None:
-            self.cursor = reached
+        if rows and rows[0][-1] is not None:  # every row carries the key the walk reached
+            self.cursor = rows[0][-1]
         self.held_back = len(rows) == 1 and rows[0][0] is None
         if self.held_back:
             return []
